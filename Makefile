@@ -1,0 +1,32 @@
+# Two entry points (see README): `make demo` and `make test`. Both create the venv if needed.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+export SPARK_LOCAL_IP ?= 127.0.0.1
+export PYSPARK_PYTHON := $(abspath $(PY))
+export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
+
+.PHONY: demo test setup lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 (e.g. 'apt install python3.11 python3.11-venv')" >&2; exit 1; }
+	@command -v java >/dev/null 2>&1 || { echo "error: Java 17 not found; install it (e.g. 'apt install openjdk-17-jre-headless') and retry" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(PY) -m sparknn.demo
+
+test: setup
+	$(PY) -m ruff check sparknn jobs tests bench
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) -m pip install -q -e '.[bench]'
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

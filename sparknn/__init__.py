@@ -1,0 +1,35 @@
+"""sparknn: neural-network training on Apache Spark, from Python.
+
+The public API is re-exported here lazily so that ``import sparknn`` stays cheap
+(no pyspark, no pyopencl) until a feature that needs them is used.
+"""
+
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    # network core
+    "Sequential": "sparknn.nn.model",
+    "load": "sparknn.nn.model",
+    "layers": "sparknn.nn",
+    "optimizers": "sparknn.nn",
+    "losses": "sparknn.nn",
+    "to_categorical": "sparknn.nn.utils",
+    "normalize": "sparknn.nn.utils",
+    # compute backends
+    "get_backend": "sparknn.backend",
+    # Spark
+    "session": "sparknn.session",
+    # word vectors
+    "load_vectors": "sparknn.word2vec.vectors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'sparknn' has no attribute {name!r}")
+    module = import_module(_EXPORTS[name])
+    return module if module.__name__.endswith("." + name) else getattr(module, name)

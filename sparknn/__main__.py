@@ -1,0 +1,3 @@
+from sparknn.cli import main
+
+raise SystemExit(main())
