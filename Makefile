@@ -22,7 +22,7 @@ demo: setup
 	$(PY) -m sparknn.demo
 
 test: setup
-	$(PY) -m ruff check sparknn jobs tests bench
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
 bench: setup
