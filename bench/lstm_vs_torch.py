@@ -102,7 +102,10 @@ def main() -> int:
         f"LSTM({UNITS}) forward+backward, batch {BATCH} x {STEPS} steps x {SYMBOLS}-symbol one-hot"
     )
     print(f"median of {args.repeats} alternating runs per side\n")
-    print("threads  sparknn-numpy  torch-cpu   speed (torch time / sparknn time)")
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(
+        "threads  sparknn-numpy [min-max]      torch-cpu [min-max]          speed (torch/sparknn)"
+    )
     for threads in args.threads:
         env = dict(os.environ)
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -112,11 +115,13 @@ def main() -> int:
         result = json.loads(
             subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
         )
-        med = result["median_s"]
-        print(
-            f"{threads:>7}  {med['sparknn'] * 1e3:>10.1f} ms  {med['torch'] * 1e3:>6.1f} ms   "
-            f"{result['speed_ratio']:.2f}x"
-        )
+        cells = []
+        for name in ("sparknn", "torch"):
+            runs = [t * 1e3 for t in result["all_s"][name]]
+            cells.append(
+                f"{result['median_s'][name] * 1e3:7.1f} ms [{min(runs):6.1f}-{max(runs):6.1f}]"
+            )
+        print(f"{threads:>7}  {cells[0]}   {cells[1]}   {result['speed_ratio']:.2f}x")
     print(
         f"\n(numpy {result['numpy']}, torch {result['torch']}; outputs agree to "
         f"{result['max_output_diff']:.1e}, kernel gradients to "

@@ -430,9 +430,11 @@ class LSTM(Layer):
         dz_all = np.empty((T, B, 4 * H), dtype=dy.dtype)
         dh_carry = np.zeros((B, H), dtype=dy.dtype)
         dc = np.zeros((B, H), dtype=dy.dtype)
+        if self.return_sequences:
+            dy = np.ascontiguousarray(dy.transpose(1, 0, 2))  # time-major: contiguous per step
         for t in range(T - 1, -1, -1):
             if self.return_sequences:
-                dh = dh_carry + dy[:, t]
+                dh = dh_carry + dy[t]
             elif t == T - 1:
                 dh = dh_carry + dy
             else:
