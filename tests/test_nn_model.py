@@ -187,6 +187,10 @@ def test_unknown_names_list_the_valid_ones():
         model.compile("mse", "adagrad")
     with pytest.raises(SparknnError, match="unknown dtype 'float16'"):
         sparknn.Sequential(dtype="float16")
+    with pytest.raises(SparknnError, match="unknown backend 'cuda'; choose one of numpy, opencl"):
+        sparknn.Sequential(backend="cuda")
+    with pytest.raises(SparknnError, match=r"params must have shape \(2,\), got \(3,\)"):
+        model.params = np.zeros(3)
 
 
 def test_nan_loss_stops_training_with_a_clear_error():
