@@ -79,6 +79,8 @@ class Sequential:
         self._sync_fused_softmax()
         if self.built:
             self._build(self.built_input_shape)
+        elif self.layers[0].input_shape is not None:
+            self._build(self.layers[0].input_shape)  # Keras builds as soon as shapes are known
 
     def _unique_name(self, kind):
         taken = {layer.name for layer in self.layers}
