@@ -109,7 +109,8 @@ class CharCorpus:
     val_windows: np.ndarray
     seed_text: str
     shards: object = field(repr=False, default=None)  # RDD[WindowShard], persisted
-    partitions: int = 1
+    partitions: int = 1  # data shards
+    tasks: int = 1  # Spark partitions of ``shards`` (shards grouped in order)
 
     def unpersist(self) -> None:
         if self.shards is not None:
@@ -149,12 +150,18 @@ def build_corpus(
     step: int | None = None,
     vocab: CharVocab | None = None,
     paths=None,
+    tasks: int | None = None,
 ) -> CharCorpus:
     """Count, encode and lay out a corpus read by :func:`sparknn.corpus.read_text`.
 
     ``step`` is the distance between consecutive window starts (default ``seq_len``: windows
     tile the stream and share one character). Pass ``vocab`` to reuse a trained model's
     vocabulary. ``paths`` only improves the invalid-UTF-8 error message.
+
+    The ``partitions`` shards are grouped, in order, into ``tasks`` Spark partitions (default:
+    one each). A barrier stage needs all its tasks running at once, so a job with more data
+    partitions than executor slots runs several shards per task; each shard still computes its
+    own gradient sum, exactly as it would in a task of its own.
     """
     if seq_len < 1:
         raise SparknnError(f"seq_len must be >= 1, got {seq_len}")
@@ -191,6 +198,7 @@ def build_corpus(
                 f"{seq_len + 1}: {_names(paths)}"
             )
         partitions = min(partitions, n_windows)
+        tasks = min(tasks or partitions, partitions)
         bounds = [n_windows * p // partitions for p in range(partitions + 1)]
         ranges = [
             (bounds[p] * step, (bounds[p + 1] - 1) * step + seq_len + 1) for p in range(partitions)
@@ -204,14 +212,17 @@ def build_corpus(
                 if a < b:
                     yield target, (a, array[a - lo : b - lo])
 
+        def build_shards(keyed_pieces):
+            by_target = {}
+            for target, piece in keyed_pieces:
+                by_target.setdefault(target, []).append(piece)
+            for target in sorted(by_target):
+                yield _shard(target, by_target[target], bounds, ranges, seq_len, step)
+
         shards = (
             encoded.flatMap(pieces)
-            .partitionBy(partitions, lambda key: key)
-            .mapPartitionsWithIndex(
-                lambda target, it: [
-                    _shard(target, it, bounds, ranges, seq_len, step, vocab.dtype)
-                ]
-            )
+            .partitionBy(tasks, lambda target: target * tasks // partitions)
+            .mapPartitions(build_shards)
             .persist()
         )
         shards.count()  # materialise the resident layout now, once
@@ -232,13 +243,14 @@ def build_corpus(
         seed_text=pick_seed_text(head),
         shards=shards,
         partitions=partitions,
+        tasks=tasks,
     )
 
 
-def _shard(target, keyed_pieces, bounds, ranges, seq_len, step, dtype) -> WindowShard:
-    pieces = sorted((piece for _, piece in keyed_pieces), key=lambda piece: piece[0])
+def _shard(target, pieces, bounds, ranges, seq_len, step) -> WindowShard:
+    pieces = sorted(pieces, key=lambda piece: piece[0])
     begin, end = ranges[target]
-    data = np.concatenate([array for _, array in pieces]) if pieces else np.empty(0, dtype)
+    data = np.concatenate([array for _, array in pieces])
     assert len(data) == end - begin, (target, len(data), begin, end)
     return WindowShard(bounds[target], bounds[target + 1], begin, data, seq_len, step)
 
