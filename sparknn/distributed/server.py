@@ -135,8 +135,9 @@ class GradientServer:
         """One synchronous exchange with every task.
 
         ``version`` names ``params`` (e.g. the number of updates applied); a task is sent the
-        vector only when it holds an older one. Returns ``(loss_sum, grad_sum or None, n, max_compute_seconds)``; ``grad_sum`` is the
-        server's accumulator (valid until the next call). Raises :class:`TaskFailed`.
+        vector only when it holds an older one. Returns
+        ``(loss_sum, grad_sum or None, n, max_compute_seconds)``; ``grad_sum`` is the server's
+        accumulator (valid until the next call). Raises :class:`TaskFailed`.
         """
         windows = np.ascontiguousarray(windows, dtype=np.int64)
 
