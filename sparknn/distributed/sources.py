@@ -103,7 +103,10 @@ class SparkGradients:
         sc = self.spark.sparkContext
         sc.setJobGroup(self._group, "sparknn synchronous SGD (barrier stage)", True)
         try:
-            self.reports = shards.barrier().mapPartitions(task).collect()
+            # The barrier stage must end in a shuffle: Spark retries a failed barrier
+            # *shuffle-map* stage as a whole, but gives up on a failed barrier result stage.
+            reports = shards.barrier().mapPartitions(task).map(lambda report: (0, report))
+            self.reports = reports.partitionBy(1).values().collect()
         except Exception as error:  # reported to the driver loop, which raises SparknnError
             self.error = error
 
