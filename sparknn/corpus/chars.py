@@ -174,7 +174,9 @@ def build_corpus(
         raise SparknnError(f"window step must be in [1, seq_len={seq_len}], got {step}")
     lines = lines_df.select("line").rdd.map(lambda row: row[0] or "")
 
-    counts = lines.mapPartitions(lambda it: [count_chars(it)]).treeReduce(lambda a, b: a + b)
+    counts = lines.mapPartitions(lambda it: [count_chars(it)]).treeAggregate(
+        Counter(), lambda a, b: a + b, lambda a, b: a + b
+    )
     if counts.get(REPLACEMENT):
         raise SparknnError(describe_invalid_utf8(paths))
     if sum(counts.values()) == 0:
