@@ -55,14 +55,17 @@ def read_text(spark, paths, strip_gutenberg_headers: bool = False, text_column: 
     files = expand_paths(paths)
     parquet = [p for p in files if p.endswith(".parquet") or _is_parquet_dir(p)]
     plain = [p for p in files if p not in parquet]
+    plain = [str(f) for p in plain for f in (_files_in(p) if Path(p).is_dir() else [p])]
     frames = []
-    if plain:
+    # One read per file, unioned in the order given: a multi-file read would order its
+    # splits by size, and the corpus must be one stream in file order.
+    for path in plain:
         if strip_gutenberg_headers:
-            whole = spark.read.text(plain, wholetext=True)
+            whole = spark.read.text(path, wholetext=True)
             strip = F.udf(lambda text: strip_gutenberg(text.lstrip(BOM)), "string")
             lines = whole.select(F.explode(F.split(strip("value"), "\n")).alias("line"))
         else:
-            lines = spark.read.text(plain).select(F.col("value").alias("line"))
+            lines = spark.read.text(path).select(F.col("value").alias("line"))
         frames.append(lines)
     for path in parquet:
         frame = spark.read.parquet(path)
@@ -71,12 +74,20 @@ def read_text(spark, paths, strip_gutenberg_headers: bool = False, text_column: 
                 f"Parquet input {path} has no {text_column!r} column (columns: {frame.columns})"
             )
         frames.append(frame.select(F.col(text_column).cast("string").alias("line")))
+    if not frames:
+        raise SparknnError(f"corpus not found: no files in {', '.join(map(str, files))}")
     df = frames[0]
     for frame in frames[1:]:
         df = df.unionByName(frame)
     # A BOM can only start a file, but a line-level strip is cheap and needs no file context.
     df = df.select(F.regexp_replace("line", "^" + BOM, "").alias("line"))
     return df.withColumn("line_id", F.monotonically_increasing_id())
+
+
+def _files_in(directory: str) -> list[str]:
+    """Files of a directory in name order, skipping hidden and Hadoop marker files."""
+    files = sorted(p for p in Path(directory).rglob("*") if p.is_file())
+    return [str(p) for p in files if not p.name.startswith((".", "_"))]
 
 
 def _is_parquet_dir(path: str) -> bool:

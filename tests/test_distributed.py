@@ -1,0 +1,72 @@
+"""Synchronous data-parallel SGD on local-cluster: partition-count independence, equality with
+the single-process path, and recovery from a task that dies mid-training."""
+
+import numpy as np
+import pytest
+
+from sparknn.charlm import CharLMReplica, build_charlm
+from sparknn.corpus import read_text
+from sparknn.corpus.chars import build_corpus
+from sparknn.distributed import BatchSchedule, LocalGradients, SparkGradients
+from sparknn.distributed.trainer import fit
+
+STEPS = 50
+
+
+def tiny_model(vocab_size):
+    return build_charlm(vocab_size, hidden=12, embedding_dim=6, seed=11, dtype="float64")
+
+
+@pytest.fixture(scope="module")
+def runs(spark, dubliners_path, tmp_path_factory):
+    text = dubliners_path.read_text(encoding="utf-8")[:20000]
+    path = tmp_path_factory.mktemp("dist") / "text.txt"
+    path.write_text(text, encoding="utf-8")
+    lines = read_text(spark, str(path))
+    results = {}
+    for partitions in (1, 2, 4):
+        corpus = build_corpus(lines, seq_len=16, partitions=partitions, tasks=min(partitions, 2))
+        schedule = BatchSchedule(corpus.train_windows, batch_size=24, seed=7)
+        faults = [None, 7] if partitions == 2 else [None]  # 7: a task dies at step 7
+        for fail_at_step in faults:
+            model = tiny_model(len(corpus.vocab))
+            results.setdefault("initial", model.params.copy())
+            replica = CharLMReplica.factory(model.get_config(), "numpy")
+            source = SparkGradients(
+                spark, corpus.shards, replica, model.params.size, model.dtype, fail_at_step
+            )
+            try:
+                fit(model, source, schedule, STEPS)
+            finally:
+                source.close()
+            key = partitions if fail_at_step is None else "fault"
+            results[key] = model.params.copy()
+            results[f"{key}/source"] = source
+        if partitions == 1:  # the single-process reference over the same batches
+            model = tiny_model(len(corpus.vocab))
+            local = CharLMReplica(model, corpus.shards.collect(), per_shard=False)
+            fit(model, LocalGradients(local), schedule, STEPS)
+            results["local"] = model.params.copy()
+        corpus.unpersist()
+    return results
+
+
+def test_training_moves_the_weights(runs):
+    assert np.max(np.abs(runs[1] - runs["initial"])) > 1e-2
+
+
+@pytest.mark.parametrize("partitions", [2, 4])
+def test_same_weights_for_any_partition_count(runs, partitions):
+    np.testing.assert_allclose(runs[partitions], runs[1], rtol=1e-4, atol=1e-9)
+
+
+def test_spark_run_equals_single_process_run(runs):
+    np.testing.assert_allclose(runs[1], runs["local"], rtol=1e-4, atol=1e-9)
+
+
+def test_task_failure_is_retried_and_changes_nothing(runs):
+    source = runs["fault/source"]
+    assert source.failures == 1  # the injected exit happened and was noticed
+    generations = {report["generation"] for report in source.reports}
+    assert len(generations) == 1 and all(r["steps"] == STEPS - 7 for r in source.reports)
+    np.testing.assert_allclose(runs["fault"], runs[2], rtol=1e-4, atol=1e-9)
