@@ -79,7 +79,9 @@ def test_dynamic_window_distance_distribution():
     # P(pair at distance d) ~ P(b >= d) = (W - d + 1) / W for b uniform on 1..W.
     n, window = 50_000, 5
     tokens = np.arange(n, dtype=np.int32)
-    inputs, outputs = skipgram_pairs(tokens, np.zeros(n, np.int64), window, np.random.default_rng(1))
+    inputs, outputs = skipgram_pairs(
+        tokens, np.zeros(n, np.int64), window, np.random.default_rng(1)
+    )
     distances = np.abs(inputs.astype(np.int64) - outputs)
     assert distances.min() == 1 and distances.max() == window
     per_distance = np.bincount(distances, minlength=window + 1)[1:] / (2 * n)

@@ -166,8 +166,7 @@ def _looks_binary(path) -> bool:
         line = handle.readline(1 << 20)
     try:
         fields = line.decode("utf-8").split()
-        [float(x) for x in fields[1:]]
-    except (UnicodeDecodeError, ValueError):
+    except UnicodeDecodeError:
         return True
     return len(fields) != size + 1 and bool(line)
 
