@@ -310,9 +310,7 @@ def _run_rounds(vocab, partition_sizes, settings, run_round, verbose=True):
             epoch_loss, epoch_pairs = epoch_loss + loss, epoch_pairs + pairs
             if verbose:
                 alpha = min(s["alpha"] for s in stats)
-                progress.update(
-                    epoch, round_index, sum(s["words"] for s in stats), loss, pairs, alpha
-                )
+                progress.update(epoch, sum(s["words"] for s in stats), loss, pairs, alpha)
         loss_history.append(epoch_loss / max(epoch_pairs, 1))
     seconds = time.perf_counter() - started
     words = sum(partition_sizes) * settings.epochs
