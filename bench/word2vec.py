@@ -74,9 +74,7 @@ def run_tree(command, env=None, timeout=3600):
         root = psutil.Process(proc.pid)
         while proc.poll() is None:
             try:
-                total = sum(
-                    p.memory_info().rss for p in [root, *root.children(recursive=True)]
-                )
+                total = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
                 peak[0] = max(peak[0], total)
             except psutil.Error:
                 pass
@@ -239,8 +237,8 @@ def print_table(name, epochs, tokens, results):
     mllib = results.get("mllib")
     print(f"\n{name} ({tokens:,} tokens, {epochs} epochs) - medians")
     print(
-        f"| system | words/s | x gensim | x MLlib | train s | wall s | peak RSS GB "
-        f"| analogy | wordsim353 Spearman |\n|---|---|---|---|---|---|---|---|---|"
+        "| system | words/s | x gensim | x MLlib | train s | wall s | peak RSS GB "
+        "| analogy | wordsim353 Spearman |\n|---|---|---|---|---|---|---|---|---|"
     )
     for system, r in results.items():
         vs_gensim = r["words_per_s"] / anchor["words_per_s"] if anchor else float("nan")

@@ -63,7 +63,7 @@ DEFAULTS = {
     "warmup_words": 1000,
     "chunk_words": 10_000,
     "merge": "adaptive",
-    "merge_eta": 0.05,
+    "merge_eta": 0.002,
     "export_binary": False,
 }
 
@@ -85,7 +85,7 @@ class Settings:
     warmup_words: int = 1000
     chunk_words: int = 10_000
     merge: str = "adaptive"
-    merge_eta: float = 0.05
+    merge_eta: float = 0.002
 
     def __post_init__(self):
         for name in ("vector_size", "window", "epochs", "sync_words", "chunk_words"):
@@ -220,7 +220,7 @@ def train_round(partition, data, syn0, syn1neg, epoch, round_index, cuts, settin
     )
 
 
-def merge_deltas(matrix, deltas, how: str, eta: float = 0.05):
+def merge_deltas(matrix, deltas, how: str, eta: float = 0.002):
     """Merge per-partition ``(rows, delta, update_counts)`` into ``matrix``, in place.
 
     ``sum`` adds the deltas; ``mean`` averages them over the partitions that touched a row.
