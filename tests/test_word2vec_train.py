@@ -105,7 +105,7 @@ def test_spark_training_equals_the_single_process_run(spark, tmp_path):
     spark_result = train_spark(spark, str(path), config, verbose=False)
     local_result = train(lines, 2, epochs=1, sync_words=1000)
     assert spark_result.vocab.words == local_result.vocab.words
-    assert spark_result.metadata["rounds"] == local_result.metadata["rounds"] > 2
+    assert spark_result.metadata["rounds"] == local_result.metadata["rounds"] > 1
     np.testing.assert_allclose(spark_result.vectors, local_result.vectors, rtol=1e-5, atol=1e-6)
 
 

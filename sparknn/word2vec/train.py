@@ -59,7 +59,7 @@ DEFAULTS = {
     "lowercase": True,
     "tokenizer": "whitespace",
     "strip_gutenberg_headers": False,
-    "sync_words": 500_000,
+    "sync_words": 50_000,
     "warmup_words": 1000,
     "chunk_words": 10_000,
     "merge": "adaptive",
@@ -81,7 +81,7 @@ class Settings:
     min_alpha: float = 0.0001
     seed: int = 1
     backend: str = "numpy"
-    sync_words: int = 500_000
+    sync_words: int = 50_000
     warmup_words: int = 1000
     chunk_words: int = 10_000
     merge: str = "adaptive"
