@@ -37,7 +37,18 @@ from pathlib import Path
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
+# ../shared/data next to the checkout (or next to the worktree folder), or $SPARKNN_DATA.
+SHARED = Path(
+    os.environ.get("SPARKNN_DATA")
+    or next(
+        (
+            p
+            for p in (REPO.parent / "shared" / "data", REPO.parents[1] / "shared" / "data")
+            if p.is_dir()
+        ),
+        REPO.parent / "shared" / "data",
+    )
+)
 CORPORA = {
     "wikitext-2": SHARED / "wikitext-2" / "wiki.train.tokens.xz",
     "gutenberg-25m": SHARED / "gutenberg-25m" / "gutenberg_25m.txt.xz",
@@ -250,6 +261,26 @@ def print_table(name, epochs, tokens, results):
         )
 
 
+def query_latency(n_words=100_000, dim=100, queries=300):
+    """most_similar latency on a random n_words x dim model (p50, p95 in ms)."""
+    import numpy as np
+
+    from sparknn.word2vec.vectors import WordVectors
+
+    rng = np.random.default_rng(0)
+    wv = WordVectors([f"w{i}" for i in range(n_words)], rng.normal(size=(n_words, dim)))
+    wv.most_similar("w0")  # builds the cached unit-normalised matrix
+    times = []
+    for i in rng.integers(0, n_words, size=queries):
+        started = time.perf_counter()
+        wv.most_similar(f"w{i}", topn=10)
+        times.append(1000 * (time.perf_counter() - started))
+    times.sort()
+    p50, p95 = times[len(times) // 2], times[int(len(times) * 0.95)]
+    print(f"most_similar on {n_words:,} x {dim}: p50 {p50:.2f} ms, p95 {p95:.2f} ms")
+    return {"p50_ms": p50, "p95_ms": p95}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", nargs="+", choices=sorted(CORPORA), default=["wikitext-2"])
@@ -264,7 +295,11 @@ def main():
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "sparknn-w2v"))
     parser.add_argument("--json", help="write all medians here")
     parser.add_argument("--sparknn-args", default="", help="extra flags for the sparknn job")
+    parser.add_argument("--queries-only", action="store_true", help="only most_similar latency")
     args = parser.parse_args()
+    if args.queries_only:
+        query_latency()
+        return
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     everything = {

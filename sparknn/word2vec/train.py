@@ -8,18 +8,23 @@ The scheme
    partition becomes a single record ``(tokens int32, sentence_starts int64)`` holding its
    lines in corpus order, out-of-vocabulary words dropped. The RDD of these records is
    cached, so the corpus is tokenized once and stays resident on the executors.
-3. **Rounds.** Each epoch is cut into ``R`` rounds so that a partition trains on about
-   ``sync_words`` tokens per round (each partition's tokens are split into ``R`` slices at
-   sentence starts). In a round, one Spark job runs one task per partition: the task starts
-   from the current global ``syn0``/``syn1neg`` (a broadcast), trains on its slice for the
-   round with the backend's ``sgns_update`` (sequential SGD within the task, tens of
-   thousands of pairs per call), and returns only the rows it changed, as deltas.
-4. **Merge.** The driver adds each row's deltas from all partitions (``merge="sum"``, like
-   Hogwild threads that never collide, which is what word2vec.c and gensim approximate), or
-   averages them over the partitions that touched the row (``merge="mean"``), and the next
-   round broadcasts the new vectors. With one partition this is exactly sequential SGD.
-   The synchronisation period bounds how far partitions drift apart: more rounds keep
-   4-partition quality at the 1-partition level, fewer rounds cost less Spark overhead.
+3. **Rounds.** Each epoch is cut into rounds so that a partition trains on about
+   ``sync_words`` tokens per round (each partition's tokens are split at the same fractions,
+   at sentence starts). In the first epoch the rounds start at ``warmup_words`` and double,
+   so partitions break the symmetry of the random initialisation together. In a round, one
+   Spark job runs one task per partition: the task starts from the current global
+   ``syn0``/``syn1neg`` (a broadcast), trains on its slice with the backend's
+   ``sgns_update`` (sequential SGD within the task, tens of thousands of pairs per call, on
+   the same two arrays), and returns only the rows it changed, as deltas, with the number of
+   updates each row received.
+4. **Merge.** The driver merges each row's deltas (see :func:`merge_deltas`). ``sum`` is
+   what Hogwild threads approximate, but a row that every partition drives to equilibrium
+   gets moved P times too far and oscillates with gain P-1 (it diverges for P >= 3);
+   ``mean`` is stable but moves lightly updated rows 1/P of the way (under-training);
+   ``adaptive`` (default) interpolates per row using the update counts: the sum for rows
+   updated a few times, the mean for rows updated many times. With one partition every
+   merge is plain sequential SGD. Shorter rounds cost more Spark jobs but keep partitions
+   closer; ``sync_words`` trades one for the other.
 5. **Schedule and randomness.** The learning rate decays linearly from ``alpha`` to
    ``min_alpha`` over global progress (epoch + fraction of the partition done), constant
    within a chunk of ``chunk_words`` tokens, as word2vec.c does every 10K words. Every random
