@@ -1,0 +1,55 @@
+"""Top-k neighbours of every vocabulary word, computed on Spark, written as Parquet.
+
+    spark-submit jobs/neighbors.py MODEL --topn 10 --output PATH [--block-rows 2048]
+        [--partitions N] [--master local[2]]
+
+The unit-normalised matrix is broadcast once; the vocabulary is cut into row blocks, one
+Spark task per block computes ``block @ matrix.T`` (a BLAS product) and keeps the top-k of
+each row with argpartition. Output columns: ``word``, ``neighbors`` (array of words, best
+first), ``cosines`` (array of float). The Parquet directory is written under a temporary
+name next to PATH and renamed into place.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, too
+
+from sparknn.errors import SparknnError  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="sparknn output directory or word2vec text/binary file")
+    parser.add_argument("--topn", type=int, default=10)
+    parser.add_argument("--output", required=True, help="Parquet output directory")
+    parser.add_argument("--block-rows", type=int, default=2048, help="rows per matrix block")
+    parser.add_argument("--partitions", type=int, default=None, help="Spark partitions")
+    parser.add_argument("--master", help="Spark master (default: spark-submit's, or local[2])")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    try:
+        args = parse_args(argv)
+        if args.topn < 1 or args.block_rows < 1:
+            raise SparknnError("--topn and --block-rows must be >= 1")
+        from sparknn.session import session
+        from sparknn.word2vec.all_neighbors import write_neighbors
+        from sparknn.word2vec.vectors import load_vectors
+
+        vectors = load_vectors(args.model)
+        if len(vectors) < 2:
+            raise SparknnError("the model needs at least two words to have neighbours")
+        spark = session(args.master, app_name="sparknn-neighbors")
+        write_neighbors(spark, vectors, args.topn, args.output, args.block_rows, args.partitions)
+        print(f"wrote neighbours of {len(vectors):,} words to {args.output}", file=sys.stderr)
+        return 0
+    except SparknnError as error:
+        print(f"neighbors: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""word2vec training: planted structure, partitions vs one process, Spark job, bad input."""
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from sparknn.errors import SparknnError
+from sparknn.word2vec.train import Settings, encode_lines, split_lines, train_local, train_spark
+from sparknn.word2vec.vectors import WordVectors, load_vectors
+from sparknn.word2vec.vocab import build_vocabulary
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BASES = 8
+
+
+def planted_corpus(n_sentences, seed=0):
+    """Sentences about an entity ``w{b}{m|f}``: two words of its base's context pool
+    ``c{b}x*``, two of its gender's pool ``g{m|f}x*``, and Zipfian filler ``f*``.
+    Word vectors that capture the contexts make ``w1m : w1f :: w2m : w2f`` hold."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for _ in range(n_sentences):
+        base, gender = rng.integers(BASES), "mf"[rng.integers(2)]
+        words = [f"c{base}x{k}" for k in rng.integers(0, 4, 2)]
+        words += [f"g{gender}x{k}" for k in rng.integers(0, 4, 2)]
+        words += [f"w{base}{gender}"] + [f"f{k}" for k in np.minimum(rng.zipf(1.3, 3), 500)]
+        rng.shuffle(words)
+        lines.append(" ".join(words))
+    return lines
+
+
+def write_questions(path):
+    lines = [": gender"]
+    lines += [f"w{a}m w{a}f w{b}m w{b}f" for a in range(BASES) for b in range(BASES) if a != b]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+SETTINGS = dict(vector_size=20, window=5, negative=5, sample=0, epochs=3, backend="numpy")
+
+
+def train(lines, partitions, **overrides):
+    counts = Counter(token for line in lines for token in line.split())
+    vocab = build_vocabulary(counts, min_count=1)
+    parts = [encode_lines(chunk, vocab, str.split) for chunk in split_lines(lines, partitions)]
+    return train_local(vocab, parts, Settings(**{**SETTINGS, **overrides}))
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return planted_corpus(4000)
+
+
+def analogy_accuracy(result, questions):
+    wv = WordVectors(result.vocab.words, result.vectors)
+    return wv.evaluate_word_analogies(questions)[0], wv
+
+
+def test_planted_structure_is_recovered(corpus, tmp_path):
+    result = train(corpus, 1)
+    accuracy, wv = analogy_accuracy(result, write_questions(tmp_path / "q.txt"))
+    assert accuracy >= 0.9
+    # Each entity is closer to its own context pool than to any other base's pool.
+    for base in range(BASES):
+        own = wv.similarity(f"w{base}m", f"c{base}x0")
+        others = [wv.similarity(f"w{base}m", f"c{b}x0") for b in range(BASES) if b != base]
+        assert own > max(others)
+
+
+def test_four_partitions_keep_one_partition_quality(corpus, tmp_path):
+    questions = write_questions(tmp_path / "q.txt")
+    one, _ = analogy_accuracy(train(corpus, 1, sync_words=2000), questions)
+    four_result = train(corpus, 4, sync_words=2000)
+    four, _ = analogy_accuracy(four_result, questions)
+    assert four_result.metadata["rounds"] > 3 * 3  # several merges per epoch really happened
+    assert four >= 0.97 * one
+
+
+def test_seed_makes_training_reproducible(corpus):
+    lines = corpus[:800]
+    a, b = train(lines, 2, epochs=1), train(lines, 2, epochs=1)
+    np.testing.assert_array_equal(a.vectors, b.vectors)
+    c = train(lines, 2, epochs=1, seed=2)
+    assert not np.allclose(a.vectors, c.vectors)
+
+
+def test_settings_reject_bad_values():
+    with pytest.raises(SparknnError, match="merge.*adaptive, sum, mean"):
+        Settings(merge="median")
+    with pytest.raises(SparknnError, match="window must be >= 1"):
+        Settings(window=0)
+
+
+@pytest.mark.spark
+def test_spark_training_equals_the_single_process_run(spark, tmp_path):
+    lines = planted_corpus(500, seed=3)
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(lines) + "\n")
+    config = {**SETTINGS, "epochs": 1, "min_count": 1, "partitions": 2, "sync_words": 1000}
+    spark_result = train_spark(spark, str(path), config, verbose=False)
+    local_result = train(lines, 2, epochs=1, sync_words=1000)
+    assert spark_result.vocab.words == local_result.vocab.words
+    assert spark_result.metadata["rounds"] == local_result.metadata["rounds"] > 1
+    np.testing.assert_allclose(spark_result.vectors, local_result.vectors, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.spark
+def test_spark_bad_corpora_are_clear_errors(spark, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n  \n")
+    with pytest.raises(SparknnError, match="corpus is empty"):
+        train_spark(spark, str(empty), {"min_count": 1}, verbose=False)
+    small = tmp_path / "small.txt"
+    small.write_text("a b c\n")
+    with pytest.raises(SparknnError, match="vocabulary is empty"):
+        train_spark(spark, str(small), {"min_count": 5}, verbose=False)
+
+
+@pytest.mark.spark
+def test_neighbors_job_matches_brute_force(spark, tmp_path):
+    from sparknn.word2vec.all_neighbors import write_neighbors
+
+    rng = np.random.default_rng(0)
+    wv = WordVectors([f"w{i}" for i in range(300)], rng.normal(size=(300, 8)))
+    write_neighbors(spark, wv, topn=5, output=str(tmp_path / "nn"), block_rows=64)
+    rows = {r.word: r for r in spark.read.parquet(str(tmp_path / "nn")).collect()}
+    assert len(rows) == 300
+    for word in ("w0", "w123", "w299"):
+        expected = wv.most_similar(word, topn=5)
+        assert rows[word].neighbors == [w for w, _ in expected]
+        np.testing.assert_allclose(rows[word].cosines, [s for _, s in expected], atol=1e-5)
+
+
+def test_job_rejects_bad_flags_before_starting_spark(tmp_path, capsys):
+    sys.path.insert(0, os.path.join(REPO, "jobs"))
+    from train_word2vec import main
+
+    code = main(["--corpus", "x.txt", "--output", str(tmp_path / "o"), "--backend", "cuda"])
+    assert code == 2
+    assert "--backend 'cuda' is not one of numpy, opencl, auto" in capsys.readouterr().err
+
+
+@pytest.mark.spark
+def test_spark_submit_job_writes_a_loadable_model(tmp_path, dubliners_path):
+    import pyspark
+
+    spark_submit = os.path.join(os.path.dirname(pyspark.__file__), "bin", "spark-submit")
+    out = tmp_path / "model"
+    env = dict(os.environ, PYTHONPATH=REPO, PYSPARK_PYTHON=sys.executable)
+    command = [
+        spark_submit,
+        "--master",
+        "local[2]",
+        os.path.join(REPO, "jobs", "train_word2vec.py"),
+        "--corpus",
+        str(dubliners_path),
+        "--output",
+        str(out),
+        "--config",
+        os.path.join(REPO, "conf", "word2vec.toml"),
+        "--epochs",
+        "1",
+        "--vector-size",
+        "16",
+        "--backend",
+        "numpy",
+        "--tokenizer",
+        "unicode",
+        "--export-binary",
+    ]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    output = proc.stdout + proc.stderr  # spark-submit forwards the driver's stderr to stdout
+    assert "words/s" in output and "ETA" in output and "alpha" in output
+    metadata = json.loads((out / "metadata.json").read_text())
+    assert metadata["settings"]["vector_size"] == 16 and metadata["partitions"] == 2
+    assert metadata["corpus_words"] > 60_000 and metadata["training_seconds"] > 0
+    from_dir, from_text, from_bin = (
+        load_vectors(p) for p in (out, out / "vectors.txt", out / "vectors.bin")
+    )
+    assert from_dir.words == from_text.words == from_bin.words
+    assert "dublin" in from_dir and from_dir.counts[0] >= from_dir.counts[-1] >= 5
+    np.testing.assert_allclose(from_bin.vectors, from_dir.vectors)
+    np.testing.assert_allclose(from_text.vectors, from_dir.vectors, rtol=1e-4, atol=1e-6)
