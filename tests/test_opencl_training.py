@@ -48,8 +48,8 @@ def test_char_lstm_training_matches_numpy():
         histories[backend] = np.array(history.history["loss"])
         weights[backend] = model.params.copy()
     assert histories["numpy"][-1] < 0.7 * histories["numpy"][0]  # it learned something
-    np.testing.assert_allclose(histories["opencl"], histories["numpy"], rtol=2e-3)
-    np.testing.assert_allclose(weights["opencl"], weights["numpy"], rtol=1e-2, atol=2e-3)
+    np.testing.assert_allclose(histories["opencl"], histories["numpy"], rtol=1e-5)
+    np.testing.assert_allclose(weights["opencl"], weights["numpy"], rtol=1e-4, atol=1e-5)
 
 
 def test_word2vec_training_matches_numpy(dubliners_path):
@@ -68,14 +68,16 @@ def test_word2vec_training_matches_numpy(dubliners_path):
         for backend in ("numpy", "opencl")
     }
     want, got = results["numpy"], results["opencl"]
-    # Hogwild chunks (opencl) vs 64-pair minibatches (numpy): same data, same schedule, so
-    # the runs agree closely but not bit for bit.
+    # Hogwild chunks (opencl, thread timing decides races) vs 64-pair minibatches (numpy):
+    # same pairs and schedule, so the runs agree closely but not bit for bit. For scale, two
+    # numpy runs with different seeds differ by ~1.4 in relative norm, cosine correlation ~0.75;
+    # opencl vs numpy measured 0.02-0.33 and > 0.99.
     loss_want = np.array(want.metadata["loss_per_pair_by_epoch"])
     loss_got = np.array(got.metadata["loss_per_pair_by_epoch"])
     assert loss_want[-1] < loss_want[0]
     np.testing.assert_allclose(loss_got, loss_want, rtol=0.03)
     a, b = want.vectors, got.vectors
-    assert np.linalg.norm(a - b) / np.linalg.norm(a) < 0.1
+    assert np.linalg.norm(a - b) / np.linalg.norm(a) < 0.6
 
     def cosines(v):
         v = v[:200] / np.linalg.norm(v[:200], axis=1, keepdims=True)

@@ -38,6 +38,7 @@ ALIGN_BYTES = 128  # PoCL's CL_DEVICE_MEM_BASE_ADDR_ALIGN is 1024 bits
 GEMM_MR, GEMM_NR = 6, 16  # microtile of kernels/gemm.cl
 ACTIVATION_CODES = {"linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3}
 SGNS_WORKERS_PER_UNIT = 4  # work-items (Hogwild chunks) per compute unit
+_PROBE_SOURCE = "__kernel void probe(__global float *x) { x[get_global_id(0)] = 1.0f; }"
 
 
 def _import_pyopencl():
@@ -138,11 +139,21 @@ class _DeviceState:
         self.kernels: dict[tuple, object] = {}
         self.staging: dict[str, tuple[np.ndarray, object]] = {}
         self.resident: dict[tuple, tuple[weakref.ref, object]] = {}
+        self.zero_copy = self._probe_zero_copy()
+
+    def _probe_zero_copy(self) -> bool:
+        """Does this device compute in host memory (PoCL CPU), so copies can be skipped?"""
+        probe = np.zeros(4, np.float32)
+        program = self.cl.Program(self.context, _PROBE_SOURCE).build()
+        program.probe(self.queue, (4,), None, self.wrap(probe, write=True))
+        self.queue.finish()
+        return bool((probe == 1.0).all())
 
     def kernel(self, source: str, name: str, defines: tuple = ()):
         key = (source, name, defines)
         if key not in self.kernels:
-            text = (resources.files("sparknn.backend") / "kernels" / source).read_text()
+            kernels = resources.files("sparknn.backend") / "kernels"
+            text = (kernels / "common.cl").read_text() + (kernels / source).read_text()
             options = BUILD_OPTIONS + [f"-D{k}={v}" for k, v in defines]
             program = self.cl.Program(self.context, text).build(options=options)
             for kernel in program.all_kernels():
@@ -178,11 +189,15 @@ class _DeviceState:
         return buffer
 
     def to_host(self, array: np.ndarray, buffer) -> None:
-        # A no-op on PoCL CPU (the buffer *is* the host memory); a real copy on other devices.
-        self.cl.enqueue_copy(self.queue, array, buffer)
+        # On a zero-copy device (PoCL CPU) the buffer *is* the host memory: only wait.
+        if self.zero_copy:
+            self.queue.finish()
+        else:
+            self.cl.enqueue_copy(self.queue, array, buffer)
 
     def to_device(self, buffer, array: np.ndarray) -> None:
-        self.cl.enqueue_copy(self.queue, buffer, array)
+        if not self.zero_copy:
+            self.cl.enqueue_copy(self.queue, buffer, array)
 
 
 class OpenCLBackend(Backend):
