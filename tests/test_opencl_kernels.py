@@ -179,6 +179,59 @@ def test_sgns_repeated_calls_reuse_arrays_in_place(ocl, ref):
     np.testing.assert_allclose(syn1neg, want1, rtol=1e-5, atol=1e-6)
 
 
+def _sequential_sgns(syn0, syn1neg, inputs, outputs, negatives, alphas):
+    """The base.py definition, literally: one pair at a time, in order (float64 loss)."""
+    loss = 0.0
+    for p, i in enumerate(inputs):
+        e = np.zeros_like(syn0[i])
+        targets = [(outputs[p], 1.0)] + [(n, 0.0) for n in negatives[p] if n != outputs[p]]
+        for t, label in targets:
+            score = float(syn0[i] @ syn1neg[t])
+            loss += np.logaddexp(0, -score if label else score)
+            g = np.float32((label - 1 / (1 + np.exp(-score))) * alphas[p])
+            e += g * syn1neg[t]
+            syn1neg[t] += g * syn0[i]
+        syn0[i] += e
+    return loss
+
+
+def test_sgns_single_worker_is_exactly_sequential_on_shared_rows():
+    """One work-item = word2vec.c's single-thread order, even when rows repeat."""
+    rng = np.random.default_rng(5)
+    vocab, dim, pairs = 12, 20, 300
+    syn0, syn1neg = f32(rng, vocab, dim, scale=0.5), f32(rng, vocab, dim, scale=0.5)
+    inputs = rng.integers(0, vocab, pairs).astype(np.int32)
+    outputs = rng.integers(0, vocab, pairs).astype(np.int32)
+    negatives = rng.integers(0, vocab, (pairs, 4)).astype(np.int32)  # repeats and == output
+    alphas = rng.uniform(0.01, 0.1, pairs).astype(np.float32)
+    got0, got1 = syn0.copy(), syn1neg.copy()
+    want0, want1 = syn0.copy(), syn1neg.copy()
+    loss = OpenCLBackend(sgns_workers=1).sgns_update(got0, got1, inputs, outputs, negatives, alphas)
+    want_loss = _sequential_sgns(want0, want1, inputs, outputs, negatives, alphas)
+    assert loss == pytest.approx(want_loss, rel=1e-5)
+    np.testing.assert_allclose(got0, want0, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got1, want1, rtol=1e-4, atol=1e-5)
+
+
+def test_sgns_single_worker_is_deterministic():
+    rng = np.random.default_rng(6)
+    syn0, syn1neg = f32(rng, 10, 8), f32(rng, 10, 8)
+    batch = (
+        rng.integers(0, 10, 500).astype(np.int32),
+        rng.integers(0, 10, 500).astype(np.int32),
+        rng.integers(0, 10, (500, 3)).astype(np.int32),
+        np.full(500, 0.05, np.float32),
+    )
+    backend = OpenCLBackend(sgns_workers=1)
+    runs = []
+    for _ in range(2):
+        a, b = syn0.copy(), syn1neg.copy()
+        backend.sgns_update(a, b, *batch)
+        runs.append((a, b))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
 def test_sgns_hogwild_on_shared_rows_decreases_loss(ocl):
     """With heavily shared rows the result is Hogwild, not sequential; training still works."""
     rng = np.random.default_rng(3)

@@ -45,14 +45,22 @@ def test_no_device_is_a_clear_error_and_auto_falls_back(monkeypatch, caplog):
     assert len([r for r in caplog.records if "backend auto" in r.getMessage()]) == 1
 
 
-def test_auto_on_cpu_only_machine_picks_numpy_with_one_log_line(caplog):
+def test_auto_on_cpu_only_machine_is_numpy_plus_opencl_sgns(caplog):
     found = opencl_backend.list_devices()
     assert not any(opencl_backend.is_gpu(device) for _, device in found)  # this CI machine
     with caplog.at_level(logging.INFO, logger="sparknn"):
         backend = auto_backend()
-    assert isinstance(backend, NumpyBackend)
+    assert isinstance(backend, opencl_backend.CPUAutoBackend) and backend.name == "auto"
+    assert isinstance(backend, NumpyBackend)  # dense ops: numpy's own methods
+    assert type(backend).gemm is NumpyBackend.gemm
+    assert backend.sgns.sgns_workers == 1  # deterministic, one core
     messages = [r.getMessage() for r in caplog.records if "backend auto" in r.getMessage()]
     assert len(messages) == 1 and "numpy" in messages[0]
+
+
+def test_bad_sgns_workers_is_named():
+    with pytest.raises(SparknnError, match="sgns_workers"):
+        OpenCLBackend(sgns_workers=0)
 
 
 def test_auto_picks_opencl_when_a_gpu_is_present(monkeypatch):

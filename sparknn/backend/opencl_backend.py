@@ -206,12 +206,20 @@ class OpenCLBackend(Backend):
     ``device``: index or name substring; default $SPARKNN_OPENCL_DEVICE, else the first GPU,
     else the first device. Construction checks that a device exists (a clear SparknnError
     listing what was found otherwise) but creates no context: that happens on first use.
+
+    ``sgns_workers``: how many work-items (contiguous chunks of pairs, Hogwild between
+    chunks) ``sgns_update`` uses; None = 4 per compute unit, all cores busy, results depend
+    on thread timing. 1 = one sequential pass: exactly word2vec.c's single-thread order,
+    deterministic, one core (what a Spark task with one core should use).
     """
 
     name = "opencl"
 
-    def __init__(self, device: str | int | None = None):
+    def __init__(self, device: str | int | None = None, sgns_workers: int | None = None):
+        if sgns_workers is not None and (not isinstance(sgns_workers, int) or sgns_workers < 1):
+            raise SparknnError(f"sgns_workers must be None or an int >= 1, got {sgns_workers!r}")
         self.device = device
+        self.sgns_workers = sgns_workers
         found = list_devices()
         chosen = choose_device(found, None if device is None else str(device))
         self.device_name = chosen.name.strip()
@@ -234,6 +242,7 @@ class OpenCLBackend(Backend):
     def __getstate__(self):  # pickled into Spark closures: ship the choice, not the context
         return {
             "device": self.device,
+            "sgns_workers": self.sgns_workers,
             "device_name": self.device_name,
             "_device_index": self._device_index,
         }
@@ -453,7 +462,8 @@ class OpenCLBackend(Backend):
         if n_pairs == 0:
             return 0.0
         dev = self._dev()
-        workers = min(n_pairs, max(1, dev.device.max_compute_units * SGNS_WORKERS_PER_UNIT))
+        workers = self.sgns_workers or dev.device.max_compute_units * SGNS_WORKERS_PER_UNIT
+        workers = min(n_pairs, workers)
         chunk = -(-n_pairs // workers)
         workers = -(-n_pairs // chunk)
         losses = np.zeros(workers, np.float32)
@@ -509,12 +519,32 @@ def _pack_rows(matrix: np.ndarray, packed: np.ndarray) -> None:
         packed[full, :, :tail] = matrix[full * panel :].T
 
 
-def auto_backend() -> Backend:
-    """OpenCL on a GPU; on a CPU-only machine the backend bench/kernels.py measured faster.
+class CPUAutoBackend(NumpyBackend):
+    """``auto`` on a machine whose only OpenCL devices are CPUs: each operation on the
+    backend bench/kernels.py measured faster there. Dense work (GEMM, LSTM steps, softmax)
+    stays on numpy: OpenBLAS beats our GEMM per core and PoCL's ~30 us per kernel launch
+    dominates LSTM-sized calls. ``sgns_update`` runs the OpenCL kernel, several times
+    faster than the numpy backend, with one sequential work-item: deterministic for a seed
+    and one core per Spark task."""
 
-    On CPU (PoCL) numpy's BLAS beats our GEMM per core and the per-call overhead of small
-    LSTM/elementwise kernels, so dense work stays on numpy (see bench/RESULTS.md).
-    """
+    name = "auto"
+
+    def __init__(self, device=None):
+        super().__init__()
+        self.sgns = OpenCLBackend(device, sgns_workers=1)
+
+    def sgns_update(self, syn0, syn1neg, inputs, outputs, negatives, alphas):
+        return self.sgns.sgns_update(syn0, syn1neg, inputs, outputs, negatives, alphas)
+
+    def __repr__(self):
+        return f"CPUAutoBackend(numpy + OpenCL sgns_update on {self.sgns.device_name!r})"
+
+
+def auto_backend() -> Backend:
+    """OpenCL on a GPU; on CPU-only machines numpy for dense ops and OpenCL for sgns_update
+    (:class:`CPUAutoBackend`); numpy alone when there is no OpenCL device. An explicit
+    $SPARKNN_OPENCL_DEVICE means that device, for everything. Logs one line when it falls
+    back."""
     try:
         found = list_devices()
     except SparknnError as error:
@@ -525,8 +555,13 @@ def auto_backend() -> Backend:
         return OpenCLBackend(wanted)
     if any(is_gpu(device) for _, device in found):
         return OpenCLBackend()
+    if not found:
+        log.info("backend auto: %s; using numpy", describe_devices(found))
+        return NumpyBackend()
+    backend = CPUAutoBackend()
     log.info(
-        "backend auto: no OpenCL GPU (%s); using numpy, faster than OpenCL on CPU",
+        "backend auto: no OpenCL GPU (%s); numpy for dense ops, OpenCL for sgns_update "
+        "(faster on CPU per bench/kernels.py)",
         describe_devices(found),
     )
-    return NumpyBackend()
+    return backend
