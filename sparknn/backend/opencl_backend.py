@@ -138,6 +138,7 @@ class _DeviceState:
         self.queue = cl.CommandQueue(self.context)
         self.kernels: dict[tuple, object] = {}
         self.staging: dict[str, tuple[np.ndarray, object]] = {}
+        self.staging_lock = threading.Lock()  # staging buffers are shared by calls
         self.resident: dict[tuple, tuple[weakref.ref, object]] = {}
         self.zero_copy = self._probe_zero_copy()
 
@@ -272,18 +273,24 @@ class OpenCLBackend(Backend):
             raise SparknnError(f"gemm: out has shape {out.shape}, the product is {(M, N)}")
         if M == 0 or N == 0 or K == 0:
             product = np.zeros((M, N), np.float32)
-        else:
-            product = self._gemm_packed(op_a, op_b)
-        if accumulate:
-            out += product
-            return out
-        if out is not None:
-            out[...] = product
-            return out
-        return product.copy()
-
-    def _gemm_packed(self, op_a, op_b) -> np.ndarray:
+            if accumulate:
+                return out
+            if out is not None:
+                out[...] = 0.0
+                return out
+            return product
         dev = self._dev()
+        with dev.staging_lock:  # the product lives in a staging buffer until copied out
+            product = self._gemm_packed(dev, op_a, op_b)
+            if accumulate:
+                out += product
+                return out
+            if out is not None:
+                out[...] = product
+                return out
+            return product.copy()
+
+    def _gemm_packed(self, dev, op_a, op_b) -> np.ndarray:
         M, K = op_a.shape
         N = op_b.shape[1]
         row_panels, col_panels = -(-M // GEMM_MR), -(-N // GEMM_NR)
