@@ -187,6 +187,10 @@ def test_unknown_names_list_the_valid_ones():
         model.compile("mse", "adagrad")
     with pytest.raises(SparknnError, match="unknown dtype 'float16'"):
         sparknn.Sequential(dtype="float16")
+    with pytest.raises(SparknnError, match="unknown backend 'cuda'; choose one of numpy, opencl"):
+        sparknn.Sequential(backend="cuda")
+    with pytest.raises(SparknnError, match=r"params must have shape \(2,\), got \(3,\)"):
+        model.params = np.zeros(3)
 
 
 def test_nan_loss_stops_training_with_a_clear_error():
@@ -242,3 +246,26 @@ def test_stateful_step_matches_the_full_sequence_forward():
     h2, _ = lstm.cell_step(model.layers[0].forward(IDS[:3, 1]), state)
     two_steps = lstm.forward(model.layers[0].forward(IDS[:3, :2]))[:, -1]
     np.testing.assert_allclose(h2, two_steps, rtol=1e-5, atol=1e-7)
+
+
+def test_initializers_follow_keras_definitions():
+    def kernel(init):
+        model = sparknn.Sequential(
+            [layers.Dense(300, kernel_initializer=init, input_dim=200)], seed=0
+        )
+        return model.get_weights()[0]
+
+    glorot_limit = np.sqrt(6 / 500)
+    w = kernel("glorot_uniform")
+    assert w.max() <= glorot_limit and w.min() >= -glorot_limit and w.max() > 0.95 * glorot_limit
+    w = kernel("he_uniform")
+    assert np.abs(w).max() <= np.sqrt(6 / 200) and np.abs(w).max() > 0.95 * np.sqrt(6 / 200)
+    assert abs(kernel("he_normal").std() - np.sqrt(2 / 200)) < 0.1 * np.sqrt(2 / 200)
+    assert np.abs(kernel("uniform")).max() <= 0.05
+    lstm = sparknn.Sequential([layers.LSTM(16, input_shape=(None, 3))], seed=0)
+    recurrent = lstm.layers[0].params["recurrent_kernel"].reshape(16, 64)
+    np.testing.assert_allclose(recurrent @ recurrent.T, np.eye(16), atol=1e-5)
+    bias = lstm.layers[0].params["bias"]
+    assert (bias[16:32] == 1).all() and (bias[:16] == 0).all()  # Keras unit_forget_bias
+    with pytest.raises(SparknnError, match="unknown kernel_initializer 'xavier'; choose one of"):
+        layers.Dense(2, kernel_initializer="xavier")

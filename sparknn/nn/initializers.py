@@ -6,10 +6,8 @@ from sparknn.errors import SparknnError
 
 
 def _fans(shape):
-    # Dense kernels are (fan_in, fan_out); an LSTM kernel (d, 4H) is treated the same way.
-    fan_in = shape[0] if len(shape) > 1 else shape[0]
-    fan_out = shape[1] if len(shape) > 1 else shape[0]
-    return fan_in, fan_out
+    # Kernels are (fan_in, fan_out), an LSTM's (d, 4H) included; a vector counts both ways.
+    return (shape[0], shape[1]) if len(shape) > 1 else (shape[0], shape[0])
 
 
 def glorot_uniform(shape, rng):

@@ -54,6 +54,7 @@ class Sequential:
         self.optimizer = None
         self.metrics: list[str] = []
         self.stop_training = False
+        self._fused = False
         for layer in layers or []:
             self.add(layer)
 
@@ -78,6 +79,8 @@ class Sequential:
         self._sync_fused_softmax()
         if self.built:
             self._build(self.built_input_shape)
+        elif self.layers[0].input_shape is not None:
+            self._build(self.layers[0].input_shape)  # Keras builds as soon as shapes are known
 
     def _unique_name(self, kind):
         taken = {layer.name for layer in self.layers}
@@ -314,6 +317,8 @@ class Sequential:
         y = np.asarray(y)
         if len(y) != len(x):
             raise SparknnError(f"x has {len(x)} examples but y has {len(y)}")
+        if len(x) == 0:
+            raise SparknnError("fit needs at least one example, got an empty x")
         if int(batch_size) < 1:
             raise SparknnError(f"batch_size must be >= 1, got {batch_size!r}")
         history = callbacks_module.History()
