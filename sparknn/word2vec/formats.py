@@ -47,6 +47,9 @@ class _AtomicFile:
     def __exit__(self, exc_type, exc, tb):
         self.handle.close()
         if exc_type is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp creates 0600; use normal permissions
             os.replace(self.tmp, self.path)
         else:
             os.unlink(self.tmp)
@@ -163,8 +166,7 @@ def _looks_binary(path) -> bool:
         line = handle.readline(1 << 20)
     try:
         fields = line.decode("utf-8").split()
-        [float(x) for x in fields[1:]]
-    except (UnicodeDecodeError, ValueError):
+    except UnicodeDecodeError:
         return True
     return len(fields) != size + 1 and bool(line)
 

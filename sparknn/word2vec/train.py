@@ -30,7 +30,6 @@ The scheme
 the fast path for tests); ``train_spark`` runs them on a cluster.
 """
 
-import math
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -41,7 +40,7 @@ from sparknn.errors import SparknnError
 from sparknn.word2vec.pairs import chunk_bounds, draw_negatives, skipgram_pairs, subsample
 from sparknn.word2vec.vocab import Vocabulary, negative_table
 
-MERGES = ("sum", "mean")
+MERGES = ("adaptive", "sum", "mean")
 
 # Every job setting with its default; conf/word2vec.toml documents each key.
 DEFAULTS = {
@@ -61,8 +60,10 @@ DEFAULTS = {
     "tokenizer": "whitespace",
     "strip_gutenberg_headers": False,
     "sync_words": 500_000,
+    "warmup_words": 1000,
     "chunk_words": 10_000,
-    "merge": "sum",
+    "merge": "adaptive",
+    "merge_eta": 0.05,
     "export_binary": False,
 }
 
@@ -81,8 +82,10 @@ class Settings:
     seed: int = 1
     backend: str = "numpy"
     sync_words: int = 500_000
+    warmup_words: int = 1000
     chunk_words: int = 10_000
-    merge: str = "sum"
+    merge: str = "adaptive"
+    merge_eta: float = 0.05
 
     def __post_init__(self):
         for name in ("vector_size", "window", "epochs", "sync_words", "chunk_words"):
@@ -94,6 +97,8 @@ class Settings:
             raise SparknnError(
                 f"need alpha > 0 and min_alpha >= 0, got {self.alpha}, {self.min_alpha}"
             )
+        if not 0 < self.merge_eta < 1:
+            raise SparknnError(f"merge_eta must be in (0, 1), got {self.merge_eta!r}")
         if self.merge not in MERGES:
             raise SparknnError(f"unknown merge {self.merge!r}; choose one of {', '.join(MERGES)}")
 
@@ -121,21 +126,34 @@ def init_vectors(vocab_size: int, vector_size: int, seed: int):
     return syn0, np.zeros((vocab_size, vector_size), dtype=np.float32)
 
 
-def rounds_per_epoch(partition_sizes, sync_words: int) -> int:
-    return max(1, math.ceil(max(partition_sizes, default=0) / sync_words))
+def round_schedule(max_partition_words: int, sync_words: int, warmup_words: int = 0):
+    """Round boundaries of an epoch as fractions of each partition, ``[0, ..., 1]``.
+
+    Rounds hold ``sync_words`` tokens of the largest partition. With ``warmup_words``, the
+    first round holds that many and each next one twice as many, up to ``sync_words``: at
+    the start partitions would otherwise break the symmetry of the random initialisation in
+    different directions, and merging those would wash the structure out.
+    """
+    if max_partition_words <= 0:
+        return [0.0, 1.0]
+    positions, size = [0], (warmup_words if warmup_words > 0 else sync_words)
+    while positions[-1] + size < max_partition_words:
+        positions.append(positions[-1] + size)
+        size = min(2 * size, sync_words)
+    positions.append(max_partition_words)
+    return [p / max_partition_words for p in positions]
 
 
-def round_bounds(sentence_starts, n_tokens: int, rounds: int, round_index: int):
-    """Token range of a round's slice; slices are cut at sentence starts."""
+def slice_bounds(sentence_starts, n_tokens: int, start: float, stop: float):
+    """Token range ``[lo, hi)`` for the fraction range ``[start, stop)``, cut at sentences."""
 
-    def cut(k):
-        if k >= rounds:
+    def cut(fraction):
+        if fraction >= 1:
             return n_tokens
-        target = k * n_tokens / rounds
-        j = np.searchsorted(sentence_starts, target, side="left")
+        j = np.searchsorted(sentence_starts, fraction * n_tokens, side="left")
         return int(sentence_starts[j]) if j < len(sentence_starts) else n_tokens
 
-    return cut(round_index), cut(round_index + 1)
+    return cut(start), cut(stop)
 
 
 def learning_rate(settings: Settings, progress: float) -> float:
@@ -145,11 +163,17 @@ def learning_rate(settings: Settings, progress: float) -> float:
 
 
 def train_slice(syn0, syn1neg, tokens, sentence_starts, lo, hi, epoch, settings, tables, rng):
-    """SGNS over tokens ``[lo, hi)`` of one partition, in place. Returns (loss, pairs, alpha)."""
+    """SGNS over tokens ``[lo, hi)`` of one partition, in place.
+
+    Returns ``(stats, updates0, updates1)``: how many times each row of syn0 / syn1neg was
+    updated (the merge uses these to tell lightly from heavily trained rows).
+    """
     from sparknn.backend import get_backend
 
     backend = get_backend(settings.backend)
-    n = len(tokens)
+    n, vocab_size = len(tokens), len(syn0)
+    updates0 = np.zeros(vocab_size, dtype=np.int64)
+    updates1 = np.zeros(vocab_size, dtype=np.int64)
     starts = sentence_starts[(sentence_starts >= lo) & (sentence_starts < hi)] - lo
     loss, n_pairs, alpha = 0.0, 0, settings.alpha
     bounds = chunk_bounds(starts, hi - lo, settings.chunk_words)
@@ -161,43 +185,72 @@ def train_slice(syn0, syn1neg, tokens, sentence_starts, lo, hi, epoch, settings,
         if len(inputs) == 0:
             continue
         negatives = draw_negatives(tables.negatives, len(inputs), settings.negative, rng)
-        alpha = learning_rate(settings, (epoch + (lo + a) / n) / settings.epochs)
+        alpha = learning_rate(settings, (epoch + (lo + (a + b) / 2) / n) / settings.epochs)
         alphas = np.full(len(inputs), alpha, dtype=np.float32)
         loss += backend.sgns_update(syn0, syn1neg, inputs, outputs, negatives, alphas)
         n_pairs += len(inputs)
-    return loss, n_pairs, alpha
+        updates0 += np.bincount(inputs, minlength=vocab_size)
+        updates1 += np.bincount(outputs, minlength=vocab_size)
+        updates1 += np.bincount(negatives.ravel(), minlength=vocab_size)
+    stats = {"loss": loss, "pairs": n_pairs, "words": hi - lo, "alpha": alpha}
+    return stats, updates0, updates1
 
 
-def train_round(partition, data, syn0, syn1neg, epoch, round_index, rounds, settings, tables):
-    """One partition's work in one round; returns the changed rows as deltas, and stats."""
+def train_round(partition, data, syn0, syn1neg, epoch, round_index, cuts, settings, tables):
+    """One partition's work in one round: the changed rows as (rows, deltas, update counts).
+
+    ``cuts`` is the epoch's round schedule (fractions); this round covers
+    ``[cuts[round_index], cuts[round_index + 1])`` of the partition.
+    """
     tokens, sentence_starts = data
     local0, local1 = syn0.copy(), syn1neg.copy()
-    lo, hi = round_bounds(sentence_starts, len(tokens), rounds, round_index)
+    lo, hi = slice_bounds(sentence_starts, len(tokens), cuts[round_index], cuts[round_index + 1])
     rng = np.random.default_rng([settings.seed, partition, epoch, round_index])
-    loss, n_pairs, alpha = train_slice(
+    stats, updates0, updates1 = train_slice(
         local0, local1, tokens, sentence_starts, lo, hi, epoch, settings, tables, rng
     )
     local0 -= syn0
     local1 -= syn1neg
-    rows0 = np.flatnonzero(local0.any(axis=1)).astype(np.int32)
-    rows1 = np.flatnonzero(local1.any(axis=1)).astype(np.int32)
-    stats = {"loss": loss, "pairs": n_pairs, "words": hi - lo, "alpha": alpha}
-    return rows0, local0[rows0], rows1, local1[rows1], stats
+    rows0 = np.flatnonzero(updates0).astype(np.int32)
+    rows1 = np.flatnonzero(updates1).astype(np.int32)
+    return (
+        (rows0, local0[rows0], updates0[rows0].astype(np.int32)),
+        (rows1, local1[rows1], updates1[rows1].astype(np.int32)),
+        stats,
+    )
 
 
-def merge_deltas(matrix, deltas, how: str):
-    """Add per-partition ``(rows, delta)`` into ``matrix``: summed, or averaged per row."""
+def merge_deltas(matrix, deltas, how: str, eta: float = 0.05):
+    """Merge per-partition ``(rows, delta, update_counts)`` into ``matrix``, in place.
+
+    ``sum`` adds the deltas; ``mean`` averages them over the partitions that touched a row.
+    ``adaptive`` models a row's ``n`` updates as contracting towards a target by a factor
+    ``(1 - eta)`` each, so partition ``p`` moved the row a fraction ``c(n_p) = 1 - (1-eta)**n_p``
+    of the way. It estimates the full way as the mean of ``delta_p / c(n_p)`` and moves
+    ``c(N)`` of it, ``N = sum(n_p)``: that is the sum of the deltas for lightly updated rows
+    (where sequential SGD adds up) and their mean for rows every partition has driven to
+    equilibrium (where summing would overshoot by the partition count and oscillate).
+    """
     if how == "sum":
-        for rows, delta in deltas:
+        for rows, delta, _ in deltas:
             matrix[rows] += delta
         return
     total = np.zeros_like(matrix)
-    touched = np.zeros(len(matrix), dtype=np.int32)
-    for rows, delta in deltas:
+    touched = np.zeros(len(matrix), dtype=np.float64)
+    updates = np.zeros(len(matrix), dtype=np.float64)
+    log_keep = np.log1p(-eta)
+    for rows, delta, counts in deltas:
+        if how == "adaptive":
+            moved = -np.expm1(counts.astype(np.float64) * log_keep)  # c(n_p)
+            delta = delta / moved[:, None].astype(np.float32)
         total[rows] += delta
         touched[rows] += 1
-    hit = touched > 0
-    matrix[hit] += total[hit] / touched[hit, None]
+        updates[rows] += counts
+    hit = np.flatnonzero(touched)
+    scale = 1.0 / touched[hit]
+    if how == "adaptive":
+        scale *= -np.expm1(updates[hit] * log_keep)  # c(N)
+    matrix[hit] += total[hit] * scale[:, None].astype(np.float32)
 
 
 class Progress:
@@ -210,15 +263,16 @@ class Progress:
             rounds,
             stream,
         )
-        self.done, self.started = 0, time.perf_counter()
+        self.done, self.round, self.started = 0, 0, time.perf_counter()
 
-    def update(self, epoch, round_index, words, loss, pairs, alpha):
+    def update(self, epoch, words, loss, pairs, alpha):
         self.done += words
+        self.round += 1
         elapsed = time.perf_counter() - self.started
         rate = self.done / max(elapsed, 1e-9)
         eta = (self.total - self.done) / max(rate, 1e-9)
         print(
-            f"epoch {epoch + 1}/{self.epochs} round {round_index + 1}/{self.rounds}: "
+            f"epoch {epoch + 1}/{self.epochs} round {self.round}/{self.rounds}: "
             f"{rate:,.0f} words/s, alpha {alpha:.5f}, loss/pair {loss / max(pairs, 1):.4f}, "
             f"ETA {eta:.0f}s",
             file=self.stream,
@@ -236,29 +290,33 @@ class TrainResult:
 def _run_rounds(vocab, partition_sizes, settings, run_round, verbose=True):
     """The driver loop shared by local and Spark training: rounds, merges, progress."""
     syn0, syn1neg = init_vectors(len(vocab), settings.vector_size, settings.seed)
-    rounds = rounds_per_epoch(partition_sizes, settings.sync_words)
-    progress = Progress(sum(partition_sizes), settings.epochs, rounds)
+    largest = max(partition_sizes, default=0)
+    schedules = [
+        round_schedule(largest, settings.sync_words, settings.warmup_words),
+        round_schedule(largest, settings.sync_words),
+    ]
+    total_rounds = len(schedules[0]) - 1 + (settings.epochs - 1) * (len(schedules[1]) - 1)
+    progress = Progress(sum(partition_sizes), settings.epochs, total_rounds)
     started, loss_history = time.perf_counter(), []
     for epoch in range(settings.epochs):
         epoch_loss = epoch_pairs = 0.0
-        for round_index in range(rounds):
-            results = run_round(syn0, syn1neg, epoch, round_index, rounds)
-            merge_deltas(syn0, [(r[0], r[1]) for r in results], settings.merge)
-            merge_deltas(syn1neg, [(r[2], r[3]) for r in results], settings.merge)
-            stats = [r[4] for r in results]
+        cuts = schedules[min(epoch, 1)]
+        for round_index in range(len(cuts) - 1):
+            results = run_round(syn0, syn1neg, epoch, round_index, cuts)
+            merge_deltas(syn0, [r[0] for r in results], settings.merge, settings.merge_eta)
+            merge_deltas(syn1neg, [r[1] for r in results], settings.merge, settings.merge_eta)
+            stats = [r[2] for r in results]
             loss, pairs = sum(s["loss"] for s in stats), sum(s["pairs"] for s in stats)
             epoch_loss, epoch_pairs = epoch_loss + loss, epoch_pairs + pairs
             if verbose:
                 alpha = min(s["alpha"] for s in stats)
-                progress.update(
-                    epoch, round_index, sum(s["words"] for s in stats), loss, pairs, alpha
-                )
+                progress.update(epoch, sum(s["words"] for s in stats), loss, pairs, alpha)
         loss_history.append(epoch_loss / max(epoch_pairs, 1))
     seconds = time.perf_counter() - started
     words = sum(partition_sizes) * settings.epochs
     metadata = {
         "settings": asdict(settings),
-        "rounds_per_epoch": rounds,
+        "rounds": total_rounds,
         "partitions": len(partition_sizes),
         "training_seconds": seconds,
         "words_per_second": words / max(seconds, 1e-9),
@@ -271,9 +329,9 @@ def train_local(vocab: Vocabulary, parts, settings: Settings, verbose=False) -> 
     """Train in this process on ``parts`` (list of (tokens, sentence_starts)), same scheme."""
     tables = Tables.build(vocab, settings.sample)
 
-    def run_round(syn0, syn1neg, epoch, round_index, rounds):
+    def run_round(syn0, syn1neg, epoch, round_index, cuts):
         return [
-            train_round(p, data, syn0, syn1neg, epoch, round_index, rounds, settings, tables)
+            train_round(p, data, syn0, syn1neg, epoch, round_index, cuts, settings, tables)
             for p, data in enumerate(parts)
         ]
 
@@ -369,7 +427,7 @@ def train_spark(spark, corpus, config: dict, verbose: bool = True) -> TrainResul
     prepare_seconds = time.perf_counter() - started
     tables_bc = sc.broadcast((vocab.keep_probabilities(settings.sample), vocab.counts))
 
-    def run_round(syn0, syn1neg, epoch, round_index, rounds):
+    def run_round(syn0, syn1neg, epoch, round_index, cuts):
         state = sc.broadcast((syn0, syn1neg))
 
         def task(partition, records):
@@ -377,7 +435,7 @@ def train_spark(spark, corpus, config: dict, verbose: bool = True) -> TrainResul
             start0, start1 = state.value
             for data in records:
                 yield train_round(
-                    partition, data, start0, start1, epoch, round_index, rounds, settings, tables
+                    partition, data, start0, start1, epoch, round_index, cuts, settings, tables
                 )
 
         try:

@@ -1,0 +1,281 @@
+"""word2vec throughput, memory and quality: sparknn vs gensim vs Spark MLlib, side by side.
+
+    PYTHONPATH=$PWD python bench/word2vec.py --corpus wikitext-2 --epochs 5 --runs 3
+
+Every system trains on the same lowercased, whitespace-tokenized copy of the corpus with
+the same hyperparameters (dim 100, window 5, negative 5, sample 1e-3, min_count 5, epochs)
+on the same 2 cores, each in its own process tree:
+
+* sparknn: ``spark-submit jobs/train_word2vec.py`` with ``--master local[2] --partitions 2``,
+  once per backend;
+* gensim: ``Word2Vec(sg=1, hs=0, workers=2)``;
+* Spark MLlib: ``pyspark.ml.feature.Word2Vec(numPartitions=2)`` on ``local[2]`` (skip-gram
+  with hierarchical softmax; it has no negative sampling and no subsampling).
+
+words/s = corpus tokens x epochs / training seconds (sparknn: the training rounds, after
+vocabulary and encoding, reported separately; gensim: ``train()``, after ``build_vocab``;
+MLlib: ``fit()``, which includes its vocabulary pass). Peak memory is the largest total
+RSS of the process tree (driver, Python workers, JVMs), sampled every 0.1 s. Quality is
+measured with gensim's evaluators on each system's exported ``vectors.txt`` (which also
+checks that gensim loads our files): questions-words accuracy (restrict_vocab=30000) and
+wordsim353 Spearman. Figures are medians over ``--runs`` runs.
+"""
+
+import argparse
+import json
+import lzma
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+CORPORA = {
+    "wikitext-2": SHARED / "wikitext-2" / "wiki.train.tokens.xz",
+    "gutenberg-25m": SHARED / "gutenberg-25m" / "gutenberg_25m.txt.xz",
+}
+PYTHON = sys.executable
+HYPER = {"vector_size": 100, "window": 5, "negative": 5, "sample": 1e-3, "min_count": 5}
+
+
+def prepare_corpus(name: str, workdir: Path) -> tuple[Path, int]:
+    """Decompress once, lowercase, one sentence per non-empty line; returns (path, tokens)."""
+    out = workdir / f"{name}.txt"
+    if not out.exists():
+        tmp = out.with_suffix(".tmp")
+        with lzma.open(CORPORA[name], "rt", encoding="utf-8") as src, open(tmp, "w") as dst:
+            for line in src:
+                tokens = line.lower().split()
+                if tokens:
+                    dst.write(" ".join(tokens) + "\n")
+        os.replace(tmp, out)
+    with open(out) as handle:
+        tokens = sum(len(line.split()) for line in handle)
+    return out, tokens
+
+
+def run_tree(command, env=None, timeout=3600):
+    """Run ``command``; return (stdout, wall seconds, peak RSS bytes of the process tree)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO
+    )
+    peak = [0]
+
+    def sample():
+        root = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                total = sum(
+                    p.memory_info().rss for p in [root, *root.children(recursive=True)]
+                )
+                peak[0] = max(peak[0], total)
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = proc.communicate(timeout=timeout)
+    sampler.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{command[:3]} failed ({proc.returncode}):\n{stderr[-3000:]}")
+    return stdout, time.perf_counter() - started, peak[0]
+
+
+def env_for_spark():
+    env = dict(os.environ, SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=PYTHON)
+    env["PYSPARK_DRIVER_PYTHON"] = PYTHON
+    env["PYTHONPATH"] = f"{REPO}:{env.get('PYTHONPATH', '')}"
+    return env
+
+
+def spark_submit():
+    import pyspark
+
+    return os.path.join(os.path.dirname(pyspark.__file__), "bin", "spark-submit")
+
+
+def run_sparknn(corpus, out_dir, epochs, backend, extra):
+    command = [
+        spark_submit(),
+        "--master",
+        "local[2]",
+        "--driver-memory",
+        "2g",
+        str(REPO / "jobs" / "train_word2vec.py"),
+        "--corpus",
+        str(corpus),
+        "--output",
+        str(out_dir),
+        "--partitions",
+        "2",
+        "--backend",
+        backend,
+        "--epochs",
+        str(epochs),
+        "--seed",
+        "1",
+        "--vector-size",
+        "100",
+        "--window",
+        "5",
+        "--negative",
+        "5",
+        "--sample",
+        "1e-3",
+        "--min-count",
+        "5",
+        *extra,
+    ]
+    _, wall, peak = run_tree(command, env=env_for_spark())
+    meta = json.loads((out_dir / "metadata.json").read_text())
+    return {"train_s": meta["training_seconds"], "wall_s": wall, "peak_rss": peak, "meta": meta}
+
+
+GENSIM_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time
+    from gensim.models import Word2Vec
+    from gensim.models.word2vec import LineSentence
+    corpus, out, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    model = Word2Vec(vector_size=100, window=5, negative=5, hs=0, sample=1e-3, min_count=5,
+                     sg=1, workers=2, seed=1, epochs=epochs)
+    t0 = time.perf_counter()
+    model.build_vocab(LineSentence(corpus))
+    t1 = time.perf_counter()
+    model.train(LineSentence(corpus), total_examples=model.corpus_count, epochs=epochs)
+    t2 = time.perf_counter()
+    model.wv.save_word2vec_format(out)
+    print(json.dumps({"vocab_s": t1 - t0, "train_s": t2 - t1}))
+    """
+)
+
+MLLIB_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time
+    from pyspark.sql import SparkSession, functions as F
+    from pyspark.ml.feature import Word2Vec
+    corpus, out, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    spark = (SparkSession.builder.master("local[2]").config("spark.driver.memory", "2g")
+             .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    df = spark.read.text(corpus).select(F.split("value", " ").alias("tokens")).cache()
+    df.count()
+    t0 = time.perf_counter()
+    model = Word2Vec(vectorSize=100, windowSize=5, minCount=5, maxIter=epochs, numPartitions=2,
+                     seed=1, inputCol="tokens", maxSentenceLength=1000).fit(df)
+    t1 = time.perf_counter()
+    rows = model.getVectors().collect()
+    with open(out, "w") as f:
+        f.write(f"{len(rows)} 100\\n")
+        for r in rows:
+            f.write(r.word + " " + " ".join(f"{x:.6g}" for x in r.vector.toArray()) + "\\n")
+    print(json.dumps({"train_s": t1 - t0}))
+    spark.stop()
+    """
+)
+
+
+def run_script(script, corpus, out_file, epochs, env=None):
+    stdout, wall, peak = run_tree(
+        [PYTHON, "-c", script, str(corpus), str(out_file), str(epochs)], env=env
+    )
+    result = json.loads(stdout.strip().splitlines()[-1])
+    return {**result, "wall_s": wall, "peak_rss": peak}
+
+
+def quality(vectors_txt):
+    from gensim.models import KeyedVectors
+    from gensim.test.utils import datapath
+
+    kv = KeyedVectors.load_word2vec_format(str(vectors_txt), binary=False)
+    accuracy, _ = kv.evaluate_word_analogies(datapath("questions-words.txt"), restrict_vocab=30000)
+    pearson, spearman, oov = kv.evaluate_word_pairs(datapath("wordsim353.tsv"))
+    return {"analogy": accuracy, "spearman": float(spearman[0]), "ws_oov": oov}
+
+
+def bench(name, epochs, runs, systems, workdir, extra):
+    corpus, tokens = prepare_corpus(name, workdir)
+    print(f"{name}: {tokens:,} tokens, epochs {epochs}, runs {runs}", flush=True)
+    results = {}
+    for system in systems:
+        samples = []
+        for run in range(runs):
+            out = workdir / f"{name}-{system}-{run}"
+            if system.startswith("sparknn-"):
+                r = run_sparknn(corpus, out, epochs, system.split("-", 1)[1], extra)
+                r.pop("meta")
+                vectors = out / "vectors.txt"
+            elif system == "gensim":
+                vectors = out.with_suffix(".txt")
+                r = run_script(GENSIM_SCRIPT, corpus, vectors, epochs)
+            else:
+                vectors = out.with_suffix(".txt")
+                r = run_script(MLLIB_SCRIPT, corpus, vectors, epochs, env=env_for_spark())
+            r.update(quality(vectors))
+            r["words_per_s"] = tokens * epochs / r["train_s"]
+            samples.append(r)
+            print(f"  {system} run {run + 1}: {json.dumps(r)}", flush=True)
+        results[system] = {
+            key: statistics.median(s[key] for s in samples)
+            for key in samples[0]
+            if isinstance(samples[0][key], (int, float))
+        }
+    print_table(name, epochs, tokens, results)
+    return results
+
+
+def print_table(name, epochs, tokens, results):
+    anchor = results.get("gensim")
+    mllib = results.get("mllib")
+    print(f"\n{name} ({tokens:,} tokens, {epochs} epochs) - medians")
+    print(
+        f"| system | words/s | x gensim | x MLlib | train s | wall s | peak RSS GB "
+        f"| analogy | wordsim353 Spearman |\n|---|---|---|---|---|---|---|---|---|"
+    )
+    for system, r in results.items():
+        vs_gensim = r["words_per_s"] / anchor["words_per_s"] if anchor else float("nan")
+        vs_mllib = r["words_per_s"] / mllib["words_per_s"] if mllib else float("nan")
+        print(
+            f"| {system} | {r['words_per_s']:,.0f} | {vs_gensim:.2f} | {vs_mllib:.2f} "
+            f"| {r['train_s']:.1f} | {r['wall_s']:.1f} | {r['peak_rss'] / 2**30:.2f} "
+            f"| {r['analogy']:.4f} | {r['spearman']:.4f} |"
+        )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", nargs="+", choices=sorted(CORPORA), default=["wikitext-2"])
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--systems",
+        nargs="+",
+        default=["sparknn-opencl", "sparknn-numpy", "gensim", "mllib"],
+        help="any of sparknn-numpy sparknn-opencl gensim mllib",
+    )
+    parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "sparknn-w2v"))
+    parser.add_argument("--json", help="write all medians here")
+    parser.add_argument("--sparknn-args", default="", help="extra flags for the sparknn job")
+    args = parser.parse_args()
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    everything = {
+        name: bench(name, args.epochs, args.runs, args.systems, workdir, args.sparknn_args.split())
+        for name in args.corpus
+    }
+    if args.json:
+        Path(args.json).write_text(json.dumps(everything, indent=2))
+
+
+if __name__ == "__main__":
+    main()
