@@ -1,6 +1,8 @@
 """Backend selection: `opencl`, `auto`, $SPARKNN_OPENCL_DEVICE, and machines without devices."""
 
 import logging
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -100,3 +102,19 @@ def test_kernel_sources_are_package_resources():
 
     kernels = resources.files("sparknn.backend") / "kernels"
     assert {"gemm.cl", "elementwise.cl", "sgns.cl"} <= {p.name for p in kernels.iterdir()}
+
+
+def test_importing_the_backends_does_not_import_pyopencl():
+    """Nothing OpenCL exists in a process until an OpenCL backend is used (fork safety)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import sparknn.backend.opencl_backend; "
+        "from sparknn.backend import get_backend; get_backend('numpy'); "
+        "assert 'pyopencl' not in sys.modules, 'pyopencl imported'"
+    )
+    repo = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=repo)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
