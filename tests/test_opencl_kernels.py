@@ -247,6 +247,20 @@ def test_sgns_hogwild_on_shared_rows_decreases_loss(ocl):
     assert np.isfinite(syn0).all() and last < 0.7 * first
 
 
+def test_sgns_keeps_no_reference_to_the_matrices(ocl):
+    """word2vec makes fresh matrices every round; the backend must not keep old ones alive."""
+    import gc
+    import weakref
+
+    rng = np.random.default_rng(8)
+    syn0, syn1neg = f32(rng, 50, 8), f32(rng, 50, 8)
+    ocl.sgns_update(syn0, syn1neg, [1], [2], [[3]], [0.1])
+    alive = weakref.ref(syn0)
+    del syn0, syn1neg
+    gc.collect()
+    assert alive() is None
+
+
 def test_sgns_rejects_non_float32_matrices(ocl):
     rng = np.random.default_rng(0)
     syn0 = rng.standard_normal((10, 4))  # float64: an in-place float32 update is impossible

@@ -118,3 +118,8 @@ def test_importing_the_backends_does_not_import_pyopencl():
     env = dict(os.environ, PYTHONPATH=repo)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
+
+
+def test_bad_device_argument_is_named():
+    with pytest.raises(SparknnError, match=r"device='no-such-device' matches no OpenCL device"):
+        OpenCLBackend(device="no-such-device")

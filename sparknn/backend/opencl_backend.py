@@ -1,17 +1,20 @@
 """The OpenCL backend: the heavy operations as pyopencl kernels (``kernels/*.cl``).
 
-This is the only module that imports pyopencl. Everything device-related is created lazily,
+This is the only module that imports pyopencl, and only when an OpenCL backend is first
+constructed (never at import). Everything device-related is created lazily,
 on the first operation inside the process that runs it, and cached per process: a Spark
 Python worker compiles once and reuses its context for every later task, and nothing is
 created at import time, because a process forked after it created an OpenCL context hangs.
 If the process id changes (we were forked anyway), the cached state is dropped and rebuilt.
 
 Arrays cross the interface as numpy arrays. Buffers wrap host memory
-(``CL_MEM_USE_HOST_PTR``), which PoCL's CPU device uses in place, so inputs and outputs are
-not copied; the explicit host<->device copies we still enqueue (for other devices) are no-ops
-there. GEMM packs its operands into cached, 128-byte aligned staging buffers sized by shape.
-``sgns_update`` keeps one buffer per embedding matrix (keyed by the array's identity and data
-pointer), so repeated calls on the same ``syn0``/``syn1neg`` upload only the pair arrays.
+(``CL_MEM_USE_HOST_PTR``). A probe kernel at context creation checks whether the device
+computes in that memory in place (PoCL's CPU device does); then inputs and outputs are never
+copied and we only wait for the queue, otherwise explicit host<->device copies are enqueued.
+GEMM packs its operands into cached, 128-byte aligned staging buffers sized by shape.
+``sgns_update`` updates ``syn0``/``syn1neg`` in place through such buffers: on PoCL repeated
+calls copy nothing but the pair arrays' wrappers; on a device without shared memory each call
+uploads and downloads both matrices (no GPU was available to tune that path).
 
 Storage is float32. float64 inputs are delegated to the numpy reference backend (gradient
 checks run in float64 and must stay exact), so mixing precisions is never silent truncation.
@@ -21,7 +24,6 @@ import logging
 import os
 import tempfile
 import threading
-import weakref
 from importlib import resources
 
 import numpy as np
@@ -96,7 +98,9 @@ def is_gpu(device) -> bool:
 def choose_device(found, wanted: str | None = None):
     """Pick a device: by index or name substring (``wanted`` or $SPARKNN_OPENCL_DEVICE),
     else the first GPU, else the first device. Raises SparknnError naming what was found."""
-    wanted = wanted if wanted is not None else os.environ.get(DEVICE_ENV)
+    source = "device"
+    if wanted is None:
+        wanted, source = os.environ.get(DEVICE_ENV), DEVICE_ENV
     if not found:
         raise SparknnError(f"backend 'opencl' has no usable device: {describe_devices(found)}")
     if wanted is not None and str(wanted).strip() != "":
@@ -110,7 +114,7 @@ def choose_device(found, wanted: str | None = None):
                 if wanted.lower() in f"{device.name} {platform}".lower():
                     return device
         raise SparknnError(
-            f"{DEVICE_ENV}={wanted!r} matches no OpenCL device (index or name substring); "
+            f"{source}={wanted!r} matches no OpenCL device (index or name substring); "
             f"found: {describe_devices(found)}"
         )
     gpus = [device for _, device in found if is_gpu(device)]
@@ -139,7 +143,6 @@ class _DeviceState:
         self.kernels: dict[tuple, object] = {}
         self.staging: dict[str, tuple[np.ndarray, object]] = {}
         self.staging_lock = threading.Lock()  # staging buffers are shared by calls
-        self.resident: dict[tuple, tuple[weakref.ref, object]] = {}
         self.zero_copy = self._probe_zero_copy()
 
     def _probe_zero_copy(self) -> bool:
@@ -177,17 +180,6 @@ class _DeviceState:
             held = (array, self.wrap(array, write=True))
             self.staging[slot] = held
         return held[0][:count].reshape(shape), held[1]
-
-    def resident_buffer(self, array: np.ndarray):
-        """The cached buffer over a long-lived array (e.g. word2vec's syn0), made on first use."""
-        key = (id(array), array.ctypes.data, array.nbytes)
-        held = self.resident.get(key)
-        if held is not None and held[0]() is array:
-            return held[1]
-        buffer = self.wrap(array, write=True)
-        self.resident = {k: v for k, v in self.resident.items() if v[0]() is not None}
-        self.resident[key] = (weakref.ref(array), buffer)
-        return buffer
 
     def to_host(self, array: np.ndarray, buffer) -> None:
         # On a zero-copy device (PoCL CPU) the buffer *is* the host memory: only wait.
@@ -474,7 +466,10 @@ class OpenCLBackend(Backend):
         chunk = -(-n_pairs // workers)
         workers = -(-n_pairs // chunk)
         losses = np.zeros(workers, np.float32)
-        syn0_buf, syn1_buf = dev.resident_buffer(syn0), dev.resident_buffer(syn1neg)
+        # Wrapping the matrices costs ~25 us each and, on a zero-copy device, copies nothing:
+        # repeated calls on the same syn0/syn1neg update them in place. (A cache keyed by the
+        # array would keep dead arrays alive: a USE_HOST_PTR buffer references its host array.)
+        syn0_buf, syn1_buf = dev.wrap(syn0, write=True), dev.wrap(syn1neg, write=True)
         dev.to_device(syn0_buf, syn0)
         dev.to_device(syn1_buf, syn1neg)
         pair_bufs = [dev.wrap(x) for x in (inputs, outputs, negatives)]
