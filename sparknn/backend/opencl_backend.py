@@ -1,17 +1,20 @@
 """The OpenCL backend: the heavy operations as pyopencl kernels (``kernels/*.cl``).
 
-This is the only module that imports pyopencl. Everything device-related is created lazily,
+This is the only module that imports pyopencl, and only when an OpenCL backend is first
+constructed (never at import). Everything device-related is created lazily,
 on the first operation inside the process that runs it, and cached per process: a Spark
 Python worker compiles once and reuses its context for every later task, and nothing is
 created at import time, because a process forked after it created an OpenCL context hangs.
 If the process id changes (we were forked anyway), the cached state is dropped and rebuilt.
 
 Arrays cross the interface as numpy arrays. Buffers wrap host memory
-(``CL_MEM_USE_HOST_PTR``), which PoCL's CPU device uses in place, so inputs and outputs are
-not copied; the explicit host<->device copies we still enqueue (for other devices) are no-ops
-there. GEMM packs its operands into cached, 128-byte aligned staging buffers sized by shape.
-``sgns_update`` keeps one buffer per embedding matrix (keyed by the array's identity and data
-pointer), so repeated calls on the same ``syn0``/``syn1neg`` upload only the pair arrays.
+(``CL_MEM_USE_HOST_PTR``). A probe kernel at context creation checks whether the device
+computes in that memory in place (PoCL's CPU device does); then inputs and outputs are never
+copied and we only wait for the queue, otherwise explicit host<->device copies are enqueued.
+GEMM packs its operands into cached, 128-byte aligned staging buffers sized by shape.
+``sgns_update`` updates ``syn0``/``syn1neg`` in place through such buffers: on PoCL repeated
+calls copy nothing but the pair arrays' wrappers; on a device without shared memory each call
+uploads and downloads both matrices (no GPU was available to tune that path).
 
 Storage is float32. float64 inputs are delegated to the numpy reference backend (gradient
 checks run in float64 and must stay exact), so mixing precisions is never silent truncation.
@@ -21,7 +24,6 @@ import logging
 import os
 import tempfile
 import threading
-import weakref
 from importlib import resources
 
 import numpy as np
@@ -38,6 +40,7 @@ ALIGN_BYTES = 128  # PoCL's CL_DEVICE_MEM_BASE_ADDR_ALIGN is 1024 bits
 GEMM_MR, GEMM_NR = 6, 16  # microtile of kernels/gemm.cl
 ACTIVATION_CODES = {"linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3}
 SGNS_WORKERS_PER_UNIT = 4  # work-items (Hogwild chunks) per compute unit
+_PROBE_SOURCE = "__kernel void probe(__global float *x) { x[get_global_id(0)] = 1.0f; }"
 
 
 def _import_pyopencl():
@@ -95,7 +98,9 @@ def is_gpu(device) -> bool:
 def choose_device(found, wanted: str | None = None):
     """Pick a device: by index or name substring (``wanted`` or $SPARKNN_OPENCL_DEVICE),
     else the first GPU, else the first device. Raises SparknnError naming what was found."""
-    wanted = wanted if wanted is not None else os.environ.get(DEVICE_ENV)
+    source = "device"
+    if wanted is None:
+        wanted, source = os.environ.get(DEVICE_ENV), DEVICE_ENV
     if not found:
         raise SparknnError(f"backend 'opencl' has no usable device: {describe_devices(found)}")
     if wanted is not None and str(wanted).strip() != "":
@@ -109,7 +114,7 @@ def choose_device(found, wanted: str | None = None):
                 if wanted.lower() in f"{device.name} {platform}".lower():
                     return device
         raise SparknnError(
-            f"{DEVICE_ENV}={wanted!r} matches no OpenCL device (index or name substring); "
+            f"{source}={wanted!r} matches no OpenCL device (index or name substring); "
             f"found: {describe_devices(found)}"
         )
     gpus = [device for _, device in found if is_gpu(device)]
@@ -137,12 +142,22 @@ class _DeviceState:
         self.queue = cl.CommandQueue(self.context)
         self.kernels: dict[tuple, object] = {}
         self.staging: dict[str, tuple[np.ndarray, object]] = {}
-        self.resident: dict[tuple, tuple[weakref.ref, object]] = {}
+        self.staging_lock = threading.Lock()  # staging buffers are shared by calls
+        self.zero_copy = self._probe_zero_copy()
+
+    def _probe_zero_copy(self) -> bool:
+        """Does this device compute in host memory (PoCL CPU), so copies can be skipped?"""
+        probe = np.zeros(4, np.float32)
+        program = self.cl.Program(self.context, _PROBE_SOURCE).build()
+        program.probe(self.queue, (4,), None, self.wrap(probe, write=True))
+        self.queue.finish()
+        return bool((probe == 1.0).all())
 
     def kernel(self, source: str, name: str, defines: tuple = ()):
         key = (source, name, defines)
         if key not in self.kernels:
-            text = (resources.files("sparknn.backend") / "kernels" / source).read_text()
+            kernels = resources.files("sparknn.backend") / "kernels"
+            text = (kernels / "common.cl").read_text() + (kernels / source).read_text()
             options = BUILD_OPTIONS + [f"-D{k}={v}" for k, v in defines]
             program = self.cl.Program(self.context, text).build(options=options)
             for kernel in program.all_kernels():
@@ -166,23 +181,16 @@ class _DeviceState:
             self.staging[slot] = held
         return held[0][:count].reshape(shape), held[1]
 
-    def resident_buffer(self, array: np.ndarray):
-        """The cached buffer over a long-lived array (e.g. word2vec's syn0), made on first use."""
-        key = (id(array), array.ctypes.data, array.nbytes)
-        held = self.resident.get(key)
-        if held is not None and held[0]() is array:
-            return held[1]
-        buffer = self.wrap(array, write=True)
-        self.resident = {k: v for k, v in self.resident.items() if v[0]() is not None}
-        self.resident[key] = (weakref.ref(array), buffer)
-        return buffer
-
     def to_host(self, array: np.ndarray, buffer) -> None:
-        # A no-op on PoCL CPU (the buffer *is* the host memory); a real copy on other devices.
-        self.cl.enqueue_copy(self.queue, array, buffer)
+        # On a zero-copy device (PoCL CPU) the buffer *is* the host memory: only wait.
+        if self.zero_copy:
+            self.queue.finish()
+        else:
+            self.cl.enqueue_copy(self.queue, array, buffer)
 
     def to_device(self, buffer, array: np.ndarray) -> None:
-        self.cl.enqueue_copy(self.queue, buffer, array)
+        if not self.zero_copy:
+            self.cl.enqueue_copy(self.queue, buffer, array)
 
 
 class OpenCLBackend(Backend):
@@ -191,12 +199,20 @@ class OpenCLBackend(Backend):
     ``device``: index or name substring; default $SPARKNN_OPENCL_DEVICE, else the first GPU,
     else the first device. Construction checks that a device exists (a clear SparknnError
     listing what was found otherwise) but creates no context: that happens on first use.
+
+    ``sgns_workers``: how many work-items (contiguous chunks of pairs, Hogwild between
+    chunks) ``sgns_update`` uses; None = 4 per compute unit, all cores busy, results depend
+    on thread timing. 1 = one sequential pass: exactly word2vec.c's single-thread order,
+    deterministic, one core (what a Spark task with one core should use).
     """
 
     name = "opencl"
 
-    def __init__(self, device: str | int | None = None):
+    def __init__(self, device: str | int | None = None, sgns_workers: int | None = None):
+        if sgns_workers is not None and (not isinstance(sgns_workers, int) or sgns_workers < 1):
+            raise SparknnError(f"sgns_workers must be None or an int >= 1, got {sgns_workers!r}")
         self.device = device
+        self.sgns_workers = sgns_workers
         found = list_devices()
         chosen = choose_device(found, None if device is None else str(device))
         self.device_name = chosen.name.strip()
@@ -219,6 +235,7 @@ class OpenCLBackend(Backend):
     def __getstate__(self):  # pickled into Spark closures: ship the choice, not the context
         return {
             "device": self.device,
+            "sgns_workers": self.sgns_workers,
             "device_name": self.device_name,
             "_device_index": self._device_index,
         }
@@ -248,18 +265,24 @@ class OpenCLBackend(Backend):
             raise SparknnError(f"gemm: out has shape {out.shape}, the product is {(M, N)}")
         if M == 0 or N == 0 or K == 0:
             product = np.zeros((M, N), np.float32)
-        else:
-            product = self._gemm_packed(op_a, op_b)
-        if accumulate:
-            out += product
-            return out
-        if out is not None:
-            out[...] = product
-            return out
-        return product.copy()
-
-    def _gemm_packed(self, op_a, op_b) -> np.ndarray:
+            if accumulate:
+                return out
+            if out is not None:
+                out[...] = 0.0
+                return out
+            return product
         dev = self._dev()
+        with dev.staging_lock:  # the product lives in a staging buffer until copied out
+            product = self._gemm_packed(dev, op_a, op_b)
+            if accumulate:
+                out += product
+                return out
+            if out is not None:
+                out[...] = product
+                return out
+            return product.copy()
+
+    def _gemm_packed(self, dev, op_a, op_b) -> np.ndarray:
         M, K = op_a.shape
         N = op_b.shape[1]
         row_panels, col_panels = -(-M // GEMM_MR), -(-N // GEMM_NR)
@@ -438,11 +461,15 @@ class OpenCLBackend(Backend):
         if n_pairs == 0:
             return 0.0
         dev = self._dev()
-        workers = min(n_pairs, max(1, dev.device.max_compute_units * SGNS_WORKERS_PER_UNIT))
+        workers = self.sgns_workers or dev.device.max_compute_units * SGNS_WORKERS_PER_UNIT
+        workers = min(n_pairs, workers)
         chunk = -(-n_pairs // workers)
         workers = -(-n_pairs // chunk)
         losses = np.zeros(workers, np.float32)
-        syn0_buf, syn1_buf = dev.resident_buffer(syn0), dev.resident_buffer(syn1neg)
+        # Wrapping the matrices costs ~25 us each and, on a zero-copy device, copies nothing:
+        # repeated calls on the same syn0/syn1neg update them in place. (A cache keyed by the
+        # array would keep dead arrays alive: a USE_HOST_PTR buffer references its host array.)
+        syn0_buf, syn1_buf = dev.wrap(syn0, write=True), dev.wrap(syn1neg, write=True)
         dev.to_device(syn0_buf, syn0)
         dev.to_device(syn1_buf, syn1neg)
         pair_bufs = [dev.wrap(x) for x in (inputs, outputs, negatives)]
@@ -494,12 +521,32 @@ def _pack_rows(matrix: np.ndarray, packed: np.ndarray) -> None:
         packed[full, :, :tail] = matrix[full * panel :].T
 
 
-def auto_backend() -> Backend:
-    """OpenCL on a GPU; on a CPU-only machine the backend bench/kernels.py measured faster.
+class CPUAutoBackend(NumpyBackend):
+    """``auto`` on a machine whose only OpenCL devices are CPUs: each operation on the
+    backend bench/kernels.py measured faster there. Dense work (GEMM, LSTM steps, softmax)
+    stays on numpy: OpenBLAS beats our GEMM per core and PoCL's ~30 us per kernel launch
+    dominates LSTM-sized calls. ``sgns_update`` runs the OpenCL kernel, several times
+    faster than the numpy backend, with one sequential work-item: deterministic for a seed
+    and one core per Spark task."""
 
-    On CPU (PoCL) numpy's BLAS beats our GEMM per core and the per-call overhead of small
-    LSTM/elementwise kernels, so dense work stays on numpy (see bench/RESULTS.md).
-    """
+    name = "auto"
+
+    def __init__(self, device=None):
+        super().__init__()
+        self.sgns = OpenCLBackend(device, sgns_workers=1)
+
+    def sgns_update(self, syn0, syn1neg, inputs, outputs, negatives, alphas):
+        return self.sgns.sgns_update(syn0, syn1neg, inputs, outputs, negatives, alphas)
+
+    def __repr__(self):
+        return f"CPUAutoBackend(numpy + OpenCL sgns_update on {self.sgns.device_name!r})"
+
+
+def auto_backend() -> Backend:
+    """OpenCL on a GPU; on CPU-only machines numpy for dense ops and OpenCL for sgns_update
+    (:class:`CPUAutoBackend`); numpy alone when there is no OpenCL device. An explicit
+    $SPARKNN_OPENCL_DEVICE means that device, for everything. Logs one line when it falls
+    back."""
     try:
         found = list_devices()
     except SparknnError as error:
@@ -510,8 +557,13 @@ def auto_backend() -> Backend:
         return OpenCLBackend(wanted)
     if any(is_gpu(device) for _, device in found):
         return OpenCLBackend()
+    if not found:
+        log.info("backend auto: %s; using numpy", describe_devices(found))
+        return NumpyBackend()
+    backend = CPUAutoBackend()
     log.info(
-        "backend auto: no OpenCL GPU (%s); using numpy, faster than OpenCL on CPU",
+        "backend auto: no OpenCL GPU (%s); numpy for dense ops, OpenCL for sgns_update "
+        "(faster on CPU per bench/kernels.py)",
         describe_devices(found),
     )
-    return NumpyBackend()
+    return backend

@@ -2,25 +2,18 @@
 // (forward and backward over one timestep) and fused softmax + cross-entropy.
 // Matrices are row-major float32; 2-D kernels use get_global_id(0) for the column (the
 // contiguous axis, so PoCL vectorises across work-items) and get_global_id(1) for the row.
-// Row-wise sums accumulate in double.
+// Row-wise sums accumulate in double. Math helpers (sigmoid_f, tanh_f, ...): common.cl.
 
 #define ACT_LINEAR 0
 #define ACT_SIGMOID 1
 #define ACT_TANH 2
 #define ACT_RELU 3
 
-inline float sigmoid_f(const float x) {
-  // Split by sign so exp never overflows.
-  if (x >= 0.0f) return 1.0f / (1.0f + exp(-x));
-  const float e = exp(x);
-  return e / (1.0f + e);
-}
-
 inline float activate(const float x, const int activation) {
   switch (activation) {
     case ACT_SIGMOID: return sigmoid_f(x);
-    case ACT_TANH: return tanh(x);
-    case ACT_RELU: return fmax(x, 0.0f);
+    case ACT_TANH: return tanh_f(x);
+    case ACT_RELU: return x > 0.0f ? x : 0.0f;
     default: return x;
   }
 }
@@ -41,11 +34,11 @@ __kernel void bias_softmax(__global const float *z, __global const float *bias,
   float peak = -INFINITY;
   for (int j = 0; j < n; ++j) {
     y_row[j] = z_row[j] + (use_bias ? bias[j] : 0.0f);
-    peak = fmax(peak, y_row[j]);
+    peak = y_row[j] > peak ? y_row[j] : peak;
   }
   double total = 0.0;
   for (int j = 0; j < n; ++j) {
-    y_row[j] = exp(y_row[j] - peak);
+    y_row[j] = exp_nonpositive(y_row[j] - peak);
     total += y_row[j];
   }
   const float scale = (float)(1.0 / total);
@@ -83,7 +76,7 @@ __kernel void lstm_cell_forward(__global const float *z, __global const float *c
   const size_t zb = (size_t)b * 4 * H, cb = (size_t)b * H + j;
   const float i = sigmoid_f(z[zb + j]);
   const float f = sigmoid_f(z[zb + H + j]);
-  const float g = tanh(z[zb + 2 * H + j]);
+  const float g = tanh_f(z[zb + 2 * H + j]);
   const float o = sigmoid_f(z[zb + 3 * H + j]);
   const float c_new = f * c_prev[cb] + i * g;
   gates[zb + j] = i;
@@ -91,7 +84,7 @@ __kernel void lstm_cell_forward(__global const float *z, __global const float *c
   gates[zb + 2 * H + j] = g;
   gates[zb + 3 * H + j] = o;
   c[cb] = c_new;
-  h[cb] = o * tanh(c_new);
+  h[cb] = o * tanh_f(c_new);
 }
 
 __kernel void lstm_cell_backward(__global const float *dh, __global const float *dc,
@@ -102,7 +95,7 @@ __kernel void lstm_cell_backward(__global const float *dh, __global const float 
   const size_t zb = (size_t)b * 4 * H, cb = (size_t)b * H + j;
   const float i = gates[zb + j], f = gates[zb + H + j];
   const float g = gates[zb + 2 * H + j], o = gates[zb + 3 * H + j];
-  const float tanh_c = tanh(c[cb]);
+  const float tanh_c = tanh_f(c[cb]);
   const float dh_j = dh[cb];
   const float dc_total = dc[cb] + dh_j * o * (1.0f - tanh_c * tanh_c);
   dz[zb + j] = dc_total * g * i * (1.0f - i);
@@ -121,10 +114,10 @@ __kernel void softmax_cross_entropy(__global const float *logits, __global const
   const __global float *x = logits + (size_t)row * V;
   __global float *d = dlogits + (size_t)row * V;
   float peak = -INFINITY;
-  for (int j = 0; j < V; ++j) peak = fmax(peak, x[j]);
+  for (int j = 0; j < V; ++j) peak = x[j] > peak ? x[j] : peak;
   double total = 0.0;
   for (int j = 0; j < V; ++j) {
-    d[j] = exp(x[j] - peak);
+    d[j] = exp_nonpositive(x[j] - peak);
     total += d[j];
   }
   const float scale = (float)(1.0 / total);

@@ -5,10 +5,6 @@
 // compile-time constant so the dimension loops unroll and vectorise. Each work-item writes
 // its summed loss (from the scores before each update) to loss_out[chunk].
 
-inline float log_sigmoid(const float x) {
-  // log(sigmoid(x)) = -log1p(exp(-x)), stable for both signs.
-  return x >= 0.0f ? -log1p(exp(-x)) : x - log1p(exp(x));
-}
 
 __kernel void sgns_update(__global float *restrict syn0, __global float *restrict syn1neg,
                           __global const int *restrict inputs,
@@ -26,6 +22,20 @@ __kernel void sgns_update(__global float *restrict syn0, __global float *restric
     const int positive = outputs[p];
     const float alpha = alphas[p];
     for (int k = 0; k < DIM; ++k) neu1e[k] = 0.0f;
+    if (p + 1 < end) {
+      // Touch the cache lines of the next pair's rows now (volatile loads nobody waits
+      // for): the rows are random and often not in cache, and these misses then overlap
+      // this pair's arithmetic. Measured +0-30% depending on how busy the caches are.
+      const volatile __global float *next = syn0 + (size_t)inputs[p + 1] * DIM;
+      for (int k = 0; k < DIM; k += 16) (void)next[k];
+      (void)next[DIM - 1];
+      for (int t = 0; t <= n_negative; ++t) {
+        const int row = t == 0 ? outputs[p + 1] : negatives[(size_t)(p + 1) * n_negative + t - 1];
+        next = syn1neg + (size_t)row * DIM;
+        for (int k = 0; k < DIM; k += 16) (void)next[k];
+        (void)next[DIM - 1];
+      }
+    }
     for (int t = 0; t <= n_negative; ++t) {
       int target;
       float label;
@@ -40,8 +50,12 @@ __kernel void sgns_update(__global float *restrict syn0, __global float *restric
       __global float *l2 = syn1neg + (size_t)target * DIM;
       float score = 0.0f;
       for (int k = 0; k < DIM; ++k) score += l1[k] * l2[k];
-      loss -= log_sigmoid(label > 0.0f ? score : -score);
-      const float prob = 1.0f / (1.0f + exp(-score));
+      // One exp and one log per target: with e = exp(-|score|) in (0, 1],
+      // sigmoid(score) = 1/(1+e) or e/(1+e), and -log sigmoid(+-score) = log(1+e) + max(-+score, 0).
+      const float e = exp_nonpositive(score >= 0.0f ? -score : score);
+      const float prob = (score >= 0.0f ? 1.0f : e) / (1.0f + e);
+      const float signed_score = label > 0.0f ? score : -score;
+      loss += log1p_unit(e) + (signed_score < 0.0f ? -signed_score : 0.0f);
       const float g = (label - prob) * alpha;
       for (int k = 0; k < DIM; ++k) neu1e[k] += g * l2[k];
       for (int k = 0; k < DIM; ++k) l2[k] += g * l1[k];
