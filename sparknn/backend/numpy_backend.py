@@ -2,27 +2,40 @@
 
 import numpy as np
 
-from sparknn.backend.base import Backend
+from sparknn.backend.base import ACTIVATIONS, Backend
 
 
-def sigmoid(x):
-    # Split by sign so exp never overflows; works in float32 and float64.
-    out = np.empty_like(x)
-    positive = x >= 0
-    out[positive] = 1.0 / (1.0 + np.exp(-x[positive]))
-    exp_x = np.exp(x[~positive])
-    out[~positive] = exp_x / (1.0 + exp_x)
+def sigmoid(x, out=None):
+    # sigmoid(x) = (1 + tanh(x/2)) / 2: never overflows, no sign masks, works in place.
+    out = np.multiply(x, 0.5, out=out)
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
     return out
 
 
 def softmax(z):
     shifted = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(shifted)
-    return e / e.sum(axis=-1, keepdims=True)
+    e = np.exp(shifted, out=shifted)
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
+
+
+def _gate_scales(width, dtype):
+    """Per-column scale/offset turning one tanh over all 4H gate columns into [σ, σ, tanh, σ]."""
+    H = width // 4
+    scale = np.full(width, 0.5, dtype=dtype)
+    scale[2 * H : 3 * H] = 1.0
+    offset = np.full(width, 0.5, dtype=dtype)
+    offset[2 * H : 3 * H] = 0.0
+    return scale, offset
 
 
 class NumpyBackend(Backend):
     name = "numpy"
+
+    def __init__(self):
+        self._gate_cache = {}
 
     def gemm(self, a, b, trans_a=False, trans_b=False, out=None, accumulate=False):
         a = a.T if trans_a else a
@@ -48,7 +61,9 @@ class NumpyBackend(Backend):
             return np.maximum(z, 0)
         if activation == "softmax":
             return softmax(z)
-        raise ValueError(f"unknown activation {activation!r}")
+        raise ValueError(
+            f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}"
+        )
 
     def activation_backward(self, grad_out, y, activation):
         if activation == "linear":
@@ -61,30 +76,57 @@ class NumpyBackend(Backend):
             return grad_out * (y > 0)
         if activation == "softmax":
             return y * (grad_out - (grad_out * y).sum(axis=-1, keepdims=True))
-        raise ValueError(f"unknown activation {activation!r}")
+        raise ValueError(
+            f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}"
+        )
+
+    def _scales(self, width, dtype):
+        key = (width, np.dtype(dtype).str)
+        if key not in self._gate_cache:
+            self._gate_cache[key] = _gate_scales(width, dtype)
+        return self._gate_cache[key]
 
     def lstm_cell_forward(self, z, c_prev):
+        # Inputs are left untouched; every op after the first writes into a fresh buffer.
         H = c_prev.shape[-1]
-        gates = np.empty_like(z)
-        gates[:, : 2 * H] = sigmoid(z[:, : 2 * H])
-        gates[:, 2 * H : 3 * H] = np.tanh(z[:, 2 * H : 3 * H])
-        gates[:, 3 * H :] = sigmoid(z[:, 3 * H :])
-        i, f, g, o = (gates[:, k * H : (k + 1) * H] for k in range(4))
-        c = f * c_prev + i * g
-        h = o * np.tanh(c)
+        scale, offset = self._scales(z.shape[-1], z.dtype)
+        gates = np.multiply(z, scale)
+        np.tanh(gates, out=gates)
+        gates *= scale
+        gates += offset
+        i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+        c = np.multiply(f, c_prev)
+        c += i * g
+        h = np.tanh(c)
+        h *= o
         return h, c, gates
 
     def lstm_cell_backward(self, dh, dc, c_prev, c, gates):
         H = c.shape[-1]
-        i, f, g, o = (gates[:, k * H : (k + 1) * H] for k in range(4))
+        i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
         tanh_c = np.tanh(c)
-        dc = dc + dh * o * (1 - tanh_c * tanh_c)
         dz = np.empty_like(gates)
-        dz[:, :H] = dc * g * i * (1 - i)
-        dz[:, H : 2 * H] = dc * c_prev * f * (1 - f)
-        dz[:, 2 * H : 3 * H] = dc * i * (1 - g * g)
-        dz[:, 3 * H :] = dh * tanh_c * o * (1 - o)
-        return dz, dc * f
+        dz_i, dz_f, dz_g, dz_o = dz[:, :H], dz[:, H : 2 * H], dz[:, 2 * H : 3 * H], dz[:, 3 * H :]
+        # do = dh * tanh(c), then through the sigmoid: * o * (1 - o)
+        np.multiply(dh, tanh_c, out=dz_o)
+        dz_o *= o
+        dz_o *= 1 - o
+        # dc_total = dc + dh * o * (1 - tanh(c)^2)
+        np.multiply(tanh_c, tanh_c, out=tanh_c)
+        np.subtract(1, tanh_c, out=tanh_c)
+        tanh_c *= o
+        tanh_c *= dh
+        dc_total = tanh_c
+        dc_total += dc
+        np.multiply(dc_total, g, out=dz_i)
+        dz_i *= i
+        dz_i *= 1 - i
+        np.multiply(dc_total, c_prev, out=dz_f)
+        dz_f *= f
+        dz_f *= 1 - f
+        np.multiply(dc_total, i, out=dz_g)
+        dz_g *= 1 - g * g
+        return dz, dc_total * f
 
     def softmax_cross_entropy(self, logits, labels):
         shifted = logits - logits.max(axis=-1, keepdims=True)
@@ -92,7 +134,7 @@ class NumpyBackend(Backend):
         log_probs = shifted - log_norm
         rows = np.arange(len(labels))
         losses = -log_probs[rows, labels]
-        dlogits = np.exp(log_probs)
+        dlogits = np.exp(log_probs, out=log_probs)
         dlogits[rows, labels] -= 1
         return losses, dlogits
 

@@ -1,0 +1,76 @@
+"""Saving and loading models: one ``.npz`` holding the JSON config, the parameter vector and
+the optimizer's named state arrays. Loading never unpickles (``allow_pickle=False``); writing
+goes to a temporary file in the same directory and is renamed into place, so a crash never
+leaves a half-written model behind.
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from sparknn.errors import SparknnError
+
+FORMAT = "sparknn.model/1"
+_OPTIMIZER_PREFIX = "optimizer/"
+
+
+def save_model(model, path) -> None:
+    path = Path(path)
+    if not model.built:
+        raise SparknnError("cannot save a model without weights: build it or fit it first")
+    config = {"format": FORMAT, "model": model.get_config()}
+    arrays = {"config": np.array(json.dumps(config)), "params": model.params}
+    if model.optimizer is not None:
+        for name, value in model.optimizer.get_state().items():
+            arrays[_OPTIMIZER_PREFIX + name] = value
+    write_npz_atomic(path, arrays)
+
+
+def write_npz_atomic(path, arrays: dict) -> None:
+    """``np.savez`` to ``path`` via a temp file in the same directory and ``os.replace``."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise SparknnError(f"cannot write {path}: directory {path.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_model(path, backend=None):
+    from sparknn.nn.model import Sequential
+
+    path = Path(path)
+    if not path.is_file():
+        raise SparknnError(f"no model file at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            config = json.loads(str(data["config"]))
+            params = data["params"]
+            opt_state = {
+                key[len(_OPTIMIZER_PREFIX) :]: data[key]
+                for key in data.files
+                if key.startswith(_OPTIMIZER_PREFIX)
+            }
+    except (OSError, ValueError, KeyError) as error:
+        raise SparknnError(f"{path} is not a sparknn model file ({error})") from error
+    if config.get("format") != FORMAT:
+        raise SparknnError(f"{path}: unsupported model format {config.get('format')!r}")
+    model = Sequential.from_config(config["model"], backend=backend)
+    if params.shape != model.params.shape:
+        raise SparknnError(
+            f"{path}: parameter vector has {params.size} values, "
+            f"the config needs {model.params.size}"
+        )
+    model.params[...] = params
+    if model.optimizer is not None and opt_state:
+        model.optimizer.set_state(opt_state)
+    return model
