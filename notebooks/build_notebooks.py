@@ -1,0 +1,233 @@
+"""Write notebooks/*.ipynb (without outputs) from the cell sources below.
+
+The notebooks are generated so that their code stays reviewable as plain Python and the
+committed .ipynb files never carry stale outputs. After editing a cell here:
+
+    python notebooks/build_notebooks.py
+
+tests/test_notebooks.py checks that the committed notebooks match this script, then runs them.
+"""
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+
+
+def md(text):
+    return new_markdown_cell(text.strip("\n"))
+
+
+def code(text):
+    return new_code_cell(text.strip("\n"))
+
+
+# --------------------------------------------------------------------------- classic networks
+
+CLASSIC = [
+    md("""
+# Classic networks with sparknn
+
+Small networks everyone has met, written with sparknn's Keras-familiar API: the 9-line
+network, XOR, OR/AND with softmax, a regression with `summary()`, and dropout. The last
+section trains the 9-line network data-parallel on Spark and checks that it ends with
+exactly the weights of the single-process run.
+"""),
+    code("""
+import numpy as np
+import sparknn
+from sparknn import Sequential, to_categorical
+from sparknn.nn import layers, losses, optimizers
+
+print("sparknn", sparknn.__version__)
+"""),
+    md("""
+## The 9-line network
+
+One sigmoid unit without bias, weights `2*np.random.random((3,1))-1` after
+`np.random.seed(1)`, and 10,000 full-batch steps of `w += X.T @ ((y - o) * o * (1 - o))`.
+That update is SGD with learning rate 1 on the batch *sum* of ½(y−o)², so we ask for the
+`sum` reduction instead of Keras' mean. float64, like the original.
+"""),
+    code("""
+X = np.array([[0, 0, 1], [1, 1, 1], [1, 0, 1], [0, 1, 1]], dtype=float)
+y = np.array([[0, 1, 1, 0]]).T
+
+np.random.seed(1)
+initial_weights = 2 * np.random.random((3, 1)) - 1
+
+nine_line = Sequential(
+    [layers.Dense(1, activation="sigmoid", use_bias=False, input_dim=3)], dtype="float64"
+)
+nine_line.set_weights([initial_weights])
+nine_line.compile(losses.HalfSquaredError(reduction="sum"), optimizers.SGD(learning_rate=1.0))
+nine_line.fit(X, y, epochs=10_000, batch_size=4, shuffle=False, verbose=0)
+
+prediction = nine_line.predict(np.array([[1, 0, 0]]))[0, 0]
+print(f"prediction for [1, 0, 0]: {prediction:.8f}")
+"""),
+    md("""
+## XOR: one hidden layer
+
+XOR is not linearly separable, so one unit cannot learn it; a 3-4-1 sigmoid network can.
+"""),
+    code("""
+X_xor = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=float)
+y_xor = np.array([[0, 1, 1, 0]]).T
+
+xor = Sequential(
+    [layers.Dense(4, activation="sigmoid", input_dim=3), layers.Dense(1, activation="sigmoid")],
+    seed=1,
+    dtype="float64",
+)
+xor.compile(losses.HalfSquaredError(reduction="sum"), optimizers.SGD(1.0, momentum=0.9))
+xor.fit(X_xor, y_xor, epochs=3000, batch_size=4, shuffle=False, verbose=0)
+
+out = xor.predict(X_xor)[:, 0]
+print("outputs:", np.round(out, 3), "targets:", y_xor[:, 0])
+print(f"mean absolute error: {np.abs(out - y_xor[:, 0]).mean():.4f}")
+"""),
+    md("""
+## OR and AND with a softmax layer
+
+Two output units with softmax and categorical cross-entropy, plain SGD with learning rate 0.2.
+"""),
+    code("""
+X_gate = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+for name, op in [("OR", np.bitwise_or), ("AND", np.bitwise_and)]:
+    labels = op(X_gate[:, 0].astype(int), X_gate[:, 1].astype(int))
+    gate = Sequential([layers.Dense(2, activation="softmax", input_dim=2)], seed=0)
+    gate.compile("categorical_crossentropy", optimizers.SGD(0.2), metrics=["accuracy"])
+    gate.fit(X_gate, to_categorical(labels, 2), epochs=500, batch_size=4, verbose=0)
+    loss, accuracy = gate.evaluate(X_gate, to_categorical(labels, 2))
+    predicted = gate.predict(X_gate).argmax(axis=1)
+    print(f"{name}: predicted {predicted}, target {labels}, accuracy {accuracy:.0%}")
+"""),
+    md("""
+## A Keras-style regression
+
+`Dense(2, activation="relu", input_dim=5)` has 5×2 weights + 2 biases = 12 parameters and
+`Dense(1)` has 2 + 1 = 3, as Keras counts them.
+"""),
+    code("""
+rng = np.random.default_rng(0)
+features = rng.normal(size=(400, 5))
+target = features @ np.array([1.5, -2.0, 0.5, 0.0, 1.0]) + 0.3 + 0.1 * rng.normal(size=400)
+x_train, x_val = features[:300], features[300:]
+y_train, y_val = target[:300, None], target[300:, None]
+
+regression = Sequential(
+    [layers.Dense(2, activation="relu", input_dim=5), layers.Dense(1)], seed=0
+)
+regression.compile(loss="mse", optimizer=optimizers.Adam(0.01))
+regression.summary()
+history = regression.fit(
+    x_train, y_train, epochs=60, batch_size=32, validation_data=(x_val, y_val), verbose=0
+)
+print(f"final mse: train {history.history['loss'][-1]:.3f}, "
+      f"validation {history.history['val_loss'][-1]:.3f} (target variance {y_val.var():.3f})")
+"""),
+    code("""
+import matplotlib.pyplot as plt
+
+plt.figure(figsize=(5, 3))
+plt.plot(history.history["loss"], label="train")
+plt.plot(history.history["val_loss"], label="validation")
+plt.xlabel("epoch"); plt.ylabel("mse"); plt.yscale("log"); plt.legend(); plt.tight_layout()
+plt.show()
+"""),
+    md("""
+## Dropout
+
+Inverted dropout: during training each unit is zeroed with probability `rate` and the
+survivors are scaled by 1/(1−rate), so at inference the layer is the identity and
+predictions are deterministic. Two identical models on a small, noisy classification
+problem, with and without dropout (on data this small the accuracy difference is mostly
+noise; the point is the mechanics):
+"""),
+    code("""
+rng = np.random.default_rng(1)
+points = rng.normal(size=(240, 20))
+classes = (points[:, 0] + points[:, 1] ** 2 - 1 + 0.5 * rng.normal(size=240) > 0).astype(int)
+p_train, p_val = points[:80], points[80:]
+c_train, c_val = to_categorical(classes[:80], 2), to_categorical(classes[80:], 2)
+
+def classifier(dropout_rate):
+    stack = [layers.Dense(64, activation="relu", input_dim=20)]
+    if dropout_rate:
+        stack.append(layers.Dropout(dropout_rate))
+    stack.append(layers.Dense(2, activation="softmax"))
+    model = Sequential(stack, seed=3)
+    model.compile("categorical_crossentropy", optimizers.Adam(0.01), metrics=["accuracy"])
+    model.fit(p_train, c_train, epochs=150, batch_size=16, verbose=0)
+    return model
+
+for rate in (0.0, 0.5):
+    model = classifier(rate)
+    _, train_acc = model.evaluate(p_train, c_train)
+    _, val_acc = model.evaluate(p_val, c_val)
+    print(f"dropout {rate:.1f}: train accuracy {train_acc:.2f}, validation accuracy {val_acc:.2f}")
+
+print("inference is deterministic:", np.array_equal(model.predict(p_val), model.predict(p_val)))
+"""),
+]
+
+CLASSIC_SPARK = [
+    md("""
+## The same network, data-parallel on Spark
+
+The Spark trainer splits each batch across partitions; executors compute gradient *sums*
+with `loss_and_gradient`, the driver adds them and applies the optimizer step. Addition
+order aside, this is the computation `fit` does in one process, so in float64 the weights
+agree to rounding, and the prediction is again 0.99993704.
+"""),
+]
+
+
+# --------------------------------------------------------------------------- quick start
+
+QUICKSTART = [
+    md("""
+# sparknn quick start: a char-LSTM and word2vec on a local Spark cluster
+
+This notebook connects to a local standalone Spark cluster (starting one if none is running),
+trains a character-level LSTM language model on Joyce's *Dubliners* and samples from it,
+then trains word2vec on the same text and looks at nearest neighbours.
+
+Sizes are small so it runs in minutes on a laptop; every size can be changed below or with
+the `SPARKNN_NB_*` environment variables (the test suite runs this notebook with tiny ones).
+"""),
+]
+
+
+NOTEBOOKS = {
+    "classic_networks.ipynb": CLASSIC + CLASSIC_SPARK,
+    "quickstart.ipynb": QUICKSTART,
+}
+
+
+def build(name: str) -> nbformat.NotebookNode:
+    notebook = new_notebook(cells=NOTEBOOKS[name])
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    notebook.metadata["language_info"] = {"name": "python"}
+    for index, cell in enumerate(notebook.cells):
+        cell["id"] = f"{Path(name).stem}-{index:02d}"  # stable ids: no churn in diffs
+    return notebook
+
+
+def main(out_dir: Path = HERE) -> int:
+    for name in NOTEBOOKS:
+        nbformat.write(build(name), out_dir / name)
+        print(f"wrote {out_dir / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE))
