@@ -1,0 +1,517 @@
+"""The OpenCL backend: the heavy operations as pyopencl kernels (``kernels/*.cl``).
+
+This is the only module that imports pyopencl. Everything device-related is created lazily,
+on the first operation inside the process that runs it, and cached per process: a Spark
+Python worker compiles once and reuses its context for every later task, and nothing is
+created at import time, because a process forked after it created an OpenCL context hangs.
+If the process id changes (we were forked anyway), the cached state is dropped and rebuilt.
+
+Arrays cross the interface as numpy arrays. Buffers wrap host memory
+(``CL_MEM_USE_HOST_PTR``), which PoCL's CPU device uses in place, so inputs and outputs are
+not copied; the explicit host<->device copies we still enqueue (for other devices) are no-ops
+there. GEMM packs its operands into cached, 128-byte aligned staging buffers sized by shape.
+``sgns_update`` keeps one buffer per embedding matrix (keyed by the array's identity and data
+pointer), so repeated calls on the same ``syn0``/``syn1neg`` upload only the pair arrays.
+
+Storage is float32. float64 inputs are delegated to the numpy reference backend (gradient
+checks run in float64 and must stay exact), so mixing precisions is never silent truncation.
+"""
+
+import logging
+import os
+import tempfile
+import threading
+import weakref
+from importlib import resources
+
+import numpy as np
+
+from sparknn.backend.base import Backend
+from sparknn.backend.numpy_backend import NumpyBackend
+from sparknn.errors import SparknnError
+
+log = logging.getLogger("sparknn")
+
+DEVICE_ENV = "SPARKNN_OPENCL_DEVICE"
+BUILD_OPTIONS = ["-cl-fast-relaxed-math"]
+ALIGN_BYTES = 128  # PoCL's CL_DEVICE_MEM_BASE_ADDR_ALIGN is 1024 bits
+GEMM_MR, GEMM_NR = 6, 16  # microtile of kernels/gemm.cl
+ACTIVATION_CODES = {"linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3}
+SGNS_WORKERS_PER_UNIT = 4  # work-items (Hogwild chunks) per compute unit
+
+
+def _import_pyopencl():
+    try:
+        import pyopencl
+    except ImportError as error:
+        raise SparknnError(
+            f"backend 'opencl' needs pyopencl ({error}); install pyopencl and "
+            "pocl-binary-distribution, or use backend='numpy'"
+        ) from None
+    return pyopencl
+
+
+def _ensure_pocl_cache_dir() -> None:
+    # PoCL caches compiled kernels under $HOME by default, which executors may not be able to
+    # write; pick a per-user directory under the temp dir unless the user chose one.
+    if "POCL_CACHE_DIR" not in os.environ:
+        path = os.path.join(tempfile.gettempdir(), f"sparknn-pocl-cache-{os.getuid()}")
+        os.makedirs(path, exist_ok=True)
+        os.environ["POCL_CACHE_DIR"] = path
+
+
+def list_devices():
+    """Every OpenCL device as ``(platform_name, device)``, in a stable order (may be empty)."""
+    cl = _import_pyopencl()
+    _ensure_pocl_cache_dir()
+    found = []
+    try:
+        platforms = cl.get_platforms()
+    except cl.Error:  # no ICD / no platform installed
+        return found
+    for platform in platforms:
+        try:
+            devices = platform.get_devices()
+        except cl.Error:
+            continue
+        found.extend((platform.name, device) for device in devices)
+    return found
+
+
+def describe_devices(found) -> str:
+    if not found:
+        return "no OpenCL platforms or devices found"
+    return "; ".join(
+        f"[{index}] {device.name.strip()} ({platform})"
+        for index, (platform, device) in enumerate(found)
+    )
+
+
+def is_gpu(device) -> bool:
+    cl = _import_pyopencl()
+    return bool(device.type & (cl.device_type.GPU | cl.device_type.ACCELERATOR))
+
+
+def choose_device(found, wanted: str | None = None):
+    """Pick a device: by index or name substring (``wanted`` or $SPARKNN_OPENCL_DEVICE),
+    else the first GPU, else the first device. Raises SparknnError naming what was found."""
+    wanted = wanted if wanted is not None else os.environ.get(DEVICE_ENV)
+    if not found:
+        raise SparknnError(f"backend 'opencl' has no usable device: {describe_devices(found)}")
+    if wanted is not None and str(wanted).strip() != "":
+        wanted = str(wanted).strip()
+        if wanted.isdigit():
+            index = int(wanted)
+            if index < len(found):
+                return found[index][1]
+        else:
+            for platform, device in found:
+                if wanted.lower() in f"{device.name} {platform}".lower():
+                    return device
+        raise SparknnError(
+            f"{DEVICE_ENV}={wanted!r} matches no OpenCL device (index or name substring); "
+            f"found: {describe_devices(found)}"
+        )
+    gpus = [device for _, device in found if is_gpu(device)]
+    return gpus[0] if gpus else found[0][1]
+
+
+def aligned_empty(shape, dtype=np.float32, align=ALIGN_BYTES) -> np.ndarray:
+    """An uninitialised C-contiguous array whose data starts on an ``align``-byte boundary."""
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape))
+    raw = np.empty(count * dtype.itemsize + align, dtype=np.uint8)
+    offset = -raw.ctypes.data % align
+    return raw[offset : offset + count * dtype.itemsize].view(dtype).reshape(shape)
+
+
+class _DeviceState:
+    """Context, queue, compiled kernels and staging buffers of one process."""
+
+    def __init__(self, device):
+        cl = _import_pyopencl()
+        self.cl = cl
+        self.pid = os.getpid()
+        self.device = device
+        self.context = cl.Context([device])
+        self.queue = cl.CommandQueue(self.context)
+        self.kernels: dict[tuple, object] = {}
+        self.staging: dict[str, tuple[np.ndarray, object]] = {}
+        self.resident: dict[tuple, tuple[weakref.ref, object]] = {}
+
+    def kernel(self, source: str, name: str, defines: tuple = ()):
+        key = (source, name, defines)
+        if key not in self.kernels:
+            text = (resources.files("sparknn.backend") / "kernels" / source).read_text()
+            options = BUILD_OPTIONS + [f"-D{k}={v}" for k, v in defines]
+            program = self.cl.Program(self.context, text).build(options=options)
+            for kernel in program.all_kernels():
+                self.kernels[(source, kernel.function_name, defines)] = kernel
+        return self.kernels[key]
+
+    def wrap(self, array: np.ndarray, write: bool = False):
+        """A buffer over ``array``'s own memory (contiguous), made current on the device."""
+        mf = self.cl.mem_flags
+        flags = (mf.READ_WRITE if write else mf.READ_ONLY) | mf.USE_HOST_PTR
+        buffer = self.cl.Buffer(self.context, flags, hostbuf=array)
+        return buffer
+
+    def stage(self, slot: str, shape) -> tuple[np.ndarray, object]:
+        """A reusable aligned float32 array of ``shape`` and a buffer over it (grown as needed)."""
+        count = int(np.prod(shape))
+        held = self.staging.get(slot)
+        if held is None or held[0].size < count:
+            array = aligned_empty((max(count, 1),))
+            held = (array, self.wrap(array, write=True))
+            self.staging[slot] = held
+        return held[0][:count].reshape(shape), held[1]
+
+    def resident_buffer(self, array: np.ndarray):
+        """The cached buffer over a long-lived array (e.g. word2vec's syn0), made on first use."""
+        key = (id(array), array.ctypes.data, array.nbytes)
+        held = self.resident.get(key)
+        if held is not None and held[0]() is array:
+            return held[1]
+        buffer = self.wrap(array, write=True)
+        self.resident = {k: v for k, v in self.resident.items() if v[0]() is not None}
+        self.resident[key] = (weakref.ref(array), buffer)
+        return buffer
+
+    def to_host(self, array: np.ndarray, buffer) -> None:
+        # A no-op on PoCL CPU (the buffer *is* the host memory); a real copy on other devices.
+        self.cl.enqueue_copy(self.queue, array, buffer)
+
+    def to_device(self, buffer, array: np.ndarray) -> None:
+        self.cl.enqueue_copy(self.queue, buffer, array)
+
+
+class OpenCLBackend(Backend):
+    """Backend running the heavy operations as OpenCL kernels (float32).
+
+    ``device``: index or name substring; default $SPARKNN_OPENCL_DEVICE, else the first GPU,
+    else the first device. Construction checks that a device exists (a clear SparknnError
+    listing what was found otherwise) but creates no context: that happens on first use.
+    """
+
+    name = "opencl"
+
+    def __init__(self, device: str | int | None = None):
+        self.device = device
+        found = list_devices()
+        chosen = choose_device(found, None if device is None else str(device))
+        self.device_name = chosen.name.strip()
+        self._device_index = next(i for i, (_, d) in enumerate(found) if d == chosen)
+        self._reference = NumpyBackend()
+        self._state: _DeviceState | None = None
+        self._lock = threading.Lock()
+
+    # -- process-local device state ----------------------------------------------------
+    def _dev(self) -> _DeviceState:
+        state = self._state
+        if state is None or state.pid != os.getpid():
+            with self._lock:
+                if self._state is None or self._state.pid != os.getpid():
+                    device = list_devices()[self._device_index][1]
+                    self._state = _DeviceState(device)
+                state = self._state
+        return state
+
+    def __getstate__(self):  # pickled into Spark closures: ship the choice, not the context
+        return {
+            "device": self.device,
+            "device_name": self.device_name,
+            "_device_index": self._device_index,
+        }
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._reference = NumpyBackend()
+        self._state = None
+        self._lock = threading.Lock()
+
+    def __repr__(self):
+        return f"OpenCLBackend(device={self.device_name!r})"
+
+    # -- GEMM -------------------------------------------------------------------------
+    def gemm(self, a, b, trans_a=False, trans_b=False, out=None, accumulate=False):
+        if _wants_float64(a, b, out):
+            return self._reference.gemm(a, b, trans_a, trans_b, out, accumulate)
+        if accumulate and out is None:
+            raise SparknnError("gemm: accumulate=True needs an 'out' array to add into")
+        op_a = np.asarray(a).T if trans_a else np.asarray(a)
+        op_b = np.asarray(b).T if trans_b else np.asarray(b)
+        if op_a.ndim != 2 or op_b.ndim != 2 or op_a.shape[1] != op_b.shape[0]:
+            raise SparknnError(f"gemm: cannot multiply op(a) {op_a.shape} by op(b) {op_b.shape}")
+        M, K = op_a.shape
+        N = op_b.shape[1]
+        if out is not None and out.shape != (M, N):
+            raise SparknnError(f"gemm: out has shape {out.shape}, the product is {(M, N)}")
+        if M == 0 or N == 0 or K == 0:
+            product = np.zeros((M, N), np.float32)
+        else:
+            product = self._gemm_packed(op_a, op_b)
+        if accumulate:
+            out += product
+            return out
+        if out is not None:
+            out[...] = product
+            return out
+        return product.copy()
+
+    def _gemm_packed(self, op_a, op_b) -> np.ndarray:
+        dev = self._dev()
+        M, K = op_a.shape
+        N = op_b.shape[1]
+        row_panels, col_panels = -(-M // GEMM_MR), -(-N // GEMM_NR)
+        a_packed, a_buf = dev.stage("gemm_a", (row_panels, K, GEMM_MR))
+        b_packed, b_buf = dev.stage("gemm_b", (col_panels, K, GEMM_NR))
+        c_padded, c_buf = dev.stage("gemm_c", (row_panels * GEMM_MR, col_panels * GEMM_NR))
+        _pack_rows(op_a, a_packed)
+        _pack_rows(op_b.T, b_packed)
+        dev.to_device(a_buf, a_packed)
+        dev.to_device(b_buf, b_packed)
+        kernel = dev.kernel("gemm.cl", "gemm_packed")
+        kernel(
+            dev.queue,
+            (col_panels, row_panels),
+            (1, 1),
+            np.int32(K),
+            a_buf,
+            b_buf,
+            c_buf,
+            np.int32(col_panels * GEMM_NR),
+        )
+        dev.to_host(c_padded, c_buf)
+        return c_padded[:M, :N]  # a view of the staging buffer: callers copy it out
+
+    # -- elementwise --------------------------------------------------------------------
+    def bias_activation(self, z, bias, activation):
+        if activation not in ACTIVATION_CODES and activation != "softmax":
+            raise SparknnError(
+                f"unknown activation {activation!r}; choose one of "
+                f"{', '.join([*ACTIVATION_CODES, 'softmax'])}"
+            )
+        if _wants_float64(z, bias):
+            return self._reference.bias_activation(z, bias, activation)
+        z = _as_f32(z)
+        rows, n = _as_rows(z)
+        if z.size == 0:
+            return np.empty_like(z)
+        dev = self._dev()
+        y = np.empty_like(z)
+        bias_arr = _as_f32(bias) if bias is not None else np.zeros(1, np.float32)
+        buffers = [dev.wrap(z), dev.wrap(bias_arr), dev.wrap(y, write=True)]
+        use_bias = np.int32(bias is not None)
+        if activation == "softmax":
+            kernel = dev.kernel("elementwise.cl", "bias_softmax")
+            kernel(
+                dev.queue, (rows,), None, buffers[0], buffers[1], use_bias, np.int32(n), buffers[2]
+            )
+        else:
+            kernel = dev.kernel("elementwise.cl", "bias_activation")
+            kernel(
+                dev.queue,
+                (n, rows),
+                None,
+                buffers[0],
+                buffers[1],
+                use_bias,
+                np.int32(ACTIVATION_CODES[activation]),
+                np.int32(n),
+                buffers[2],
+            )
+        dev.to_host(y, buffers[2])
+        return y
+
+    def activation_backward(self, grad_out, y, activation):
+        if activation not in ACTIVATION_CODES and activation != "softmax":
+            raise SparknnError(
+                f"unknown activation {activation!r}; choose one of "
+                f"{', '.join([*ACTIVATION_CODES, 'softmax'])}"
+            )
+        if _wants_float64(grad_out, y):
+            return self._reference.activation_backward(grad_out, y, activation)
+        grad_out, y = _as_f32(grad_out), _as_f32(y)
+        if activation == "linear":
+            return grad_out
+        if y.size == 0:
+            return np.empty_like(y)
+        dev = self._dev()
+        grad_in = np.empty_like(y)
+        bufs = [dev.wrap(grad_out), dev.wrap(y), dev.wrap(grad_in, write=True)]
+        if activation == "softmax":
+            rows, n = _as_rows(y)
+            kernel = dev.kernel("elementwise.cl", "softmax_backward")
+            kernel(dev.queue, (rows,), None, bufs[0], bufs[1], np.int32(n), bufs[2])
+        else:
+            kernel = dev.kernel("elementwise.cl", "activation_backward")
+            kernel(
+                dev.queue,
+                (y.size,),
+                None,
+                bufs[0],
+                bufs[1],
+                np.int32(ACTIVATION_CODES[activation]),
+                bufs[2],
+            )
+        dev.to_host(grad_in, bufs[2])
+        return grad_in
+
+    # -- LSTM cell ------------------------------------------------------------------------
+    def lstm_cell_forward(self, z, c_prev):
+        if _wants_float64(z, c_prev):
+            return self._reference.lstm_cell_forward(z, c_prev)
+        z, c_prev = _as_f32(z), _as_f32(c_prev)
+        B, H = c_prev.shape
+        if z.shape != (B, 4 * H):
+            raise SparknnError(f"lstm_cell_forward: z has shape {z.shape}, expected {(B, 4 * H)}")
+        h, c, gates = np.empty_like(c_prev), np.empty_like(c_prev), np.empty_like(z)
+        if B * H == 0:
+            return h, c, gates
+        dev = self._dev()
+        bufs = [dev.wrap(z), dev.wrap(c_prev)] + [dev.wrap(x, write=True) for x in (h, c, gates)]
+        kernel = dev.kernel("elementwise.cl", "lstm_cell_forward")
+        kernel(dev.queue, (H, B), None, bufs[0], bufs[1], np.int32(H), *bufs[2:])
+        for array, buffer in zip((h, c, gates), bufs[2:], strict=True):
+            dev.to_host(array, buffer)
+        return h, c, gates
+
+    def lstm_cell_backward(self, dh, dc, c_prev, c, gates):
+        if _wants_float64(dh, dc, c_prev, c, gates):
+            return self._reference.lstm_cell_backward(dh, dc, c_prev, c, gates)
+        dh, dc, c_prev, c, gates = (_as_f32(x) for x in (dh, dc, c_prev, c, gates))
+        B, H = c.shape
+        dz, dc_prev = np.empty_like(gates), np.empty_like(c)
+        if B * H == 0:
+            return dz, dc_prev
+        dev = self._dev()
+        ins = [dev.wrap(x) for x in (dh, dc, c_prev, c, gates)]
+        outs = [dev.wrap(dz, write=True), dev.wrap(dc_prev, write=True)]
+        kernel = dev.kernel("elementwise.cl", "lstm_cell_backward")
+        kernel(dev.queue, (H, B), None, *ins, np.int32(H), *outs)
+        dev.to_host(dz, outs[0])
+        dev.to_host(dc_prev, outs[1])
+        return dz, dc_prev
+
+    # -- softmax + cross-entropy ---------------------------------------------------------
+    def softmax_cross_entropy(self, logits, labels):
+        if _wants_float64(logits):
+            return self._reference.softmax_cross_entropy(logits, labels)
+        logits = _as_f32(logits)
+        labels = np.ascontiguousarray(labels, dtype=np.int32)
+        B, V = logits.shape
+        if labels.shape != (B,):
+            raise SparknnError(f"softmax_cross_entropy: labels shape {labels.shape}, need {(B,)}")
+        if B and (labels.min() < 0 or labels.max() >= V):
+            raise SparknnError(f"softmax_cross_entropy: labels must lie in [0, {V})")
+        losses, dlogits = np.empty(B, np.float32), np.empty_like(logits)
+        if B == 0:
+            return losses, dlogits
+        dev = self._dev()
+        bufs = [
+            dev.wrap(logits),
+            dev.wrap(labels),
+            dev.wrap(losses, write=True),
+            dev.wrap(dlogits, write=True),
+        ]
+        kernel = dev.kernel("elementwise.cl", "softmax_cross_entropy")
+        kernel(dev.queue, (B,), None, bufs[0], bufs[1], np.int32(V), bufs[2], bufs[3])
+        dev.to_host(losses, bufs[2])
+        dev.to_host(dlogits, bufs[3])
+        return losses, dlogits
+
+    # -- word2vec -------------------------------------------------------------------------
+    def sgns_update(self, syn0, syn1neg, inputs, outputs, negatives, alphas):
+        for name, matrix in (("syn0", syn0), ("syn1neg", syn1neg)):
+            if matrix.dtype != np.float32 or not matrix.flags.c_contiguous:
+                raise SparknnError(
+                    f"sgns_update: {name} must be a C-contiguous float32 array (it is updated "
+                    f"in place), got dtype {matrix.dtype}, contiguous={matrix.flags.c_contiguous}"
+                )
+        if syn0.shape[1] != syn1neg.shape[1]:
+            raise SparknnError(f"sgns_update: syn0 {syn0.shape} and syn1neg {syn1neg.shape} differ")
+        inputs = np.ascontiguousarray(inputs, dtype=np.int32)
+        outputs = np.ascontiguousarray(outputs, dtype=np.int32)
+        negatives = np.ascontiguousarray(negatives, dtype=np.int32).reshape(len(inputs), -1)
+        alphas = np.ascontiguousarray(alphas, dtype=np.float32)
+        n_pairs = len(inputs)
+        if n_pairs == 0:
+            return 0.0
+        dev = self._dev()
+        workers = min(n_pairs, max(1, dev.device.max_compute_units * SGNS_WORKERS_PER_UNIT))
+        chunk = -(-n_pairs // workers)
+        workers = -(-n_pairs // chunk)
+        losses = np.zeros(workers, np.float32)
+        syn0_buf, syn1_buf = dev.resident_buffer(syn0), dev.resident_buffer(syn1neg)
+        dev.to_device(syn0_buf, syn0)
+        dev.to_device(syn1_buf, syn1neg)
+        pair_bufs = [dev.wrap(x) for x in (inputs, outputs, negatives)]
+        kernel = dev.kernel("sgns.cl", "sgns_update", (("DIM", syn0.shape[1]),))
+        loss_buf = dev.wrap(losses, write=True)
+        kernel(
+            dev.queue,
+            (workers,),
+            (1,),
+            syn0_buf,
+            syn1_buf,
+            *pair_bufs,
+            np.int32(negatives.shape[1]),
+            dev.wrap(alphas),
+            np.int32(n_pairs),
+            np.int32(chunk),
+            loss_buf,
+        )
+        dev.to_host(syn0, syn0_buf)
+        dev.to_host(syn1neg, syn1_buf)
+        dev.to_host(losses, loss_buf)
+        return float(losses.astype(np.float64).sum())
+
+
+def _wants_float64(*arrays) -> bool:
+    return any(x is not None and np.asarray(x).dtype == np.float64 for x in arrays)
+
+
+def _as_f32(x) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _as_rows(x: np.ndarray) -> tuple[int, int]:
+    """View an array as (rows, last-axis length) for row-wise kernels."""
+    n = x.shape[-1] if x.ndim else 1
+    return (x.size // n if n else 0), n
+
+
+def _pack_rows(matrix: np.ndarray, packed: np.ndarray) -> None:
+    """Copy ``matrix`` (R, K) into panels ``packed[(R+r-1)//r, K, r]``, zero-padding rows."""
+    rows, K = matrix.shape
+    panel = packed.shape[2]
+    full = rows // panel
+    if full:
+        packed[:full] = matrix[: full * panel].reshape(full, panel, K).transpose(0, 2, 1)
+    tail = rows - full * panel
+    if tail:
+        packed[full] = 0.0
+        packed[full, :, :tail] = matrix[full * panel :].T
+
+
+def auto_backend() -> Backend:
+    """OpenCL on a GPU; on a CPU-only machine the backend bench/kernels.py measured faster.
+
+    On CPU (PoCL) numpy's BLAS beats our GEMM per core and the per-call overhead of small
+    LSTM/elementwise kernels, so dense work stays on numpy (see bench/RESULTS.md).
+    """
+    try:
+        found = list_devices()
+    except SparknnError as error:
+        log.info("backend auto: %s; using numpy", error)
+        return NumpyBackend()
+    wanted = os.environ.get(DEVICE_ENV)
+    if wanted:
+        return OpenCLBackend(wanted)
+    if any(is_gpu(device) for _, device in found):
+        return OpenCLBackend()
+    log.info(
+        "backend auto: no OpenCL GPU (%s); using numpy, faster than OpenCL on CPU",
+        describe_devices(found),
+    )
+    return NumpyBackend()
