@@ -47,6 +47,9 @@ class _AtomicFile:
     def __exit__(self, exc_type, exc, tb):
         self.handle.close()
         if exc_type is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp creates 0600; use normal permissions
             os.replace(self.tmp, self.path)
         else:
             os.unlink(self.tmp)

@@ -161,7 +161,7 @@ def train_slice(syn0, syn1neg, tokens, sentence_starts, lo, hi, epoch, settings,
         if len(inputs) == 0:
             continue
         negatives = draw_negatives(tables.negatives, len(inputs), settings.negative, rng)
-        alpha = learning_rate(settings, (epoch + (lo + a) / n) / settings.epochs)
+        alpha = learning_rate(settings, (epoch + (lo + (a + b) / 2) / n) / settings.epochs)
         alphas = np.full(len(inputs), alpha, dtype=np.float32)
         loss += backend.sgns_update(syn0, syn1neg, inputs, outputs, negatives, alphas)
         n_pairs += len(inputs)

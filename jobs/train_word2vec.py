@@ -1,0 +1,67 @@
+"""Train skip-gram word2vec on Spark.
+
+    spark-submit jobs/train_word2vec.py --corpus PATH --output DIR [--config conf/word2vec.toml]
+        [--vector-size 100 --window 5 --negative 5 --sample 1e-3 --min-count 5 --max-vocab N
+         --epochs 5 --alpha 0.025 --min-alpha 0.0001 --partitions 2 --backend numpy|opencl|auto
+         --seed 1 --lowercase/--no-lowercase --tokenizer whitespace|unicode --export-binary]
+        [--master local[2]]
+
+Writes DIR/vectors.npy, vocab.tsv, metadata.json, vectors.txt (and vectors.bin with
+--export-binary). The training scheme is described in sparknn/word2vec/train.py.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, too
+
+from sparknn.backend import BACKENDS  # noqa: E402
+from sparknn.config import add_config_arguments, resolve  # noqa: E402
+from sparknn.errors import SparknnError  # noqa: E402
+from sparknn.word2vec.tokenize import TOKENIZERS  # noqa: E402
+from sparknn.word2vec.train import DEFAULTS, MERGES  # noqa: E402
+
+CHOICES = {"backend": BACKENDS, "tokenizer": TOKENIZERS, "merge": MERGES}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", nargs="+", required=True, help="text file(s), dirs or globs")
+    parser.add_argument("--output", required=True, help="output directory")
+    parser.add_argument("--master", help="Spark master (default: spark-submit's, or local[2])")
+    add_config_arguments(parser, DEFAULTS)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    try:
+        args = parse_args(argv)
+        config = resolve(args, DEFAULTS)
+        for key, allowed in CHOICES.items():
+            if config[key] not in allowed:
+                raise SparknnError(f"--{key} {config[key]!r} is not one of {', '.join(allowed)}")
+        from sparknn.session import session
+        from sparknn.word2vec.formats import save_model
+        from sparknn.word2vec.train import train_spark
+
+        spark = session(args.master, app_name="sparknn-word2vec")
+        result = train_spark(spark, args.corpus, config)
+        vocab = result.vocab
+        save_model(
+            args.output,
+            vocab.words,
+            vocab.counts,
+            result.vectors,
+            result.metadata,
+            binary=config["export_binary"],
+        )
+        print(f"wrote {len(vocab):,} vectors to {args.output}", file=sys.stderr)
+        return 0
+    except SparknnError as error:
+        print(f"train_word2vec: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
