@@ -38,6 +38,7 @@ exactly the weights of the single-process run.
 """),
     code("""
 import numpy as np
+
 import sparknn
 from sparknn import Sequential, to_categorical
 from sparknn.nn import layers, losses, optimizers
@@ -119,16 +120,16 @@ target = features @ np.array([1.5, -2.0, 0.5, 0.0, 1.0]) + 0.3 + 0.1 * rng.norma
 x_train, x_val = features[:300], features[300:]
 y_train, y_val = target[:300, None], target[300:, None]
 
-regression = Sequential(
-    [layers.Dense(2, activation="relu", input_dim=5), layers.Dense(1)], seed=0
-)
+regression = Sequential([layers.Dense(2, activation="relu", input_dim=5), layers.Dense(1)], seed=0)
 regression.compile(loss="mse", optimizer=optimizers.Adam(0.01))
 regression.summary()
 history = regression.fit(
     x_train, y_train, epochs=60, batch_size=32, validation_data=(x_val, y_val), verbose=0
 )
-print(f"final mse: train {history.history['loss'][-1]:.3f}, "
-      f"validation {history.history['val_loss'][-1]:.3f} (target variance {y_val.var():.3f})")
+print(
+    f"final mse: train {history.history['loss'][-1]:.3f}, "
+    f"validation {history.history['val_loss'][-1]:.3f} (target variance {y_val.var():.3f})"
+)
 """),
     code("""
 import matplotlib.pyplot as plt
@@ -136,7 +137,11 @@ import matplotlib.pyplot as plt
 plt.figure(figsize=(5, 3))
 plt.plot(history.history["loss"], label="train")
 plt.plot(history.history["val_loss"], label="validation")
-plt.xlabel("epoch"); plt.ylabel("mse"); plt.yscale("log"); plt.legend(); plt.tight_layout()
+plt.xlabel("epoch")
+plt.ylabel("mse")
+plt.yscale("log")
+plt.legend()
+plt.tight_layout()
 plt.show()
 """),
     md("""
@@ -155,6 +160,7 @@ classes = (points[:, 0] + points[:, 1] ** 2 - 1 + 0.5 * rng.normal(size=240) > 0
 p_train, p_val = points[:80], points[80:]
 c_train, c_val = to_categorical(classes[:80], 2), to_categorical(classes[80:], 2)
 
+
 def classifier(dropout_rate):
     stack = [layers.Dense(64, activation="relu", input_dim=20)]
     if dropout_rate:
@@ -164,6 +170,7 @@ def classifier(dropout_rate):
     model.compile("categorical_crossentropy", optimizers.Adam(0.01), metrics=["accuracy"])
     model.fit(p_train, c_train, epochs=150, batch_size=16, verbose=0)
     return model
+
 
 for rate in (0.0, 0.5):
     model = classifier(rate)
@@ -189,7 +196,7 @@ agree to rounding, and the prediction is again 0.99993704.
 
 # --------------------------------------------------------------------------- quick start
 
-QUICKSTART = [
+QUICKSTART_INTRO = [
     md("""
 # sparknn quick start: a char-LSTM and word2vec on a local Spark cluster
 
@@ -200,7 +207,184 @@ then trains word2vec on the same text and looks at nearest neighbours.
 Sizes are small so it runs in minutes on a laptop; every size can be changed below or with
 the `SPARKNN_NB_*` environment variables (the test suite runs this notebook with tiny ones).
 """),
+    code("""
+import os
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+import sparknn
+from sparknn import cluster
+
+
+def setting(name, default):
+    \"\"\"A notebook parameter: SPARKNN_NB_<NAME> from the environment, else the default.\"\"\"
+    return type(default)(os.environ.get(f"SPARKNN_NB_{name}", default))
+
+
+CORPUS = Path(setting("CORPUS", "../data/dubliners.txt")).resolve()
+MASTER = setting("MASTER", "")  # e.g. local[2] to skip the standalone cluster
+WORKERS = setting("WORKERS", 2)  # workers of the local cluster, 1 core and 1 GB each
+W2V_EPOCHS = setting("W2V_EPOCHS", 30)
+W2V_DIMS = [int(d) for d in setting("W2V_DIMS", "64,256").split(",")]
+print(f"corpus {CORPUS} ({CORPUS.stat().st_size / 1e6:.1f} MB)")
+"""),
+    md("""
+## Connect to a local cluster
+
+`sparknn.cluster.start` starts a standalone master and workers on 127.0.0.1 (the same as
+`sparknn cluster start --workers 2` in a shell), or returns the cluster already running.
+It stays up after this notebook; stop it with `sparknn cluster stop`.
+"""),
+    code("""
+if not MASTER:
+    info = cluster.start(workers=WORKERS, cores=1, memory="1g")
+    print(info.describe())
+    MASTER = info.master_url
+
+spark = sparknn.session(MASTER, app_name="sparknn-quickstart")
+print("Spark", spark.version, "master", spark.sparkContext.master)
+"""),
 ]
+
+QUICKSTART_WORD2VEC = [
+    md("""
+## word2vec: skip-gram with negative sampling
+
+Executors tokenize and count the corpus, keep their share of it encoded in memory, and train
+on it in rounds; the driver merges the rows each partition changed (see
+`sparknn/word2vec/train.py`). Progress lines go to stderr.
+"""),
+    code("""
+from sparknn.word2vec.train import train_spark
+from sparknn.word2vec.vectors import WordVectors
+
+
+def train_vectors(vector_size):
+    config = {
+        "vector_size": vector_size,
+        "epochs": W2V_EPOCHS,
+        "min_count": 5,
+        "tokenizer": "unicode",  # words without punctuation
+        "strip_gutenberg_headers": True,
+        "partitions": 2,
+        "seed": 1,
+    }
+    started = time.perf_counter()
+    result = train_spark(spark, str(CORPUS), config)
+    print(
+        f"{vector_size} dims: {len(result.vocab):,} words in {time.perf_counter() - started:.0f} s"
+    )
+    return WordVectors(result.vocab.words, result.vectors, result.vocab.counts)
+
+
+vectors = {W2V_DIMS[0]: train_vectors(W2V_DIMS[0])}
+"""),
+    md("""
+### Nearest neighbours
+
+In the style of word2vec's `distance` tool: the words closest to each query by cosine
+similarity.
+"""),
+    code("""
+QUERIES = ["night", "drink", "eyes", "dublin", "aunt"]
+
+
+def neighbour_table(wv, word, topn=8):
+    if word not in wv:
+        print(f"{word!r} is not in the vocabulary")
+        return
+    print(f"Word: {word}  Position in vocabulary: {wv.index[word]}\\n")
+    print(f"{'Word':>40}  Cosine similarity")
+    print("-" * 60)
+    for other, score in wv.most_similar(word, topn=topn):
+        print(f"{other:>40}  {score:.4f}")
+    print()
+
+
+for word in QUERIES:
+    neighbour_table(vectors[W2V_DIMS[0]], word)
+"""),
+    md("""
+### 64 vs 256 dimensions
+
+The same training with wider vectors. On a corpus this small (about 70,000 words) the extra
+dimensions mostly cost time; the neighbour lists side by side:
+"""),
+    code("""
+import pandas as pd
+
+for dims in W2V_DIMS[1:]:
+    vectors[dims] = train_vectors(dims)
+
+rows = {}
+for word in QUERIES:
+    for dims, wv in vectors.items():
+        if word in wv:
+            rows[(word, f"{dims} dims")] = [
+                f"{other} {score:.2f}" for other, score in wv.most_similar(word, topn=5)
+            ]
+pd.DataFrame(rows).T
+"""),
+    md("""
+### A 2-D map of some words
+
+Principal components of the (unit-length) vectors, from numpy's SVD.
+"""),
+    code("""
+WORDS = (
+    "night morning evening day saturday christmas "
+    "aunt uncle wife husband mother father sister daughter son "
+    "whisky stout porter glass drink bottle "
+    "eyes face hands hair head voice "
+    "gabriel kate julia mary jane freddy "
+    "dublin city street church house room door window"
+).split()
+
+wv = vectors[W2V_DIMS[0]]
+shown = [w for w in WORDS if w in wv]
+points = np.stack([wv.vector(w, norm=True) for w in shown])
+centred = points - points.mean(axis=0)
+_, _, components = np.linalg.svd(centred, full_matrices=False)
+xy = centred @ components[:2].T
+
+plt.figure(figsize=(8, 6))
+plt.scatter(xy[:, 0], xy[:, 1], s=8)
+for (x, y), word in zip(xy, shown, strict=True):
+    plt.annotate(word, (x, y), fontsize=9)
+plt.title(f"{len(shown)} words, first two principal components ({W2V_DIMS[0]} dims)")
+plt.tight_layout()
+plt.show()
+"""),
+    md("""
+Save the vectors in sparknn's format (the same files `jobs/train_word2vec.py --output` writes)
+and load them back, as `sparknn neighbors DIR WORD...` does from a shell:
+"""),
+    code("""
+from sparknn.word2vec.formats import save_model
+
+saved = Path(setting("OUTPUT", "../runs/quickstart")).resolve() / f"word2vec-{W2V_DIMS[0]}"
+save_model(saved, wv.words, wv.counts, wv.vectors, {"corpus": str(CORPUS)})
+reloaded = sparknn.load_vectors(saved)
+print(f"saved to {saved}; reloaded {len(reloaded):,} words")
+print(f"try:  sparknn neighbors {saved} night drink")
+print(
+    "same neighbours after reload:",
+    reloaded.most_similar("night", topn=5) == wv.most_similar("night", topn=5),
+)
+"""),
+]
+
+QUICKSTART_END = [
+    code("""
+spark.stop()
+print("done; the local cluster keeps running until 'sparknn cluster stop'")
+"""),
+]
+
+QUICKSTART = QUICKSTART_INTRO + QUICKSTART_WORD2VEC + QUICKSTART_END
 
 
 NOTEBOOKS = {

@@ -75,3 +75,26 @@ def test_classic_networks_notebook(monkeypatch):
     assert "OR: predicted [0 1 1 1], target [0 1 1 1], accuracy 100%" in text
     assert "AND: predicted [0 0 0 1], target [0 0 0 1], accuracy 100%" in text
     assert "inference is deterministic: True" in text
+
+
+def test_quickstart_notebook(monkeypatch, tmp_path):
+    from sparknn import cluster
+
+    state = tmp_path / "cluster"
+    monkeypatch.setenv("SPARKNN_CLUSTER_DIR", str(state))  # never the user's own cluster
+    try:
+        text = execute(
+            "quickstart.ipynb",
+            monkeypatch,
+            SPARKNN_NB_WORKERS=1,
+            SPARKNN_NB_W2V_EPOCHS=2,
+            SPARKNN_NB_W2V_DIMS="16,32",
+            SPARKNN_NB_OUTPUT=tmp_path / "runs",
+        )
+    finally:
+        stopped = cluster.stop(state)
+    assert set(stopped) == {"master", "worker-1"}  # the notebook started its own cluster
+    assert "master spark://127.0.0.1:" in text
+    assert "Word: night  Position in vocabulary:" in text
+    assert "same neighbours after reload: True" in text
+    assert (tmp_path / "runs" / "word2vec-16" / "vocab.tsv").is_file()
