@@ -140,8 +140,16 @@ def _launch(home: Path, directory: Path, daemon_class: str, instance: int, args:
     daemon_script = home / "sbin" / "spark-daemon.sh"
     if daemon_script.exists():
         command = ["bash", str(daemon_script), "start", daemon_class, str(instance), *args]
+        # A session of their own: daemons started from a notebook must outlive its kernel,
+        # which Jupyter stops by signalling the kernel's whole process group.
         return subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
         )
     # No sbin scripts: detach spark-class ourselves (it execs java, so its PID is the JVM's).
     log = directory / "logs" / f"spark-{IDENT}-{daemon_class}-{instance}.out"
