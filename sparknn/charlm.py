@@ -1,0 +1,172 @@
+"""The character-level LSTM language model: builder, the executor-side replica, and sampling.
+
+``Embedding -> LSTM x layers (return_sequences) -> Dense(softmax)`` over a character
+vocabulary, trained with sparse categorical cross-entropy (per-sequence loss is the mean over
+its timesteps, so ``loss_sum / n`` is the mean loss per character in nats).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from sparknn.corpus.chars import CharVocab, gather_examples
+from sparknn.errors import SparknnError
+
+MODEL_FILE = "model.npz"
+VOCAB_FILE = "vocab.json"
+SAMPLE_TEMPERATURES = (0.2, 0.5, 1.0, 1.2)
+
+
+def build_charlm(
+    vocab_size: int,
+    hidden: int = 128,
+    layers: int = 1,
+    embedding_dim: int = 32,
+    lr: float = 0.002,
+    clipnorm: float | None = 5.0,
+    seed: int = 0,
+    dtype: str = "float32",
+    backend: str = "numpy",
+):
+    from sparknn.nn.layers import LSTM, Dense, Embedding
+    from sparknn.nn.model import Sequential
+    from sparknn.nn.optimizers import Nadam
+
+    for name, value in (("hidden", hidden), ("layers", layers), ("embedding_dim", embedding_dim)):
+        if int(value) < 1:
+            raise SparknnError(f"{name} must be >= 1, got {value}")
+    stack = [Embedding(vocab_size, embedding_dim)]
+    stack += [LSTM(hidden, return_sequences=True) for _ in range(layers)]
+    stack += [Dense(vocab_size, activation="softmax")]
+    model = Sequential(stack, name="charlm", seed=seed, dtype=dtype, backend=backend)
+    model.compile(
+        loss="sparse_categorical_crossentropy", optimizer=Nadam(learning_rate=lr, clipnorm=clipnorm)
+    )
+    model.build((None,))  # (timesteps,): any sequence length
+    return model
+
+
+class CharLMReplica:
+    """A model copy plus the windows it holds: what a barrier task (or the driver) computes on.
+
+    ``per_shard=True`` (executors) computes one gradient sum per shard and adds them, exactly
+    as separate tasks would; ``per_shard=False`` (the single-process reference) computes the
+    whole batch in one call, like ``model.fit`` would.
+    """
+
+    def __init__(self, model, shards, per_shard=True, eval_batch=128):
+        self.model = model
+        self.shards = list(shards)
+        self.per_shard = per_shard
+        self.eval_batch = eval_batch
+        self.params = model.params
+        self._sum = None
+
+    @classmethod
+    def factory(cls, model_config: dict, backend: str):
+        """A picklable ``shards -> replica`` for :class:`~sparknn.distributed.SparkGradients`."""
+
+        def make(shards):
+            from sparknn.nn.model import Sequential
+
+            return cls(Sequential.from_config(model_config, backend=backend), shards)
+
+        return make
+
+    def gradient(self, windows):
+        if not self.per_shard:
+            x, y = gather_examples(self.shards, windows)
+            return self.model.loss_and_gradient(x, y)
+        held = [(shard, mine) for shard in self.shards if len(mine := shard.select(windows))]
+        if len(held) <= 1:  # the common case: one shard per task, no copy
+            if not held:
+                return 0.0, None, 0
+            return self.model.loss_and_gradient(*held[0][0].examples(held[0][1]))
+        if self._sum is None:
+            self._sum = np.empty_like(self.model.grads)
+        loss, n = 0.0, 0
+        for i, (shard, mine) in enumerate(held):
+            part_loss, part_grad, part_n = self.model.loss_and_gradient(*shard.examples(mine))
+            if i == 0:
+                np.copyto(self._sum, part_grad)
+            else:
+                np.add(self._sum, part_grad, out=self._sum)
+            loss += part_loss
+            n += part_n
+        return loss, self._sum, n
+
+    def evaluate(self, windows):
+        loss, n = 0.0, 0
+        for shard in self.shards:
+            mine = shard.select(windows)
+            for start in range(0, len(mine), self.eval_batch):
+                x, y = shard.examples(mine[start : start + self.eval_batch])
+                loss += self.model.evaluate(x, y, batch_size=len(x)) * len(x)
+                n += len(x)
+        return loss, n
+
+
+def bits_per_char(loss_nats: float) -> float:
+    return loss_nats / math.log(2)
+
+
+def sample(model, vocab: CharVocab, seed_text: str, length=400, temperature=0.5, rng=None):
+    """Generate ``length`` characters after ``seed_text`` (which primes the LSTM state)."""
+    if temperature <= 0:
+        raise SparknnError(f"temperature must be > 0, got {temperature}")
+    if not seed_text:
+        raise SparknnError("seed text must not be empty")
+    rng = rng if rng is not None else np.random.default_rng()
+    model.reset_states()
+    ids = vocab.encode(seed_text).astype(np.int64)
+    for char_id in ids[:-1]:
+        model.predict_step(np.array([char_id]))
+    current = ids[-1]
+    out = []
+    for _ in range(length):
+        probs = model.predict_step(np.array([current]))[0].astype(np.float64)
+        logits = np.log(np.maximum(probs, 1e-30)) / temperature
+        logits -= logits.max()
+        weights = np.exp(logits)
+        weights[0] = 0.0 if weights.sum() > weights[0] else weights[0]  # never emit "unknown"
+        current = rng.choice(len(weights), p=weights / weights.sum())
+        out.append(vocab.chars[current])
+    model.reset_states()
+    return "".join(out)
+
+
+def save_charlm(model, vocab: CharVocab, directory) -> Path:
+    """``model.npz`` (loadable with ``sparknn.load``) and ``vocab.json`` beside it, atomically."""
+    import os
+    import tempfile
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save(directory / MODEL_FILE)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump({"chars": vocab.to_json()}, handle, ensure_ascii=False)
+    os.replace(tmp, directory / VOCAB_FILE)
+    return directory / MODEL_FILE
+
+
+def load_charlm(path, backend="numpy"):
+    """Load a model saved by :func:`save_charlm`: the model file or its directory."""
+    from sparknn.nn.model import load
+
+    path = Path(path)
+    model_path = path / MODEL_FILE if path.is_dir() else path
+    vocab_path = model_path.parent / VOCAB_FILE
+    if not model_path.is_file():
+        raise SparknnError(f"model not found: {model_path}")
+    if not vocab_path.is_file():
+        raise SparknnError(f"vocabulary not found next to the model: {vocab_path}")
+    try:
+        chars = json.loads(vocab_path.read_text(encoding="utf-8"))["chars"]
+    except (ValueError, KeyError) as error:
+        raise SparknnError(f"cannot read vocabulary {vocab_path}: {error}") from None
+    return load(model_path, backend=backend), CharVocab.from_json(chars)

@@ -1,0 +1,203 @@
+"""The driver-side gradient server: one TCP connection per barrier task, one exchange per step.
+
+An accept thread authenticates incoming tasks at any time, so a retried barrier stage can
+reconnect while the driver waits. A *generation* is the set of tasks of one stage attempt;
+when a newer attempt connects, the older connections are dropped. A step is all-or-nothing:
+if any connection fails during an exchange, the driver closes the generation, waits for
+Spark to relaunch the stage and sends the same step again, so a task failure never changes
+the result.
+"""
+
+import queue
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from sparknn.distributed.protocol import (
+    DTYPE_CODES,
+    EVAL,
+    FLAG_DIE,
+    STEP,
+    STOP,
+    Channel,
+    Header,
+    server_handshake,
+)
+from sparknn.errors import SparknnError
+
+
+class TaskFailed(Exception):
+    """A connection to a task broke during an exchange; the step must be retried."""
+
+
+class TaskConnection:
+    def __init__(self, channel: Channel, hello: Header, n_params: int, dtype):
+        self.channel = channel
+        self.task = hello.step
+        self.generation = hello.count
+        self.grad = np.empty(n_params, dtype=dtype)  # preallocated receive buffer
+        self.params_version = -1  # which parameter vector this task holds
+
+    def exchange(self, request: Header, windows, params, into: np.ndarray) -> Header:
+        self.channel.send(request, windows, params)
+        reply = self.channel.recv_header()
+        if reply.length:
+            if reply.length != into.size:
+                raise ConnectionError(f"gradient of {reply.length} values, expected {into.size}")
+            self.channel.recv_into(into)
+        return reply
+
+
+class GradientServer:
+    """Listens for barrier tasks and runs synchronous gradient exchanges with them."""
+
+    def __init__(self, n_tasks, n_params, dtype, secret, bind_host="", advertise_host=None):
+        self.n_tasks = n_tasks
+        self.n_params = n_params
+        self.dtype = np.dtype(dtype)
+        self.secret = secret
+        self.listener = socket.create_server((bind_host, 0), backlog=64)
+        self.listener.settimeout(0.2)
+        self.host = advertise_host or socket.gethostname()
+        self.port = self.listener.getsockname()[1]
+        self.incoming: queue.Queue = queue.Queue()
+        self.tasks: dict[int, TaskConnection] = {}
+        self.generation = -1
+        self.reconnects = 0
+        self.die_at_step = None  # fault injection: (step, task) that must die, once
+        self.accumulator = np.zeros(n_params, dtype=self.dtype)
+        self.pool = ThreadPoolExecutor(max_workers=max(1, n_tasks), thread_name_prefix="sparknn")
+        self._closed = threading.Event()
+        self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
+        self._acceptor.start()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    def _accept_loop(self) -> None:
+        while not self._closed.is_set():
+            try:
+                sock, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            sock.settimeout(30)
+            channel = Channel(sock)
+            try:
+                hello = server_handshake(channel, self.secret)
+            except (OSError, PermissionError, ConnectionError):
+                channel.close()
+                continue
+            sock.settimeout(None)
+            self.incoming.put(TaskConnection(channel, hello, self.n_params, self.dtype))
+
+    def wait_for_tasks(self, job_failed, timeout: float) -> None:
+        """Block until every task of the newest stage attempt is connected."""
+        deadline = time.monotonic() + timeout
+        while len(self.tasks) < self.n_tasks:
+            error = job_failed()
+            if error is not None:
+                raise SparknnError(f"the Spark training stage failed: {error}")
+            if time.monotonic() > deadline:
+                raise SparknnError(
+                    f"only {len(self.tasks)} of {self.n_tasks} training tasks connected to "
+                    f"{self.host}:{self.port} within {timeout:.0f} s (executors must be able to "
+                    "reach the driver; set spark.driver.host to an address they can route to)"
+                )
+            try:
+                conn = self.incoming.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if conn.generation < self.generation:
+                conn.channel.close()  # a straggler from a failed attempt
+                continue
+            if conn.generation > self.generation:
+                self.drop_all()
+                self.generation = conn.generation
+            old = self.tasks.pop(conn.task, None)
+            if old is not None:
+                old.channel.close()
+            self.tasks[conn.task] = conn
+
+    def drop_all(self) -> None:
+        for conn in self.tasks.values():
+            conn.channel.close()
+        if self.tasks:
+            self.reconnects += 1
+        self.tasks.clear()
+
+    def run(self, kind: int, step: int, windows: np.ndarray, params: np.ndarray, version: int):
+        """One synchronous exchange with every task.
+
+        ``version`` names ``params`` (e.g. the number of updates applied); a task is sent the
+        vector only when it holds an older one. Returns
+        ``(loss_sum, grad_sum or None, n, max_compute_seconds)``; ``grad_sum`` is the server's
+        accumulator (valid until the next call). Raises :class:`TaskFailed`.
+        """
+        windows = np.ascontiguousarray(windows, dtype=np.int64)
+
+        def one(conn: TaskConnection, into: np.ndarray) -> Header:
+            fresh = conn.params_version != version
+            die = kind == STEP and self.die_at_step == (step, conn.task) and not self.reconnects
+            request = Header(
+                kind, step, len(windows), params.size if fresh else 0,
+                dtype=DTYPE_CODES[self.dtype], flags=FLAG_DIE if die else 0,
+            )  # fmt: skip
+            reply = conn.exchange(request, windows, params if fresh else None, into)
+            conn.params_version = version
+            return reply
+
+        # The first task's gradient lands directly in the accumulator (saves a copy); the
+        # others are added to it as they arrive, while later tasks are still sending.
+        conns = list(self.tasks.values())
+        targets = [self.accumulator] + [conn.grad for conn in conns[1:]]
+        futures = [self.pool.submit(one, c, t) for c, t in zip(conns, targets, strict=True)]
+        loss, n, seconds = 0.0, 0, 0.0
+        failure = None
+        replies = []
+        for future in futures:
+            try:
+                replies.append(future.result())
+            except (OSError, ConnectionError) as error:
+                failure = failure or error
+                replies.append(None)
+        if failure is not None:
+            self.drop_all()
+            raise TaskFailed(str(failure))
+        with_grad = [t for t, r in zip(targets, replies, strict=True) if kind == STEP and r.length]
+        if with_grad and with_grad[0] is not self.accumulator:
+            np.copyto(self.accumulator, with_grad[0])
+        for grad in with_grad[1:]:
+            np.add(self.accumulator, grad, out=self.accumulator)
+        for reply in replies:
+            loss += reply.loss
+            n += reply.count
+            seconds = max(seconds, reply.seconds)
+        return loss, (self.accumulator if with_grad else None), n, seconds
+
+    def run_step(self, step: int, windows, params, version: int):
+        return self.run(STEP, step, windows, params, version)
+
+    def run_eval(self, windows, params, version: int):
+        loss, _, n, _ = self.run(EVAL, -1, windows, params, version)
+        return loss, n
+
+    def close(self) -> None:
+        """Tell connected tasks to finish, then stop listening."""
+        for conn in self.tasks.values():
+            try:
+                conn.channel.send(Header(STOP))
+            except OSError:
+                pass
+        self._closed.set()
+        self.listener.close()
+        self._acceptor.join(timeout=2)
+        for conn in self.tasks.values():
+            conn.channel.close()
+        self.tasks.clear()
+        self.pool.shutdown(wait=False)

@@ -1,0 +1,142 @@
+"""Where a step's gradient comes from: this process, or the executors of a barrier stage.
+
+Both sources answer ``gradient(step, windows, params, version)`` with
+``(loss_sum, grad_sum, n, compute_seconds)`` and ``evaluate(windows, params, version)`` with
+``(loss_sum, n)``, so the driver loop in :mod:`sparknn.distributed.trainer` is the same for a
+single-process run and a Spark run. ``version`` identifies the parameter vector (the number of
+updates applied): tasks are sent the parameters only when their copy is older.
+"""
+
+import os
+import re
+import threading
+import time
+import uuid
+
+import numpy as np
+
+from sparknn.distributed.protocol import new_secret
+from sparknn.distributed.server import GradientServer, TaskFailed
+from sparknn.distributed.worker import barrier_task
+from sparknn.errors import SparknnError
+
+
+class LocalGradients:
+    """The single-process reference: one replica over every shard, on the driver."""
+
+    def __init__(self, replica):
+        self.replica = replica
+        self.failures = 0
+
+    def _load(self, params):
+        if self.replica.params is not params:
+            np.copyto(self.replica.params, params)
+
+    def gradient(self, step, windows, params, version):
+        self._load(params)
+        start = time.perf_counter()
+        loss, grad, n = self.replica.gradient(windows)
+        return loss, grad, n, time.perf_counter() - start
+
+    def evaluate(self, windows, params, version):
+        self._load(params)
+        return self.replica.evaluate(windows)
+
+    def close(self):
+        pass
+
+
+def driver_address(spark) -> tuple[str, str]:
+    """(bind host, host executors connect to): Spark's own idea of where the driver lives."""
+    conf = spark.sparkContext.getConf()
+    advertise = conf.get("spark.driver.host", None) or os.environ.get("SPARK_LOCAL_IP")
+    bind = conf.get("spark.driver.bindAddress", None) or os.environ.get("SPARK_LOCAL_IP") or ""
+    return bind, advertise or ""
+
+
+def executor_slots(spark) -> int:
+    """Tasks the cluster can run at once (a barrier stage needs all of them together)."""
+    return max(1, spark.sparkContext.defaultParallelism)
+
+
+def first_error_line(error) -> str:
+    """The Python exception inside a Py4J/Spark error, e.g. 'ValueError: ...'."""
+    lines = [line.strip() for line in str(error).splitlines()]
+    python = [line for line in lines if re.match(r"^[A-Za-z_.]*(Error|Exception): ", line)]
+    python = [line for line in python if not line.startswith(("py4j", "org.", "java."))]
+    return (python or lines or [repr(error)])[-1]
+
+
+class SparkGradients:
+    """Runs one long-lived barrier stage over ``shards`` and exchanges gradients over TCP."""
+
+    def __init__(
+        self,
+        spark,
+        shards,
+        make_replica,
+        n_params: int,
+        dtype,
+        fail_at_step=None,
+        connect_timeout: float = 300.0,
+        log=print,
+    ):
+        self.spark = spark
+        self.n_tasks = shards.getNumPartitions()
+        bind, advertise = driver_address(spark)
+        self.server = GradientServer(
+            self.n_tasks, n_params, dtype, new_secret(), bind_host=bind, advertise_host=advertise
+        )
+        self.connect_timeout = connect_timeout
+        self.log = log
+        self.failures = 0
+        self.reports = None
+        self.error = None
+        self._group = f"sparknn-{uuid.uuid4().hex[:8]}"
+        if fail_at_step is not None:
+            self.server.die_at_step = (fail_at_step, 0)
+        task = barrier_task(self.server.address, self.server.secret, make_replica)
+        self._job = threading.Thread(target=self._run, args=(shards, task), daemon=True)
+        self._job.start()
+
+    def _run(self, shards, task):
+        sc = self.spark.sparkContext
+        sc.setJobGroup(self._group, "sparknn synchronous SGD (barrier stage)", True)
+        try:
+            # The barrier stage must end in a shuffle: Spark retries a failed barrier
+            # *shuffle-map* stage as a whole, but gives up on a failed barrier result stage.
+            reports = shards.barrier().mapPartitions(task).map(lambda report: (0, report))
+            self.reports = reports.partitionBy(1).values().collect()
+        except Exception as error:  # reported to the driver loop, which raises SparknnError
+            self.error = error
+
+    def _job_failed(self):
+        if self.error is not None:
+            return first_error_line(self.error)
+        if not self._job.is_alive():
+            return "the barrier stage ended before training finished"
+        return None
+
+    def _retrying(self, call):
+        while True:
+            self.server.wait_for_tasks(self._job_failed, self.connect_timeout)
+            try:
+                return call()
+            except TaskFailed as error:
+                self.failures += 1
+                self.log(f"a training task failed ({error}); waiting for Spark to relaunch it")
+
+    def gradient(self, step, windows, params, version):
+        return self._retrying(lambda: self.server.run_step(step, windows, params, version))
+
+    def evaluate(self, windows, params, version):
+        return self._retrying(lambda: self.server.run_eval(windows, params, version))
+
+    def close(self):
+        self.server.close()
+        self._job.join(timeout=60)
+        if self._job.is_alive():
+            self.spark.sparkContext.cancelJobGroup(self._group)
+            self._job.join(timeout=30)
+        if self.error is not None and self.reports is None and self.failures == 0:
+            raise SparknnError(f"the Spark training stage failed: {self._job_failed()}")

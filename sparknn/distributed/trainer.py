@@ -1,0 +1,92 @@
+"""The driver loop of synchronous data-parallel SGD, with atomic checkpoints and resume.
+
+Per step t: the batch is ``schedule.batch(t)``; the gradient source (this process or a
+barrier stage, :mod:`sparknn.distributed.sources`) returns the summed gradient and the example
+count; ``model.apply_gradients(grad_sum, n)`` takes the optimizer step on the driver. The same
+loop runs single-process and on Spark, so the two differ only in the order gradient sums are
+added.
+"""
+
+import time
+from dataclasses import dataclass
+
+from sparknn.distributed.checkpoint import (
+    check_compatible,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
+from sparknn.errors import SparknnError
+
+
+@dataclass
+class StepStats:
+    step: int  # 1-based: number of updates applied after this step
+    epoch: int
+    loss: float  # mean loss per example (nats per character for the char-LM)
+    examples: int
+    compute_seconds: float  # slowest task's gradient computation
+    framework_seconds: float  # everything else of the exchange: transfer, waiting, summing
+    update_seconds: float  # the optimizer step on the driver
+    seconds: float  # wall time of the whole step
+
+
+def fit(
+    model,
+    source,
+    schedule,
+    max_steps: int,
+    start_step: int = 0,
+    on_step=None,
+    checkpoint_dir=None,
+    checkpoint_every: int = 0,
+    checkpoint_meta: dict | None = None,
+):
+    """Run steps ``start_step .. max_steps-1``; ``on_step(StepStats)`` after each."""
+    for step in range(start_step, max_steps):
+        windows = schedule.batch(step)
+        start = time.perf_counter()
+        loss, grad, n, compute = source.gradient(step, windows, model.params, version=step)
+        exchanged = time.perf_counter()
+        if n == 0:
+            raise SparknnError(f"step {step}: no task held any window of the batch")
+        model.apply_gradients(grad, n)
+        done = time.perf_counter()
+        stats = StepStats(
+            step=step + 1,
+            epoch=schedule.epoch_of(step),
+            loss=loss / n,
+            examples=n,
+            compute_seconds=compute,
+            framework_seconds=max(0.0, exchanged - start - compute),
+            update_seconds=done - exchanged,
+            seconds=done - start,
+        )
+        if checkpoint_dir is not None and checkpoint_every and (step + 1) % checkpoint_every == 0:
+            save_checkpoint(
+                checkpoint_dir,
+                step + 1,
+                model.params,
+                model.optimizer.get_state(),
+                checkpoint_meta or {},
+            )
+        if on_step is not None:
+            on_step(stats)
+    return model
+
+
+def resume(model, checkpoint_dir, expected_meta: dict) -> int:
+    """Load the newest checkpoint into ``model``; return the step to continue from."""
+    path = latest_checkpoint(checkpoint_dir)
+    if path is None:
+        raise SparknnError(f"--resume: no checkpoint in {checkpoint_dir}")
+    step, params, optimizer_state, meta = load_checkpoint(path)
+    check_compatible(meta, expected_meta, path)
+    if params.shape != model.params.shape:
+        raise SparknnError(
+            f"cannot resume from {path}: it has {params.size} parameters, "
+            f"the model {model.params.size}"
+        )
+    model.params[...] = params
+    model.optimizer.set_state(optimizer_state)
+    return step

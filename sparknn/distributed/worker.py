@@ -1,0 +1,114 @@
+"""The executor side: a barrier task that keeps its shards resident and serves gradient requests.
+
+The task builds a *replica* from its shards once (for the char-LM: the model plus the encoded
+windows), connects to the driver's :class:`~sparknn.distributed.server.GradientServer`, and
+then loops: receive a step's window indices (and the parameters, when they changed) straight
+into preallocated buffers, compute the gradient sum over the windows it holds, send it back.
+
+A replica is any object with:
+
+* ``params``: a contiguous float vector the task receives parameters into;
+* ``gradient(windows) -> (loss_sum, grad_sum, n)``: sums over the windows it holds
+  (``grad_sum`` may be None when ``n`` is 0);
+* ``evaluate(windows) -> (loss_sum, n)``.
+"""
+
+import os
+import socket
+import time
+
+import numpy as np
+
+from sparknn.distributed.protocol import (
+    DTYPE_CODES,
+    EVAL,
+    FLAG_DIE,
+    GRAD,
+    HELLO,
+    LOSS,
+    STEP,
+    STOP,
+    Channel,
+    Header,
+    client_handshake,
+)
+
+
+def connect(address, secret: bytes, hello: Header, timeout: float = 60.0) -> Channel:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            sock = socket.create_connection(address, timeout=10)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    channel = Channel(sock)
+    client_handshake(channel, secret, hello)
+    sock.settimeout(None)
+    return channel
+
+
+def serve(channel: Channel, replica) -> dict:
+    """Answer the driver's requests until it says STOP; return counters for the task report."""
+    dtype_code = DTYPE_CODES[np.dtype(replica.params.dtype)]
+    steps = 0
+    compute_seconds = 0.0
+    while True:
+        request = channel.recv_header()
+        if request.kind == STOP:
+            break
+        windows = np.empty(request.count, dtype=np.int64)
+        channel.recv_into(windows)
+        if request.length:
+            if request.length != replica.params.size or request.dtype != dtype_code:
+                raise ConnectionError("parameter frame does not match this task's model")
+            channel.recv_into(replica.params)
+        if request.flags & FLAG_DIE:
+            os._exit(17)  # fault injection (tests): this Python worker dies mid-training
+        start = time.perf_counter()
+        if request.kind == STEP:
+            loss, grad, n = replica.gradient(windows)
+            seconds = time.perf_counter() - start
+            payload = grad if n else None
+            length = payload.size if payload is not None else 0
+            channel.send(Header(GRAD, request.step, n, length, loss, seconds, dtype_code), payload)
+            steps += 1
+        elif request.kind == EVAL:
+            loss, n = replica.evaluate(windows)
+            seconds = time.perf_counter() - start
+            channel.send(Header(LOSS, request.step, n, 0, loss, seconds, dtype_code))
+        else:
+            raise ConnectionError(f"unexpected message kind {request.kind}")
+        compute_seconds += seconds
+    return {"steps": steps, "compute_seconds": compute_seconds}
+
+
+def barrier_task(address, secret: bytes, make_replica):
+    """The function a barrier stage maps over its partitions of shards."""
+
+    def run(shards):
+        from pyspark import BarrierTaskContext
+
+        context = BarrierTaskContext.get()
+        replica = make_replica(list(shards))
+        # All tasks of one stage attempt agree on a generation number; a retried attempt's
+        # tasks are launched later and so have larger task attempt ids.
+        ids = context.allGather(str(context.taskAttemptId()))
+        generation = min(int(i) for i in ids)
+        hello = Header(HELLO, context.partitionId(), generation)
+        channel = connect(address, secret, hello)
+        try:
+            report = serve(channel, replica)
+        finally:
+            channel.close()
+        report.update(
+            task=context.partitionId(),
+            generation=generation,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+        )
+        yield report
+
+    return run
