@@ -69,12 +69,14 @@ def test_committed_notebooks_match_generator_and_have_no_outputs(name):
 
 
 def test_classic_networks_notebook(monkeypatch):
-    text = execute("classic_networks.ipynb", monkeypatch)
+    text = execute("classic_networks.ipynb", monkeypatch, SPARKNN_NB_SPARK_STEPS=2000)
     assert "prediction for [1, 0, 0]: 0.99993704" in text
     assert "Total params: 15" in text and "(None, 2)     12" in text
     assert "OR: predicted [0 1 1 1], target [0 1 1 1], accuracy 100%" in text
     assert "AND: predicted [0 0 0 1], target [0 0 0 1], accuracy 100%" in text
     assert "inference is deterministic: True" in text
+    assert "2000 steps on local[2] over 2 partitions" in text
+    assert "same weights as the single-process run: True" in text
 
 
 def test_quickstart_notebook(monkeypatch, tmp_path):
