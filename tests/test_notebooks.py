@@ -89,6 +89,11 @@ def test_quickstart_notebook(monkeypatch, tmp_path):
             "quickstart.ipynb",
             monkeypatch,
             SPARKNN_NB_WORKERS=1,
+            SPARKNN_NB_LM_STEPS=4,
+            SPARKNN_NB_LM_HIDDEN=16,
+            SPARKNN_NB_LM_SEQ_LEN=20,
+            SPARKNN_NB_LM_BATCH=8,
+            SPARKNN_NB_LM_EVAL_EVERY=2,
             SPARKNN_NB_W2V_EPOCHS=2,
             SPARKNN_NB_W2V_DIMS="16,32",
             SPARKNN_NB_OUTPUT=tmp_path / "runs",
@@ -97,6 +102,9 @@ def test_quickstart_notebook(monkeypatch, tmp_path):
         stopped = cluster.stop(state)
     assert set(stopped) == {"master", "worker-1"}  # the notebook started its own cluster
     assert "master spark://127.0.0.1:" in text
+    assert "4 steps in" in text and "bits per character" in text
+    for temperature in (0.2, 0.5, 0.8, 1.0, 1.2):
+        assert f"--- temperature {temperature}\nThe night was " in text
     assert "Word: night  Position in vocabulary:" in text
     assert "same neighbours after reload: True" in text
     assert (tmp_path / "runs" / "word2vec-16" / "vocab.tsv").is_file()
