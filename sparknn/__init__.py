@@ -6,6 +6,11 @@ The public API is re-exported here lazily so that ``import sparknn`` stays cheap
 
 from importlib import import_module
 
+# Imported eagerly (it is light: no pyspark until called) because a lazy export cannot win
+# against the submodule of the same name: once anything imports ``sparknn.session``,
+# Python binds the *module* as ``sparknn.session`` and ``sparknn.session(...)`` would fail.
+from sparknn.session import session
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -19,13 +24,11 @@ _EXPORTS = {
     "normalize": "sparknn.nn.utils",
     # compute backends
     "get_backend": "sparknn.backend",
-    # Spark
-    "session": "sparknn.session",
     # word vectors
     "load_vectors": "sparknn.word2vec.vectors",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = ["__version__", "session", *_EXPORTS]
 
 
 def __getattr__(name):

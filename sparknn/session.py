@@ -56,8 +56,25 @@ def package_zip() -> str:
     return path
 
 
+def _launcher_master() -> str | None:
+    """The master chosen outside this call: spark-submit's --master, else $SPARKNN_MASTER."""
+    # spark-submit starts the JVM first and hands Python its gateway port; its --master is
+    # then in the JVM's properties, and overriding it with our default would silently run a
+    # cluster job in local mode.
+    if "PYSPARK_GATEWAY_PORT" in os.environ:
+        from pyspark import SparkConf, SparkContext
+
+        SparkContext._ensure_initialized()  # connects to spark-submit's JVM
+        return SparkConf().get("spark.master", None)
+    return os.environ.get("SPARKNN_MASTER")
+
+
 def session(master: str | None = None, app_name: str = "sparknn", conf: dict | None = None):
-    """Return a SparkSession for ``master`` (default: $SPARKNN_MASTER or local[2])."""
+    """Return a SparkSession for ``master``.
+
+    Default master: spark-submit's ``--master`` when launched by it, else $SPARKNN_MASTER,
+    else local[2].
+    """
     check_java()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -68,7 +85,7 @@ def session(master: str | None = None, app_name: str = "sparknn", conf: dict | N
     active = SparkSession.getActiveSession()
     if active is not None and master is None:
         return active  # under spark-submit, or a notebook that already made one
-    master = _with_task_retries(master or os.environ.get("SPARKNN_MASTER", DEFAULT_MASTER))
+    master = _with_task_retries(master or _launcher_master() or DEFAULT_MASTER)
     builder = SparkSession.builder.master(master).appName(app_name)
     settings = {
         "spark.sql.execution.arrow.pyspark.enabled": "true",
