@@ -168,7 +168,7 @@ def train(config: dict, spark=None) -> Path:
         lines,
         seq_len=config["seq_len"],
         partitions=config["partitions"],
-        tasks=min(config["partitions"], executor_slots(spark)),
+        tasks=executor_slots(spark, config["partitions"]),
         val_fraction=config["val_fraction"],
         min_char_count=config["min_char_count"],
         paths=config["corpus"],

@@ -360,7 +360,7 @@ corpus = build_corpus(
     lines,
     seq_len=LM_SEQ_LEN,
     partitions=2,
-    tasks=min(2, executor_slots(spark)),  # a barrier stage needs all its tasks at once
+    tasks=executor_slots(spark, 2),  # a barrier stage needs all its tasks at once
     val_fraction=0.05,
     min_char_count=2,
 )

@@ -54,9 +54,42 @@ def driver_address(spark) -> tuple[str, str]:
     return bind, advertise or ""
 
 
-def executor_slots(spark) -> int:
-    """Tasks the cluster can run at once (a barrier stage needs all of them together)."""
-    return max(1, spark.sparkContext.defaultParallelism)
+def _concurrent_tasks(spark) -> int | None:
+    """Task slots of the executors registered now, or None where the JVM will not say."""
+    try:
+        jsc = spark.sparkContext._jsc.sc()
+        profile = jsc.resourceProfileManager().defaultResourceProfile()
+        return int(jsc.maxNumConcurrentTasks(profile))
+    except Exception:  # an internal API; a Spark without it gets the public estimate
+        return None
+
+
+def executor_slots(spark, wanted: int, timeout: float = 120.0, settle: float = 3.0) -> int:
+    """How many tasks a barrier stage can run at once, at most ``wanted``.
+
+    A barrier stage needs all its tasks running together, and Spark's ``defaultParallelism``
+    overstates a small standalone cluster (it is never below 2). Executors register a few
+    seconds after the session starts, so wait up to ``timeout`` for the first slot, then until
+    there are ``wanted`` slots or the count has not grown for ``settle`` seconds.
+    """
+    if _concurrent_tasks(spark) is None:
+        return max(1, min(wanted, spark.sparkContext.defaultParallelism))
+    deadline = time.monotonic() + timeout
+    slots, changed = 0, time.monotonic()
+    while True:
+        now_slots = _concurrent_tasks(spark) or 0
+        if now_slots != slots:
+            slots, changed = now_slots, time.monotonic()
+        if slots >= wanted:
+            return wanted
+        if slots and time.monotonic() - changed >= settle:
+            return slots
+        if time.monotonic() > deadline:
+            raise SparknnError(
+                f"no executor registered with master {spark.sparkContext.master!r} within "
+                f"{timeout:.0f} s (is a worker running, with enough free cores and memory?)"
+            )
+        time.sleep(0.2)
 
 
 def first_error_line(error) -> str:
