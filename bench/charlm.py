@@ -8,9 +8,13 @@ clipnorm 5), seq_len 100, global batch 256, float32.
   ``local-cluster[2,1,2048]``, interleaved, median steps/s over several rounds.
 * Quality: validation loss (nats/char, the same validation windows) after the same number of
   steps over the same batches, sparknn on 2 workers vs a single-process PyTorch model of the
-  same shape and optimizer (``nn.Embedding + nn.LSTM + nn.Linear``, ``torch.optim.NAdam``).
+  same shape and optimizer (``nn.Embedding + nn.LSTM + nn.Linear``, ``torch.optim.NAdam``),
+  started from sparknn's initial weights so that only training differs; torch with its own
+  default initialisation is printed too (it starts from different weights, e.g. N(0, 1)
+  embeddings, so early in training it is a different run, not a check of ours).
 
-Run: ``PYTHONPATH=. python bench/charlm.py [--scaling-steps 8 --rounds 3 --quality-steps 120]``
+Run: ``PYTHONPATH=. python bench/charlm.py [--scaling-steps 8 --rounds 3 --quality-steps 300]``
+(``--skip-scaling``: only the quality comparison).
 """
 
 import argparse
@@ -67,7 +71,23 @@ def build_model(vocab_size):
     )
 
 
-def torch_run(corpus, schedule, steps, shards):
+def copy_weights_to_torch(model, net) -> None:
+    """Start torch from sparknn's initial weights (same gate order i, f, c/g, o)."""
+    import torch
+
+    embedding, lstm, dense = (layer.params for layer in model.layers)
+    with torch.no_grad():
+        net.embed.weight.copy_(torch.from_numpy(embedding["embeddings"]))
+        net.lstm.weight_ih_l0.copy_(torch.from_numpy(lstm["kernel"].T.copy()))
+        net.lstm.weight_hh_l0.copy_(torch.from_numpy(lstm["recurrent_kernel"].T.copy()))
+        net.lstm.bias_ih_l0.copy_(torch.from_numpy(lstm["bias"]))
+        net.lstm.bias_hh_l0.zero_()
+        net.out.weight.copy_(torch.from_numpy(dense["kernel"].T.copy()))
+        net.out.bias.copy_(torch.from_numpy(dense["bias"]))
+
+
+def torch_run(corpus, schedule, steps, shards, initial=None):
+    """Train torch over the same batches; ``initial``: a sparknn model to copy weights from."""
     import torch
     from torch import nn
 
@@ -85,6 +105,8 @@ def torch_run(corpus, schedule, steps, shards):
             return self.out(self.lstm(self.embed(x))[0])
 
     model = CharLSTM()
+    if initial is not None:
+        copy_weights_to_torch(initial, model)
     optimizer = torch.optim.NAdam(model.parameters(), lr=LR)
     loss_fn = nn.CrossEntropyLoss()
     start = time.perf_counter()
@@ -113,8 +135,9 @@ def main():
     parser.add_argument("--master", default="local-cluster[2,1,2048]")
     parser.add_argument("--scaling-steps", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--quality-steps", type=int, default=120)
+    parser.add_argument("--quality-steps", type=int, default=300)
     parser.add_argument("--val-windows", type=int, default=512)
+    parser.add_argument("--skip-scaling", action="store_true", help="only the quality run")
     default_books = next((d for d in BOOK_DIRS if d.is_dir()), BOOK_DIRS[0])
     parser.add_argument("--books", type=Path, default=default_books)
     args = parser.parse_args()
@@ -136,7 +159,7 @@ def main():
     )
 
     rates = {1: [], 2: []}
-    for _ in range(args.rounds):
+    for _ in range(0 if args.skip_scaling else args.rounds):
         for workers in (1, 2):
             _, times, _ = spark_run(spark, corpora[workers], schedule, args.scaling_steps)
             steady = [s.seconds for s in times[1:]]  # step 1 includes launching the stage
@@ -148,17 +171,24 @@ def main():
                 f"(compute {compute * 1e3:.0f} ms, framework {framework * 1e3:.1f} ms per step)",
                 flush=True,
             )
-    one, two = statistics.median(rates[1]), statistics.median(rates[2])
-    print(f"steps/s: 1 worker {one:.3f}, 2 workers {two:.3f}, scaling {two / one:.2f}x")
+    if not args.skip_scaling:
+        one, two = statistics.median(rates[1]), statistics.median(rates[2])
+        print(f"steps/s: 1 worker {one:.3f}, 2 workers {two:.3f}, scaling {two / one:.2f}x")
 
+    initial = build_model(len(base.vocab))  # the same seed: spark_run starts from these weights
     _, times, val = spark_run(spark, base, schedule, args.quality_steps)
     ours_seconds = sum(s.seconds for s in times)
     shards = base.shards.collect()
-    torch_val, torch_seconds = torch_run(base, schedule, args.quality_steps, shards)
+    steps = args.quality_steps
+    same_init, same_init_s = torch_run(base, schedule, steps, shards, initial=initial)
+    own_init, own_init_s = torch_run(base, schedule, steps, shards)
     print(
-        f"val loss after {args.quality_steps} steps: sparknn (2 workers) {val:.4f} nats/char "
-        f"({ours_seconds:.0f} s), torch single-process {torch_val:.4f} ({torch_seconds:.0f} s), "
-        f"sparknn/torch {val / torch_val:.3f}"
+        f"val loss after {steps} steps (nats/char):\n"
+        f"  sparknn, 2 workers:                       {val:.4f} ({ours_seconds:.0f} s)\n"
+        f"  torch, 1 process, sparknn's initial weights: {same_init:.4f} ({same_init_s:.0f} s)"
+        f"  sparknn/torch {val / same_init:.3f}\n"
+        f"  torch, 1 process, torch's default init:   {own_init:.4f} ({own_init_s:.0f} s)"
+        f"  sparknn/torch {val / own_init:.3f}"
     )
     spark.stop()
 

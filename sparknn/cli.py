@@ -23,7 +23,9 @@ SUBCOMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sparknn", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="sparknn", description="sparknn: neural-network training on Apache Spark."
+    )
     parser.add_argument("--version", action="version", version=f"sparknn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_text) in SUBCOMMANDS.items():

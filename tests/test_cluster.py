@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from sparknn import cluster
+from sparknn.charlm import load_charlm
 from sparknn.errors import SparknnError
+from sparknn.word2vec.vectors import load_vectors
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -57,6 +59,24 @@ def _processes_running_in(directory: Path) -> list[int]:
     return found
 
 
+def submit(master_url: str, script, *args: str) -> subprocess.CompletedProcess:
+    """spark-submit ``script`` in a fresh process, as a user would; fails the test on error."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYSPARK_GATEWAY")}
+    env.update(PYTHONPATH=str(REPO), PYSPARK_PYTHON=sys.executable, SPARK_LOCAL_IP="127.0.0.1")
+    env.pop("SPARKNN_MASTER", None)
+    spark_submit = cluster.spark_home() / "bin" / "spark-submit"
+    done = subprocess.run(
+        [str(spark_submit), "--master", master_url, str(script), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 def test_start_submit_stop(tmp_path):
     state = tmp_path / "cluster"
     # Port 0: any free port, so a cluster someone already runs on 7077/8080 is left alone.
@@ -79,19 +99,7 @@ def test_start_submit_stop(tmp_path):
 
         job = tmp_path / "job.py"
         job.write_text(JOB)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYSPARK_GATEWAY")}
-        env.update(PYTHONPATH=str(REPO), PYSPARK_PYTHON=sys.executable, SPARK_LOCAL_IP="127.0.0.1")
-        env.pop("SPARKNN_MASTER", None)
-        spark_submit = cluster.spark_home() / "bin" / "spark-submit"
-        done = subprocess.run(
-            [str(spark_submit), "--master", report.master_url, str(job)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
+        done = submit(report.master_url, job)
         line = next(l for l in done.stdout.splitlines() if l.startswith("RESULT "))
         result = json.loads(line.removeprefix("RESULT "))
         assert result["master"] == report.master_url  # not silently local[...]
@@ -100,6 +108,24 @@ def test_start_submit_stop(tmp_path):
         assert all(".zip" in path for _, path, _, _ in result["found"])
         assert sum(total for *_, total in result["found"]) == sum(range(1000))
         assert (state / "work").is_dir() and any((state / "work").iterdir())
+
+        # The two real jobs, tiny, through spark-submit against the same cluster.
+        corpus = str(REPO / "data" / "dubliners.txt")
+        w2v = tmp_path / "w2v"
+        submit(
+            report.master_url, REPO / "jobs" / "train_word2vec.py",
+            "--corpus", corpus, "--output", str(w2v), "--vector-size", "16", "--epochs", "1",
+        )  # fmt: skip
+        assert "dublin" in load_vectors(w2v)
+        lm = tmp_path / "charlm"
+        done = submit(
+            report.master_url, REPO / "jobs" / "train_charlm.py", "--corpus", corpus,
+            "--output", str(lm), "--max-steps", "3", "--hidden", "16", "--seq-len", "20",
+            "--batch-size", "8",
+        )  # fmt: skip
+        assert "on 2 tasks" in done.stdout  # both of the worker's cores in the barrier stage
+        model, vocab = load_charlm(lm)
+        assert model.params.size > 0 and "e" in vocab.chars
     finally:
         stopped = cluster.stop(state)
 
