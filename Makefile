@@ -6,7 +6,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 
-.PHONY: demo test setup lint bench clean
+.PHONY: demo test setup notebooks bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 (e.g. 'apt install python3.11 python3.11-venv')" >&2; exit 1; }
@@ -25,7 +25,12 @@ test: setup
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
+notebooks: setup
+	$(PY) -m pip install -q -e '.[notebooks]'
+	$(VENV)/bin/jupyter lab notebooks/
+
 bench: setup
+	$(PY) -m pip install -q --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 	$(PY) -m pip install -q -e '.[bench]'
 
 clean:

@@ -113,7 +113,7 @@ def spark_submit():
     return os.path.join(os.path.dirname(pyspark.__file__), "bin", "spark-submit")
 
 
-def run_sparknn(corpus, out_dir, epochs, backend, extra):
+def run_sparknn(corpus, out_dir, epochs, backend, partitions, extra):
     command = [
         spark_submit(),
         "--master",
@@ -126,7 +126,7 @@ def run_sparknn(corpus, out_dir, epochs, backend, extra):
         "--output",
         str(out_dir),
         "--partitions",
-        "2",
+        str(partitions),
         "--backend",
         backend,
         "--epochs",
@@ -212,33 +212,42 @@ def quality(vectors_txt):
     return {"analogy": accuracy, "spearman": float(spearman[0]), "ws_oov": oov}
 
 
+def run_system(system, name, run, corpus, epochs, workdir, extra):
+    """One training run of ``system``; returns its figures (quality included)."""
+    out = workdir / f"{name}-{system}-{run}"
+    if system.startswith("sparknn-"):
+        backend, _, partitions = system.removeprefix("sparknn-").partition("-p")
+        r = run_sparknn(corpus, out, epochs, backend, int(partitions or 2), extra)
+        r.pop("meta")
+        vectors = out / "vectors.txt"
+    elif system == "gensim":
+        vectors = out.with_suffix(".txt")
+        r = run_script(GENSIM_SCRIPT, corpus, vectors, epochs)
+    else:
+        vectors = out.with_suffix(".txt")
+        r = run_script(MLLIB_SCRIPT, corpus, vectors, epochs, env=env_for_spark())
+    r.update(quality(vectors))
+    return r
+
+
 def bench(name, epochs, runs, systems, workdir, extra):
     corpus, tokens = prepare_corpus(name, workdir)
     print(f"{name}: {tokens:,} tokens, epochs {epochs}, runs {runs}", flush=True)
-    results = {}
-    for system in systems:
-        samples = []
-        for run in range(runs):
-            out = workdir / f"{name}-{system}-{run}"
-            if system.startswith("sparknn-"):
-                r = run_sparknn(corpus, out, epochs, system.split("-", 1)[1], extra)
-                r.pop("meta")
-                vectors = out / "vectors.txt"
-            elif system == "gensim":
-                vectors = out.with_suffix(".txt")
-                r = run_script(GENSIM_SCRIPT, corpus, vectors, epochs)
-            else:
-                vectors = out.with_suffix(".txt")
-                r = run_script(MLLIB_SCRIPT, corpus, vectors, epochs, env=env_for_spark())
-            r.update(quality(vectors))
+    samples = {system: [] for system in systems}
+    for run in range(runs):  # systems alternate within each run: load drifts hit all alike
+        for system in systems:
+            r = run_system(system, name, run, corpus, epochs, workdir, extra)
             r["words_per_s"] = tokens * epochs / r["train_s"]
-            samples.append(r)
+            samples[system].append(r)
             print(f"  {system} run {run + 1}: {json.dumps(r)}", flush=True)
-        results[system] = {
-            key: statistics.median(s[key] for s in samples)
-            for key in samples[0]
-            if isinstance(samples[0][key], (int, float))
+    results = {
+        system: {
+            key: statistics.median(s[key] for s in runs_of)
+            for key in runs_of[0]
+            if isinstance(runs_of[0][key], (int, float))
         }
+        for system, runs_of in samples.items()
+    }
     print_table(name, epochs, tokens, results)
     return results
 
@@ -290,7 +299,8 @@ def main():
         "--systems",
         nargs="+",
         default=["sparknn-opencl", "sparknn-numpy", "gensim", "mllib"],
-        help="any of sparknn-numpy sparknn-opencl gensim mllib",
+        help="any of sparknn-numpy sparknn-opencl gensim mllib; sparknn-BACKEND-pN trains on N "
+        "partitions instead of 2",
     )
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "sparknn-w2v"))
     parser.add_argument("--json", help="write all medians here")

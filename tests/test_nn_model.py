@@ -262,6 +262,8 @@ def test_initializers_follow_keras_definitions():
     assert np.abs(w).max() <= np.sqrt(6 / 200) and np.abs(w).max() > 0.95 * np.sqrt(6 / 200)
     assert abs(kernel("he_normal").std() - np.sqrt(2 / 200)) < 0.1 * np.sqrt(2 / 200)
     assert np.abs(kernel("uniform")).max() <= 0.05
+    w = kernel("standard_normal")
+    assert abs(w.mean()) < 0.01 and abs(w.std() - 1) < 0.01 and np.abs(w).max() > 3
     lstm = sparknn.Sequential([layers.LSTM(16, input_shape=(None, 3))], seed=0)
     recurrent = lstm.layers[0].params["recurrent_kernel"].reshape(16, 64)
     np.testing.assert_allclose(recurrent @ recurrent.T, np.eye(16), atol=1e-5)

@@ -37,6 +37,11 @@ def uniform(shape, rng):
     return rng.uniform(-0.05, 0.05, size=shape)
 
 
+def standard_normal(shape, rng):
+    """N(0, 1): PyTorch's ``nn.Embedding`` default."""
+    return rng.normal(size=shape)
+
+
 def orthogonal(shape, rng):
     """Keras' default for LSTM recurrent kernels: rows or columns orthonormal."""
     rows, cols = shape[0], int(np.prod(shape[1:]))
@@ -73,6 +78,7 @@ INITIALIZERS = {
     "he_uniform": he_uniform,
     "he_normal": he_normal,
     "uniform": uniform,
+    "standard_normal": standard_normal,
     "orthogonal": orthogonal,
     "zeros": zeros,
     "ones": ones,
