@@ -99,19 +99,21 @@ class MetricsFile:
         self.handle.close()
 
 
-def write_samples(path: Path, model, vocab, seed_text, length, seed, epoch):
+def write_samples(path: Path, model, vocab, seed_text, length, seed, epoch) -> dict:
+    """Sample at every temperature into ``path``; returns {temperature: text}."""
     from sparknn.charlm import SAMPLE_TEMPERATURES, sample
 
     rng = np.random.default_rng([seed, epoch])
+    texts = {
+        t: seed_text + sample(model, vocab, seed_text, length, t, rng) for t in SAMPLE_TEMPERATURES
+    }
     parts = [f"seed text: {seed_text!r}\n"]
-    for temperature in SAMPLE_TEMPERATURES:
-        text = sample(model, vocab, seed_text, length, temperature, rng)
-        parts.append(f"\n----- temperature {temperature} -----\n{seed_text}{text}\n")
+    parts += [f"\n----- temperature {t} -----\n{text}\n" for t, text in texts.items()]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name("." + path.name + ".tmp")
     tmp.write_text("".join(parts), encoding="utf-8")
     os.replace(tmp, path)
-    return parts[2]
+    return texts
 
 
 def format_eta(seconds: float) -> str:
@@ -222,11 +224,12 @@ def train(config: dict, spark=None) -> Path:
                 line += f"  val_loss {val:.4f} ({bits_per_char(val):.3f} bits/char)"
             print(line, flush=True)
         if end_of_epoch:
-            first = write_samples(
+            texts = write_samples(
                 output / "samples" / f"epoch-{stats.epoch + 1}.txt", model, corpus.vocab,
                 corpus.seed_text, config["sample_length"], config["seed"], stats.epoch,
             )  # fmt: skip
-            print(first.rstrip(), flush=True)
+            excerpt = " ".join(texts[0.5].split())[:100]  # one line; the file has them all
+            print(f"  sample at temperature 0.5: {excerpt}...", flush=True)
 
     try:
         fit(

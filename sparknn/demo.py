@@ -30,7 +30,7 @@ class DemoSettings:
     w2v_dims: int = 64
     w2v_epochs: int = 30
     neighbours: int = 8
-    lm_steps: int = 600  # about 10 epochs of Dubliners at batch 64
+    lm_steps: int = 1200  # about 22 epochs of Dubliners at batch 64
     lm_hidden: int = 128
     lm_seq_len: int = 100
     lm_batch: int = 64

@@ -91,3 +91,20 @@ def test_missing_empty_short_and_invalid_corpora(spark, tmp_path):
     bad.write_bytes("caf\u00e9 ok\n".encode() + b"broken \xff byte\n")
     with pytest.raises(SparknnError, match=r"bad\.txt: invalid UTF-8 at byte offset 16"):
         build_corpus(read_text(spark, str(bad)), seq_len=3, paths=str(bad))
+
+
+def test_strip_gutenberg_keeps_the_book_only():
+    from sparknn.corpus.reader import strip_gutenberg
+
+    book = (
+        "\ufeffThe Project Gutenberg EBook of Dubliners\nlicense text\n"
+        "*** START OF THIS PROJECT GUTENBERG EBOOK DUBLINERS ***\n\n\n"
+        "Produced by David Reed, Karol Pietrzak, and\nDavid Widger\n\n\n"
+        "DUBLINERS\n\nThere was no hope for him this time.\n\n"
+        "End of the Project Gutenberg EBook of Dubliners, by James Joyce\n\n"
+        "*** END OF THIS PROJECT GUTENBERG EBOOK DUBLINERS ***\nmore license text\n"
+    )
+    assert strip_gutenberg(book).strip() == ("DUBLINERS\n\nThere was no hope for him this time.")
+    # Without markers the text is left whole, credit line included.
+    plain = "Produced by a cooperative.\n\nChapter 1\n"
+    assert strip_gutenberg(plain) == plain

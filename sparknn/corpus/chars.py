@@ -258,9 +258,10 @@ def _shard(target, pieces, bounds, ranges, seq_len, step) -> WindowShard:
 
 
 def pick_seed_text(head: str, length: int = 40) -> str:
-    """A generation prompt from the corpus: the start of its first substantial line."""
+    """A generation prompt from the corpus: the start of its first line of prose (long, with
+    lowercase letters: not a title or a table of contents)."""
     for line in head.splitlines():
-        if len(line.strip()) >= 20:
+        if len(line.strip()) >= length and any(c.islower() for c in line):
             return line.strip()[:length]
     return head[:length] or "\n"
 

@@ -16,13 +16,27 @@ GUTENBERG_START = re.compile(r"^\*\*\* ?START OF (THE|THIS) PROJECT GUTENBERG.*$
 GUTENBERG_END = re.compile(r"^\*\*\* ?END OF (THE|THIS) PROJECT GUTENBERG.*$", re.M | re.I)
 
 
+# The transcribers' credit that opens many books, just after the START marker.
+GUTENBERG_CREDIT = re.compile(
+    r"\A\s*(Produced by|E-?text prepared by|Transcribed (from|by)|This e-?(text|book) was)"
+    r".*?(\n[ \t]*\n|\Z)",
+    re.I | re.S,
+)
+# ... and the closing line some books repeat just before the END marker.
+GUTENBERG_TAIL = re.compile(r"\n[ \t]*End of (the )?Project Gutenberg[^\n]*\s*\Z", re.I)
+
+
 def strip_gutenberg(text: str) -> str:
-    """Return the book between Project Gutenberg's START and END markers (or all of it)."""
+    """Return the book between Project Gutenberg's START and END markers (or all of it),
+    without the transcribers' credit paragraph that often opens it."""
     start = GUTENBERG_START.search(text)
     end = GUTENBERG_END.search(text)
     begin = start.end() if start else 0
     finish = end.start() if end and end.start() > begin else len(text)
-    return text[begin:finish]
+    book = text[begin:finish]
+    if not start:
+        return book
+    return GUTENBERG_TAIL.sub("\n", GUTENBERG_CREDIT.sub("", book, count=1))
 
 
 def expand_paths(paths) -> list[str]:
