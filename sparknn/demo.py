@@ -106,9 +106,14 @@ def train_charlm(spark, corpus: Path, output: Path, settings: DemoSettings) -> P
     return max((output / "samples").glob("epoch-*.txt"), key=lambda p: int(p.stem[6:]))
 
 
-def fresh_directory(path: Path) -> Path:
-    """The demo's own output folder, emptied: each demo run starts from scratch."""
+def fresh_directory(path: Path, marker: str) -> Path:
+    """The demo's own output folder, emptied: each demo run starts from scratch. Only a
+    folder holding ``marker`` (a file every finished or interrupted run writes) is removed."""
     if path.exists():
+        if not (path / marker).is_file() and any(path.iterdir()):
+            raise SparknnError(
+                f"{path} exists and is not an earlier demo's output; choose another --output"
+            )
         shutil.rmtree(path)
     return path
 
@@ -116,13 +121,13 @@ def fresh_directory(path: Path) -> Path:
 def run_demo(spark, corpus: Path, settings: DemoSettings, output: Path) -> None:
     started = time.perf_counter()
     section(f"word2vec: skip-gram, {settings.w2v_dims} dims, {settings.w2v_epochs} epochs")
-    w2v_dir = fresh_directory(output / "word2vec")
+    w2v_dir = fresh_directory(output / "word2vec", "vectors.npy")
     vectors = train_word2vec(spark, corpus, w2v_dir, settings)
     print(f"{len(vectors):,} words; nearest neighbours by cosine similarity:\n")
     print(neighbour_columns(vectors, QUERIES, settings.neighbours))
 
     section(f"char-LSTM: LSTM({settings.lm_hidden}), {settings.lm_steps} synchronous SGD steps")
-    lm_dir = fresh_directory(output / "charlm")
+    lm_dir = fresh_directory(output / "charlm", "metrics.csv")
     samples = train_charlm(spark, corpus, lm_dir, settings)
     print(f"\ngenerated text ({samples}):")
     print(samples.read_text(encoding="utf-8"))

@@ -2,8 +2,11 @@
 
 import re
 
+import pytest
+
 from sparknn.charlm import load_charlm
 from sparknn.demo import QUERIES, DemoSettings, run_demo
+from sparknn.errors import SparknnError
 from sparknn.word2vec.vectors import load_vectors
 
 SCORED = r"(\S+) (-?\d\.\d{3})"
@@ -11,7 +14,8 @@ SCORED = r"(\S+) (-?\d\.\d{3})"
 
 def test_demo_prints_neighbour_tables_and_samples(spark, dubliners_path, tmp_path, capsys):
     settings = DemoSettings.quick()
-    (tmp_path / "word2vec").mkdir()
+    (tmp_path / "word2vec").mkdir()  # an earlier demo's output is replaced
+    (tmp_path / "word2vec" / "vectors.npy").write_text("from an earlier demo")
     (tmp_path / "word2vec" / "stale.txt").write_text("from an earlier demo")
     run_demo(spark, dubliners_path, settings, tmp_path)
     out = capsys.readouterr().out
@@ -39,3 +43,12 @@ def test_demo_prints_neighbour_tables_and_samples(spark, dubliners_path, tmp_pat
     model, vocab = load_charlm(tmp_path / "charlm")
     assert model.layers[-1].units == len(vocab)
     assert f"sparknn neighbors {tmp_path / 'word2vec'}" in out
+
+
+def test_demo_leaves_folders_it_did_not_write_alone(spark, dubliners_path, tmp_path):
+    mine = tmp_path / "word2vec" / "notes.txt"
+    mine.parent.mkdir()
+    mine.write_text("not a demo output")
+    with pytest.raises(SparknnError, match="is not an earlier demo's output"):
+        run_demo(spark, dubliners_path, DemoSettings.quick(), tmp_path)
+    assert mine.read_text() == "not a demo output"
