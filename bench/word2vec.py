@@ -257,7 +257,7 @@ def print_table(name, epochs, tokens, results):
     mllib = results.get("mllib")
     print(f"\n{name} ({tokens:,} tokens, {epochs} epochs) - medians")
     print(
-        "| system | words/s | x gensim | x MLlib | train s | wall s | peak RSS GB "
+        "| system | words/s | x gensim | x MLlib | train s | wall s | peak RSS GiB "
         "| analogy | wordsim353 Spearman |\n|---|---|---|---|---|---|---|---|---|"
     )
     for system, r in results.items():
