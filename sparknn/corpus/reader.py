@@ -28,7 +28,8 @@ GUTENBERG_TAIL = re.compile(r"\n[ \t]*End of (the )?Project Gutenberg[^\n]*\s*\Z
 
 def strip_gutenberg(text: str) -> str:
     """Return the book between Project Gutenberg's START and END markers (or all of it),
-    without the transcribers' credit paragraph that often opens it."""
+    without the transcribers' credit that often opens it or the "End of the Project
+    Gutenberg ..." line that often closes it."""
     start = GUTENBERG_START.search(text)
     end = GUTENBERG_END.search(text)
     begin = start.end() if start else 0
