@@ -18,7 +18,7 @@ MLlib: ``fit()``, which includes its vocabulary pass). Peak memory is the larges
 RSS of the process tree (driver, Python workers, JVMs), sampled every 0.1 s. Quality is
 measured with gensim's evaluators on each system's exported ``vectors.txt`` (which also
 checks that gensim loads our files): questions-words accuracy (restrict_vocab=30000) and
-wordsim353 Spearman. Figures are medians over ``--runs`` runs.
+wordsim353 Spearman. Figures are medians over ``--runs`` runs; run ``i`` uses seed ``i``.
 """
 
 import argparse
@@ -113,7 +113,7 @@ def spark_submit():
     return os.path.join(os.path.dirname(pyspark.__file__), "bin", "spark-submit")
 
 
-def run_sparknn(corpus, out_dir, epochs, backend, partitions, extra):
+def run_sparknn(corpus, out_dir, epochs, seed, backend, partitions, extra):
     command = [
         spark_submit(),
         "--master",
@@ -132,7 +132,7 @@ def run_sparknn(corpus, out_dir, epochs, backend, partitions, extra):
         "--epochs",
         str(epochs),
         "--seed",
-        "1",
+        str(seed),
         "--vector-size",
         "100",
         "--window",
@@ -155,9 +155,9 @@ GENSIM_SCRIPT = textwrap.dedent(
     import json, sys, time
     from gensim.models import Word2Vec
     from gensim.models.word2vec import LineSentence
-    corpus, out, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    corpus, out, epochs, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     model = Word2Vec(vector_size=100, window=5, negative=5, hs=0, sample=1e-3, min_count=5,
-                     sg=1, workers=2, seed=1, epochs=epochs)
+                     sg=1, workers=2, seed=seed, epochs=epochs)
     t0 = time.perf_counter()
     model.build_vocab(LineSentence(corpus))
     t1 = time.perf_counter()
@@ -173,7 +173,7 @@ MLLIB_SCRIPT = textwrap.dedent(
     import json, sys, time
     from pyspark.sql import SparkSession, functions as F
     from pyspark.ml.feature import Word2Vec
-    corpus, out, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    corpus, out, epochs, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     spark = (SparkSession.builder.master("local[2]").config("spark.driver.memory", "2g")
              .config("spark.ui.showConsoleProgress", "false").getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
@@ -181,7 +181,7 @@ MLLIB_SCRIPT = textwrap.dedent(
     df.count()
     t0 = time.perf_counter()
     model = Word2Vec(vectorSize=100, windowSize=5, minCount=5, maxIter=epochs, numPartitions=2,
-                     seed=1, inputCol="tokens", maxSentenceLength=1000).fit(df)
+                     seed=seed, inputCol="tokens", maxSentenceLength=1000).fit(df)
     t1 = time.perf_counter()
     rows = model.getVectors().collect()
     with open(out, "w") as f:
@@ -194,9 +194,9 @@ MLLIB_SCRIPT = textwrap.dedent(
 )
 
 
-def run_script(script, corpus, out_file, epochs, env=None):
+def run_script(script, corpus, out_file, epochs, seed, env=None):
     stdout, wall, peak = run_tree(
-        [PYTHON, "-c", script, str(corpus), str(out_file), str(epochs)], env=env
+        [PYTHON, "-c", script, str(corpus), str(out_file), str(epochs), str(seed)], env=env
     )
     result = json.loads(stdout.strip().splitlines()[-1])
     return {**result, "wall_s": wall, "peak_rss": peak}
@@ -215,17 +215,18 @@ def quality(vectors_txt):
 def run_system(system, name, run, corpus, epochs, workdir, extra):
     """One training run of ``system``; returns its figures (quality included)."""
     out = workdir / f"{name}-{system}-{run}"
+    seed = 1 + run  # quality medians over seeds, not one seed's luck
     if system.startswith("sparknn-"):
         backend, _, partitions = system.removeprefix("sparknn-").partition("-p")
-        r = run_sparknn(corpus, out, epochs, backend, int(partitions or 2), extra)
+        r = run_sparknn(corpus, out, epochs, seed, backend, int(partitions or 2), extra)
         r.pop("meta")
         vectors = out / "vectors.txt"
     elif system == "gensim":
         vectors = out.with_suffix(".txt")
-        r = run_script(GENSIM_SCRIPT, corpus, vectors, epochs)
+        r = run_script(GENSIM_SCRIPT, corpus, vectors, epochs, seed)
     else:
         vectors = out.with_suffix(".txt")
-        r = run_script(MLLIB_SCRIPT, corpus, vectors, epochs, env=env_for_spark())
+        r = run_script(MLLIB_SCRIPT, corpus, vectors, epochs, seed, env=env_for_spark())
     r.update(quality(vectors))
     return r
 
@@ -268,6 +269,12 @@ def print_table(name, epochs, tokens, results):
             f"| {r['train_s']:.1f} | {r['wall_s']:.1f} | {r['peak_rss'] / 2**30:.2f} "
             f"| {r['analogy']:.4f} | {r['spearman']:.4f} |"
         )
+    for system, r in results.items():  # the partition-count quality check: -pN vs -p1
+        backend, _, partitions = system.partition("-p")
+        single = results.get(f"{backend}-p1")
+        if partitions not in ("", "1") and single:
+            ratio = r["analogy"] / single["analogy"]
+            print(f"analogy {system} / {backend}-p1 = {ratio:.3f}")
 
 
 def query_latency(n_words=100_000, dim=100, queries=300):

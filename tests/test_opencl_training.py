@@ -68,22 +68,22 @@ def test_word2vec_training_matches_numpy(dubliners_path):
         for backend in ("numpy", "opencl")
     }
     want, got = results["numpy"], results["opencl"]
-    # Hogwild chunks (opencl, thread timing decides races) vs 64-pair minibatches (numpy):
-    # same pairs and schedule, so the runs agree closely but not bit for bit. For scale, two
-    # numpy runs with different seeds differ by ~1.4 in relative norm, cosine correlation ~0.75;
-    # opencl vs numpy measured 0.02-0.33 and > 0.99.
+    # The fused OpenCL kernel (word2vec.c's loop, its own RNG) draws other windows, subsamples
+    # and negatives than numpy's pair generator: a different sample of the same process from
+    # the same initial vectors. tests/test_sgns_train.py checks the kernel against a reference
+    # of its own draws; here the two must train alike. For scale: numpy with another seed
+    # (other initial vectors too) gives cosine correlation ~0.75; opencl vs numpy ~0.90.
     loss_want = np.array(want.metadata["loss_per_pair_by_epoch"])
     loss_got = np.array(got.metadata["loss_per_pair_by_epoch"])
     assert loss_want[-1] < loss_want[0]
     np.testing.assert_allclose(loss_got, loss_want, rtol=0.03)
     a, b = want.vectors, got.vectors
-    assert np.linalg.norm(a - b) / np.linalg.norm(a) < 0.6
 
     def cosines(v):
         v = v[:200] / np.linalg.norm(v[:200], axis=1, keepdims=True)
         return (v @ v.T).ravel()
 
-    assert np.corrcoef(cosines(a), cosines(b))[0, 1] > 0.98
+    assert np.corrcoef(cosines(a), cosines(b))[0, 1] > 0.85
 
 
 @pytest.mark.parametrize("backend", ["opencl"])

@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from sparknn.errors import SparknnError
-from sparknn.word2vec.train import Settings, encode_lines, split_lines, train_local, train_spark
+from sparknn.word2vec.train import (
+    Settings,
+    encode_lines,
+    round_schedule,
+    split_lines,
+    train_local,
+    train_spark,
+)
 from sparknn.word2vec.vectors import WordVectors, load_vectors
 from sparknn.word2vec.vocab import build_vocabulary
 
@@ -89,6 +96,23 @@ def test_seed_makes_training_reproducible(corpus):
     assert not np.allclose(a.vectors, c.vectors)
 
 
+def test_round_schedule_warms_up_then_ramps_to_sync_words():
+    words, epochs = 1_000_000, 4
+    schedules = round_schedule(words, epochs, 50_000, start_words=5000, warmup_words=1000)
+    assert len(schedules) == epochs
+    sizes = [np.diff(np.array(cuts) * words).round().astype(int) for cuts in schedules]
+    for cuts in schedules:  # every epoch covers its partition exactly once, in order
+        assert cuts[0] == 0 and cuts[-1] == 1 and np.all(np.diff(cuts) > 0)
+    assert list(sizes[0][:3]) == [1000, 2000, 4000]  # warm-up doubling, up to the ramp
+    assert 5000 <= sizes[0][3] < 5100  # the ramp starts at start_words ...
+    inner = np.concatenate([s[:-1] for s in sizes])[3:]  # last round of an epoch is a remainder
+    assert np.all(np.diff(inner) >= 0)  # ... grows monotonically ...
+    assert np.all(sizes[2][:-1] == 50_000) and np.all(sizes[3][:-1] == 50_000)  # ... to half-way
+    # Without a ramp or warm-up every round holds sync_words (start_words above it is capped).
+    for cuts in round_schedule(words, 2, 50_000, start_words=80_000):
+        assert np.all(np.diff(cuts)[:-1] * words == pytest.approx(50_000))
+
+
 def test_settings_reject_bad_values():
     with pytest.raises(SparknnError, match="merge.*adaptive, sum, mean"):
         Settings(merge="median")
@@ -97,16 +121,37 @@ def test_settings_reject_bad_values():
 
 
 @pytest.mark.spark
-def test_spark_training_equals_the_single_process_run(spark, tmp_path):
+@pytest.mark.parametrize("partitions", [2, 3])
+def test_spark_training_equals_the_single_process_run(spark, tmp_path, partitions):
+    """The barrier-stage rounds compute what one process computes; with 3 partitions on
+    2 task slots one task holds two partitions."""
     lines = planted_corpus(500, seed=3)
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(lines) + "\n")
-    config = {**SETTINGS, "epochs": 1, "min_count": 1, "partitions": 2, "sync_words": 1000}
+    config = {**SETTINGS, "epochs": 1, "min_count": 1, "partitions": partitions}
+    config["sync_words"] = 1000
     spark_result = train_spark(spark, str(path), config, verbose=False)
-    local_result = train(lines, 2, epochs=1, sync_words=1000)
+    local_result = train(lines, partitions, epochs=1, sync_words=1000)
     assert spark_result.vocab.words == local_result.vocab.words
     assert spark_result.metadata["rounds"] == local_result.metadata["rounds"] > 1
-    np.testing.assert_allclose(spark_result.vectors, local_result.vectors, rtol=1e-5, atol=1e-6)
+    assert spark_result.metadata["tasks"] == 2
+    np.testing.assert_array_equal(spark_result.vectors, local_result.vectors)
+
+
+@pytest.mark.spark
+def test_a_task_failure_is_retried_and_changes_nothing(spark, tmp_path):
+    """A Python worker that dies mid-training makes Spark relaunch the stage; the new tasks
+    are sent the whole model and the round is repeated, so the vectors are unchanged."""
+    lines = planted_corpus(300, seed=4)
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(lines) + "\n")
+    rounds = {"sync_words": 400, "warmup_words": 100}
+    config = {**SETTINGS, **rounds, "epochs": 1, "min_count": 1, "partitions": 2}
+    failed = train_spark(spark, str(path), config, verbose=False, fail_at_round=3)
+    assert failed.metadata["rounds"] > 3
+    assert failed.metadata["task_failures"] == 1
+    local_result = train(lines, 2, epochs=1, **rounds)
+    np.testing.assert_array_equal(failed.vectors, local_result.vectors)
 
 
 @pytest.mark.spark

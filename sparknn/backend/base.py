@@ -14,6 +14,8 @@ Conventions shared by every implementation:
   (``softmax - onehot``), never divided by the batch size: reduction is the caller's job.
 * ``sgns_update`` is word2vec's skip-gram negative-sampling step, applied in place; see its
   docstring for the exact semantics implementations must agree on.
+* ``sgns_train`` (optional, ``fused_sgns = True`` where implemented) is the whole word2vec.c
+  loop from the token stream: subsampling, dynamic window and negatives drawn on the device.
 """
 
 from abc import ABC, abstractmethod
@@ -27,6 +29,7 @@ class Backend(ABC):
     """One implementation of the heavy operations (numpy, opencl)."""
 
     name: str = "abstract"
+    fused_sgns: bool = False  # implements sgns_train
 
     @abstractmethod
     def gemm(self, a, b, trans_a=False, trans_b=False, out=None, accumulate=False) -> np.ndarray:
@@ -90,6 +93,52 @@ class Backend(ABC):
         like word2vec.c and gensim threads) or in small minibatches, so results equal the
         sequential definition exactly only when no two concurrently processed pairs share a row.
         """
+
+    def sgns_train(
+        self, syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table,
+        window, negative, alpha_start, alpha_end, seed, counts0, counts1, workers=1,
+    ) -> tuple[float, int]:  # fmt: skip
+        """word2vec.c's whole skip-gram loop over a token stream, in place (``fused_sgns``).
+
+        Returns ``(loss, pairs)``: the summed loss and the number of (context, centre) pairs
+        trained. ``syn0``, ``syn1neg``: float32 C-contiguous ``(V, d)``, updated in place.
+        ``tokens``: int32 ``(n,)`` word ids; ``sentence_starts``: sorted int64 offsets where
+        sentences start (the first is 0; empty only when ``n == 0``); a sentence ends where
+        the next starts, the last at ``n``. ``keep_prob``: float32 ``(V,)``;
+        ``negative_table``: int32 ``(T,)`` of word ids (``vocab.negative_table``).
+        ``counts0``, ``counts1``: int32 ``(V,)``, *added to* in place: the number of updates
+        each ``syn0`` row and each ``syn1neg`` row received. ``n == 0`` returns ``(0.0, 0)``.
+
+        RNG: splitmix64, ``next()`` = ``s += 0x9E3779B97F4A7C15; z = s;
+        z = (z ^ z >> 30) * 0xBF58476D1CE4E5B9; z = (z ^ z >> 27) * 0x94D049BB133111EB;
+        return z ^ z >> 31`` (mod 2**64). Work-item ``w`` starts from
+        ``s = seed ^ (w * 0xD1B54A32D192ED03 mod 2**64)``.
+
+        Split: sentence ``[a, b)`` goes to work-item ``w = floor(a * workers / n)``, i.e. the
+        one whose token range ``[w*n/workers, (w+1)*n/workers)`` holds its start (groups of
+        whole sentences, in order; some may be empty). Work-items run concurrently, Hogwild
+        on shared rows like word2vec.c threads; ``workers=1`` is sequential, deterministic.
+
+        Each work-item takes its sentences in order. For each sentence:
+
+        1. subsampling: for each token ``t`` in order, if ``keep_prob[t] < 1`` draw ``r``
+           and keep ``t`` iff ``(r >> 40) * 2**-24 < keep_prob[t]``; tokens with
+           ``keep_prob >= 1`` are kept without a draw. The kept tokens form the sentence.
+        2. for each kept centre ``c`` in order: ``b = 1 + (next() >> 32) % window``; for
+           ``j = c-b .. c-1, c+1 .. c+b`` (in that order) within the kept sentence, the pair
+           input ``kept[j]`` (syn0 row), output ``kept[c]`` (syn1neg row) with learning rate
+           ``alpha_start + (alpha_end - alpha_start) * i / n`` (float32), ``i`` the centre's
+           position in ``tokens``. The pair then draws its ``negative`` negatives in order,
+           ``negative_table[(next() >> 16) % T]`` each, before the next pair draws anything.
+        3. each pair is trained exactly as :meth:`sgns_update` defines (the positive target,
+           then the negatives, a negative equal to the output skipped); ``counts0[input]``
+           gains 1 per pair, ``counts1[target]`` 1 per target applied (the positive and each
+           negative not skipped).
+
+        The draws depend on the tokens, ``seed`` and ``workers``, never on the vectors: the
+        pairs and counts are deterministic even where Hogwild makes the vectors not.
+        """
+        raise NotImplementedError(f"backend {self.name!r} has no fused sgns_train")
 
     def reduce_sum(self, x, axis=0) -> np.ndarray:
         """Sum over an axis (bias gradients); numpy is fast enough everywhere."""

@@ -15,6 +15,8 @@ GEMM packs its operands into cached, 128-byte aligned staging buffers sized by s
 ``sgns_update`` updates ``syn0``/``syn1neg`` in place through such buffers: on PoCL repeated
 calls copy nothing but the pair arrays' wrappers; on a device without shared memory each call
 uploads and downloads both matrices (no GPU was available to tune that path).
+``sgns_train`` does the same with word2vec.c's whole loop (subsampling, windows, negatives
+drawn in the kernel) from the token stream, so the host draws nothing.
 
 Storage is float32. float64 inputs are delegated to the numpy reference backend (gradient
 checks run in float64 and must stay exact), so mixing precisions is never silent truncation.
@@ -207,6 +209,7 @@ class OpenCLBackend(Backend):
     """
 
     name = "opencl"
+    fused_sgns = True
 
     def __init__(self, device: str | int | None = None, sgns_workers: int | None = None):
         if sgns_workers is not None and (not isinstance(sgns_workers, int) or sgns_workers < 1):
@@ -493,6 +496,119 @@ class OpenCLBackend(Backend):
         dev.to_host(losses, loss_buf)
         return float(losses.astype(np.float64).sum())
 
+    def sgns_train(
+        self, syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table,
+        window, negative, alpha_start, alpha_end, seed, counts0, counts1, workers=1,
+    ):  # fmt: skip
+        """See :meth:`Backend.sgns_train`; kernel ``sgns_train`` in kernels/sgns.cl."""
+        tokens, bounds, keep_prob, table = _check_sgns_train(
+            syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table,
+            window, negative, seed, counts0, counts1, workers,
+        )  # fmt: skip
+        n = len(tokens)
+        if n == 0:
+            return 0.0, 0
+        n_sentences = len(bounds) - 1
+        # Sentence [a, b) goes to work-item floor(a * workers / n): groups of whole sentences
+        # of about n / workers tokens, in order.
+        owner = bounds[:-1].astype(np.int64) * workers // n
+        groups = np.searchsorted(owner, np.arange(workers + 1), side="left").astype(np.int32)
+        kept, kept_pos = np.empty(n, np.int32), np.empty(n, np.int32)  # per-sentence scratch
+        losses = np.zeros(n_sentences, np.float32)
+        pairs = np.zeros(workers, np.int64)
+        dev = self._dev()
+        defines = (
+            ("DIM", syn0.shape[1]),
+            ("NEGATIVE", int(negative)),
+            ("SGNS_ATOMIC_COUNTS", int(workers > 1)),
+        )
+        kernel = dev.kernel("sgns.cl", "sgns_train", defines)
+        updated = (syn0, syn1neg, counts0, counts1, losses, pairs)  # written by the kernel
+        syn0_buf, syn1_buf, counts0_buf, counts1_buf, loss_buf, pairs_buf = buffers = [
+            dev.wrap(x, write=True) for x in updated
+        ]
+        for array, buffer in zip(updated, buffers, strict=True):
+            dev.to_device(buffer, array)
+        kernel(
+            dev.queue,
+            (workers,),
+            (1,),
+            syn0_buf,
+            syn1_buf,
+            dev.wrap(tokens),
+            dev.wrap(bounds),
+            dev.wrap(groups),
+            dev.wrap(keep_prob),
+            dev.wrap(table),
+            np.uint64(len(table)),
+            np.int32(window),
+            np.float32(alpha_start),
+            np.float32((alpha_end - alpha_start) / n),
+            np.uint64(seed),
+            counts0_buf,
+            counts1_buf,
+            dev.wrap(kept, write=True),
+            dev.wrap(kept_pos, write=True),
+            loss_buf,
+            pairs_buf,
+        )
+        for array, buffer in zip(updated, buffers, strict=True):
+            dev.to_host(array, buffer)
+        return float(losses.astype(np.float64).sum()), int(pairs.sum())
+
+
+def _check_sgns_train(
+    syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table,
+    window, negative, seed, counts0, counts1, workers,
+):  # fmt: skip
+    """Validate sgns_train's arguments; return ``(tokens, bounds, keep_prob, table)`` as the
+    kernel takes them (``bounds``: int32 sentence starts followed by ``n``)."""
+    for name, matrix in (("syn0", syn0), ("syn1neg", syn1neg)):
+        if not isinstance(matrix, np.ndarray) or matrix.dtype != np.float32 or matrix.ndim != 2:
+            raise SparknnError(f"sgns_train: {name} must be a 2-D float32 array")
+        if not matrix.flags.c_contiguous or not matrix.flags.writeable:
+            raise SparknnError(f"sgns_train: {name} must be C-contiguous and writeable (in place)")
+    if syn0.shape != syn1neg.shape:
+        raise SparknnError(f"sgns_train: syn0 {syn0.shape} and syn1neg {syn1neg.shape} differ")
+    V = syn0.shape[0]
+    for name, counts in (("counts0", counts0), ("counts1", counts1)):
+        if not isinstance(counts, np.ndarray) or counts.dtype != np.int32 or counts.shape != (V,):
+            raise SparknnError(f"sgns_train: {name} must be an int32 array of shape ({V},)")
+        if not counts.flags.c_contiguous or not counts.flags.writeable:
+            raise SparknnError(f"sgns_train: {name} must be C-contiguous and writeable (in place)")
+    for name, value, low, high in (
+        ("window", window, 1, 2**31),
+        ("negative", negative, 1, 2**31),
+        ("workers", workers, 1, 2**31),
+        ("seed", seed, 0, 2**64),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise SparknnError(f"sgns_train: {name} must be an int, got {value!r}")
+        if not low <= int(value) < high:
+            raise SparknnError(f"sgns_train: {name} must be in [{low}, {high}), got {value!r}")
+    tokens = np.ascontiguousarray(tokens, dtype=np.int32)
+    starts = np.asarray(sentence_starts, dtype=np.int64)
+    if tokens.ndim != 1 or starts.ndim != 1:
+        raise SparknnError("sgns_train: tokens and sentence_starts must be 1-D")
+    n = len(tokens)
+    if n >= 2**31:
+        raise SparknnError(f"sgns_train: at most 2**31 - 1 tokens per call, got {n}")
+    if n and (tokens.min() < 0 or tokens.max() >= V):
+        raise SparknnError(f"sgns_train: tokens must be word ids in [0, {V})")
+    if n and (len(starts) == 0 or starts[0] != 0 or (np.diff(starts) < 0).any() or starts[-1] > n):
+        raise SparknnError(
+            f"sgns_train: sentence_starts must be sorted offsets starting at 0, at most n={n}"
+        )
+    keep_prob = np.ascontiguousarray(keep_prob, dtype=np.float32)
+    if keep_prob.shape != (V,):
+        raise SparknnError(f"sgns_train: keep_prob has shape {keep_prob.shape}, need ({V},)")
+    table = np.ascontiguousarray(negative_table, dtype=np.int32)
+    if table.ndim != 1 or not 0 < len(table) < 2**32:
+        raise SparknnError("sgns_train: negative_table must be a non-empty 1-D array of word ids")
+    bounds = np.empty(len(starts) + 1, np.int32)
+    bounds[:-1], bounds[-1] = starts, n
+    return tokens, bounds, keep_prob, table
+
 
 def _wants_float64(*arrays) -> bool:
     return any(x is not None and np.asarray(x).dtype == np.float64 for x in arrays)
@@ -525,11 +641,13 @@ class CPUAutoBackend(NumpyBackend):
     """``auto`` on a machine whose only OpenCL devices are CPUs: each operation on the
     backend bench/kernels.py measured faster there. Dense work (GEMM, LSTM steps, softmax)
     stays on numpy: OpenBLAS beats our GEMM per core and PoCL's ~30 us per kernel launch
-    dominates LSTM-sized calls. ``sgns_update`` runs the OpenCL kernel, several times
-    faster than the numpy backend, with one sequential work-item: deterministic for a seed
-    and one core per Spark task."""
+    dominates LSTM-sized calls. ``sgns_update`` and ``sgns_train`` run the OpenCL kernels,
+    several times faster than the numpy backend, with one sequential work-item (for
+    ``sgns_train``, unless ``workers`` says otherwise): deterministic for a seed and one core
+    per Spark task."""
 
     name = "auto"
+    fused_sgns = True
 
     def __init__(self, device=None):
         super().__init__()
@@ -537,6 +655,15 @@ class CPUAutoBackend(NumpyBackend):
 
     def sgns_update(self, syn0, syn1neg, inputs, outputs, negatives, alphas):
         return self.sgns.sgns_update(syn0, syn1neg, inputs, outputs, negatives, alphas)
+
+    def sgns_train(
+        self, syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table,
+        window, negative, alpha_start, alpha_end, seed, counts0, counts1, workers=1,
+    ):  # fmt: skip
+        return self.sgns.sgns_train(
+            syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table,
+            window, negative, alpha_start, alpha_end, seed, counts0, counts1, workers,
+        )  # fmt: skip
 
     def __repr__(self):
         return f"CPUAutoBackend(numpy + OpenCL sgns_update on {self.sgns.device_name!r})"

@@ -27,6 +27,8 @@ SOCKET_BUFFER = 8 << 20
 
 # Message kinds. Driver -> task: STEP, EVAL, STOP. Task -> driver: HELLO, GRAD, LOSS.
 HELLO, STEP, EVAL, STOP, GRAD, LOSS = 1, 2, 3, 4, 5, 6
+# word2vec rounds (sparknn.word2vec.exchange): driver -> task ROUND, task -> driver ROWS.
+ROUND, ROWS = 7, 8
 DTYPE_CODES = {np.dtype(np.float32): 0, np.dtype(np.float64): 1}
 CODE_DTYPES = {code: dtype for dtype, code in DTYPE_CODES.items()}
 # Header flag: the task must exit abruptly on receipt (fault-injection tests only).

@@ -51,28 +51,31 @@ class TaskConnection:
         return reply
 
 
-class GradientServer:
-    """Listens for barrier tasks and runs synchronous gradient exchanges with them."""
+class TaskServer:
+    """Listens for the tasks of a barrier stage and keeps the newest generation's connections.
 
-    def __init__(self, n_tasks, n_params, dtype, secret, bind_host="", advertise_host=None):
+    Subclasses define the exchanges; ``connection(channel, hello)`` makes the per-task object
+    (it must have ``channel``, ``task`` and ``generation``).
+    """
+
+    def __init__(self, n_tasks, secret, bind_host="", advertise_host=None):
         self.n_tasks = n_tasks
-        self.n_params = n_params
-        self.dtype = np.dtype(dtype)
         self.secret = secret
         self.listener = socket.create_server((bind_host, 0), backlog=64)
         self.listener.settimeout(0.2)
         self.host = advertise_host or socket.gethostname()
         self.port = self.listener.getsockname()[1]
         self.incoming: queue.Queue = queue.Queue()
-        self.tasks: dict[int, TaskConnection] = {}
+        self.tasks: dict = {}
         self.generation = -1
         self.reconnects = 0
-        self.die_at_step = None  # fault injection: (step, task) that must die, once
-        self.accumulator = np.zeros(n_params, dtype=self.dtype)
         self.pool = ThreadPoolExecutor(max_workers=max(1, n_tasks), thread_name_prefix="sparknn")
         self._closed = threading.Event()
         self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
         self._acceptor.start()
+
+    def connection(self, channel: Channel, hello: Header):
+        raise NotImplementedError
 
     @property
     def address(self) -> tuple[str, int]:
@@ -94,7 +97,7 @@ class GradientServer:
                 channel.close()
                 continue
             sock.settimeout(None)
-            self.incoming.put(TaskConnection(channel, hello, self.n_params, self.dtype))
+            self.incoming.put(self.connection(channel, hello))
 
     def wait_for_tasks(self, job_failed, timeout: float) -> None:
         """Block until every task of the newest stage attempt is connected."""
@@ -130,6 +133,35 @@ class GradientServer:
         if self.tasks:
             self.reconnects += 1
         self.tasks.clear()
+
+    def close(self) -> None:
+        """Tell connected tasks to finish, then stop listening."""
+        for conn in self.tasks.values():
+            try:
+                conn.channel.send(Header(STOP))
+            except OSError:
+                pass
+        self._closed.set()
+        self.listener.close()
+        self._acceptor.join(timeout=2)
+        for conn in self.tasks.values():
+            conn.channel.close()
+        self.tasks.clear()
+        self.pool.shutdown(wait=False)
+
+
+class GradientServer(TaskServer):
+    """Runs synchronous gradient exchanges with the tasks of a barrier stage."""
+
+    def __init__(self, n_tasks, n_params, dtype, secret, bind_host="", advertise_host=None):
+        super().__init__(n_tasks, secret, bind_host, advertise_host)
+        self.n_params = n_params
+        self.dtype = np.dtype(dtype)
+        self.die_at_step = None  # fault injection: (step, task) that must die, once
+        self.accumulator = np.zeros(n_params, dtype=self.dtype)
+
+    def connection(self, channel: Channel, hello: Header) -> TaskConnection:
+        return TaskConnection(channel, hello, self.n_params, self.dtype)
 
     def run(self, kind: int, step: int, windows: np.ndarray, params: np.ndarray, version: int):
         """One synchronous exchange with every task.
@@ -186,18 +218,3 @@ class GradientServer:
     def run_eval(self, windows, params, version: int):
         loss, _, n, _ = self.run(EVAL, -1, windows, params, version)
         return loss, n
-
-    def close(self) -> None:
-        """Tell connected tasks to finish, then stop listening."""
-        for conn in self.tasks.values():
-            try:
-                conn.channel.send(Header(STOP))
-            except OSError:
-                pass
-        self._closed.set()
-        self.listener.close()
-        self._acceptor.join(timeout=2)
-        for conn in self.tasks.values():
-            conn.channel.close()
-        self.tasks.clear()
-        self.pool.shutdown(wait=False)

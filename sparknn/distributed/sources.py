@@ -100,41 +100,30 @@ def first_error_line(error) -> str:
     return (python or lines or [repr(error)])[-1]
 
 
-class SparkGradients:
-    """Runs one long-lived barrier stage over ``shards`` and exchanges gradients over TCP."""
+class BarrierStage:
+    """A long-lived barrier stage whose tasks connect to ``server`` and serve its exchanges.
 
-    def __init__(
-        self,
-        spark,
-        shards,
-        make_replica,
-        n_params: int,
-        dtype,
-        fail_at_step=None,
-        connect_timeout: float = 300.0,
-        log=print,
-    ):
+    The stage runs in a background thread (its job ends when the server says STOP). A task
+    failure makes Spark relaunch the whole stage; :meth:`retrying` then waits for the new
+    attempt's tasks and repeats the exchange, so a failure never changes the result.
+    """
+
+    def __init__(self, spark, shards, server, task, description, connect_timeout=300.0, log=print):
         self.spark = spark
-        self.n_tasks = shards.getNumPartitions()
-        bind, advertise = driver_address(spark)
-        self.server = GradientServer(
-            self.n_tasks, n_params, dtype, new_secret(), bind_host=bind, advertise_host=advertise
-        )
+        self.server = server
         self.connect_timeout = connect_timeout
         self.log = log
         self.failures = 0
         self.reports = None
         self.error = None
         self._group = f"sparknn-{uuid.uuid4().hex[:8]}"
-        if fail_at_step is not None:
-            self.server.die_at_step = (fail_at_step, 0)
-        task = barrier_task(self.server.address, self.server.secret, make_replica)
+        self._description = description
         self._job = threading.Thread(target=self._run, args=(shards, task), daemon=True)
         self._job.start()
 
     def _run(self, shards, task):
         sc = self.spark.sparkContext
-        sc.setJobGroup(self._group, "sparknn synchronous SGD (barrier stage)", True)
+        sc.setJobGroup(self._group, self._description, True)
         try:
             # The barrier stage must end in a shuffle: Spark retries a failed barrier
             # *shuffle-map* stage as a whole, but gives up on a failed barrier result stage.
@@ -150,7 +139,8 @@ class SparkGradients:
             return "the barrier stage ended before training finished"
         return None
 
-    def _retrying(self, call):
+    def retrying(self, call):
+        """``call()`` once every task is connected; again after a task failure."""
         while True:
             self.server.wait_for_tasks(self._job_failed, self.connect_timeout)
             try:
@@ -158,12 +148,6 @@ class SparkGradients:
             except TaskFailed as error:
                 self.failures += 1
                 self.log(f"a training task failed ({error}); waiting for Spark to relaunch it")
-
-    def gradient(self, step, windows, params, version):
-        return self._retrying(lambda: self.server.run_step(step, windows, params, version))
-
-    def evaluate(self, windows, params, version):
-        return self._retrying(lambda: self.server.run_eval(windows, params, version))
 
     def close(self):
         self.server.close()
@@ -173,3 +157,48 @@ class SparkGradients:
             self._job.join(timeout=30)
         if self.error is not None and self.reports is None and self.failures == 0:
             raise SparknnError(f"the Spark training stage failed: {self._job_failed()}")
+
+
+class SparkGradients:
+    """Runs one long-lived barrier stage over ``shards`` and exchanges gradients over TCP."""
+
+    def __init__(
+        self,
+        spark,
+        shards,
+        make_replica,
+        n_params: int,
+        dtype,
+        fail_at_step=None,
+        connect_timeout: float = 300.0,
+        log=print,
+    ):
+        bind, advertise = driver_address(spark)
+        self.server = GradientServer(
+            shards.getNumPartitions(), n_params, dtype, new_secret(), bind_host=bind,
+            advertise_host=advertise,
+        )  # fmt: skip
+        if fail_at_step is not None:
+            self.server.die_at_step = (fail_at_step, 0)
+        task = barrier_task(self.server.address, self.server.secret, make_replica)
+        self.stage = BarrierStage(
+            spark, shards, self.server, task, "sparknn synchronous SGD (barrier stage)",
+            connect_timeout, log,
+        )  # fmt: skip
+
+    @property
+    def failures(self) -> int:
+        return self.stage.failures
+
+    @property
+    def reports(self):
+        return self.stage.reports
+
+    def gradient(self, step, windows, params, version):
+        return self.stage.retrying(lambda: self.server.run_step(step, windows, params, version))
+
+    def evaluate(self, windows, params, version):
+        return self.stage.retrying(lambda: self.server.run_eval(windows, params, version))
+
+    def close(self):
+        self.stage.close()

@@ -85,8 +85,12 @@ def serve(channel: Channel, replica) -> dict:
     return {"steps": steps, "compute_seconds": compute_seconds}
 
 
-def barrier_task(address, secret: bytes, make_replica):
-    """The function a barrier stage maps over its partitions of shards."""
+def barrier_task(address, secret: bytes, make_replica, serve_loop=serve):
+    """The function a barrier stage maps over its partitions of shards.
+
+    ``serve_loop(channel, replica) -> dict`` answers the driver until it says STOP (default:
+    the gradient exchange above; word2vec has its own).
+    """
 
     def run(shards):
         from pyspark import BarrierTaskContext
@@ -100,7 +104,7 @@ def barrier_task(address, secret: bytes, make_replica):
         hello = Header(HELLO, context.partitionId(), generation)
         channel = connect(address, secret, hello)
         try:
-            report = serve(channel, replica)
+            report = serve_loop(channel, replica)
         finally:
             channel.close()
         report.update(

@@ -5,38 +5,50 @@ The scheme
 1. **Vocabulary.** Executors tokenize and count their lines; the driver prunes the counts
    (``min_count``, ``max_vocab``) and broadcasts the word -> id map once.
 2. **Encoding, once.** Line ``i`` of the corpus goes to partition ``i % partitions``. Each
-   partition becomes a single record ``(tokens int32, sentence_starts int64)`` holding its
-   lines in corpus order, out-of-vocabulary words dropped. The RDD of these records is
-   cached, so the corpus is tokenized once and stays resident on the executors.
-3. **Rounds.** Each epoch is cut into rounds so that a partition trains on about
-   ``sync_words`` tokens per round (each partition's tokens are split at the same fractions,
-   at sentence starts). In the first epoch the rounds start at ``warmup_words`` and double,
-   so partitions break the symmetry of the random initialisation together. In a round, one
-   Spark job runs one task per partition: the task starts from the current global
-   ``syn0``/``syn1neg`` (a broadcast), trains on its slice with the backend's
-   ``sgns_update`` (sequential SGD within the task, tens of thousands of pairs per call, on
-   the same two arrays), and returns only the rows it changed, as deltas, with the number of
-   updates each row received.
-4. **Merge.** The driver merges each row's deltas (see :func:`merge_deltas`). ``sum`` is
-   what Hogwild threads approximate, but a row that every partition drives to equilibrium
-   gets moved P times too far and oscillates with gain P-1 (it diverges for P >= 3);
-   ``mean`` is stable but moves lightly updated rows 1/P of the way (under-training);
-   ``adaptive`` (default) interpolates per row using the update counts: the sum for rows
-   updated a few times, the mean for rows updated many times. With one partition every
-   merge is plain sequential SGD. Shorter rounds cost more Spark jobs but keep partitions
-   closer; ``sync_words`` trades one for the other.
-5. **Schedule and randomness.** The learning rate decays linearly from ``alpha`` to
-   ``min_alpha`` over global progress (epoch + fraction of the partition done), constant
-   within a chunk of ``chunk_words`` tokens, as word2vec.c does every 10K words. Every random
-   draw of a task comes from ``numpy.random.default_rng([seed, partition, epoch, round])``,
-   so a seed gives the same vectors for a given partition count.
+   partition becomes a single record ``(partition, tokens int32, sentence_starts int64)``
+   holding its lines in corpus order, out-of-vocabulary words dropped, cached on the
+   executors, so the corpus is tokenized once.
+3. **Replicas.** One long-lived barrier stage (:mod:`sparknn.word2vec.exchange`) runs for the
+   whole training; each task holds its partitions as :class:`PartitionTrainer` replicas: the
+   tokens and the partition's own copy of ``syn0``/``syn1neg``, kept across rounds. With
+   fewer task slots than partitions a task holds several and trains them in turn.
+4. **Rounds.** Training is cut into rounds (each partition's tokens are split at the same
+   fractions, at sentence starts). A partition trains on ``sync_start_words`` tokens per
+   round at the start of training, growing geometrically to ``sync_words`` at half of it
+   (:func:`round_schedule`): a replica drifts from the merged model by about the learning
+   rate times the round's length, and early on, while every row still moves fast, that drift
+   is what costs quality (on Gutenberg-25M with 4 partitions, constant 50,000-token rounds
+   lose 18% of the analogy accuracy, the ramp 5%; bench/RESULTS.md); later, long rounds
+   cost little and save exchanges. The very first rounds start at ``warmup_words`` and
+   double, so partitions break the symmetry of the random initialisation together. In a
+   round each replica trains on its slice with the backend (sequential SGD within the slice:
+   ``sgns_train``, word2vec.c's whole loop in one OpenCL kernel call, or numpy-drawn pairs
+   and ``sgns_update``) and sends the driver, over TCP, only the rows it changed: their
+   deltas and how many updates each received.
+5. **Merge.** The driver merges each row's deltas (see :func:`merge_rows`) and sends the
+   merged deltas of the changed rows back with the next round. ``sum`` is what Hogwild
+   threads approximate, but a row that every partition drives to equilibrium gets moved P
+   times too far and oscillates with gain P-1 (it diverges for P >= 3); ``mean`` is stable
+   but moves lightly updated rows 1/P of the way (under-training); ``adaptive`` (default)
+   interpolates per row using the update counts: the sum for rows updated a few times, the
+   mean for rows updated many times. With one partition every merge is plain sequential
+   SGD. Shorter rounds keep partitions closer (better vectors with many partitions) but
+   exchange more; ``sync_start_words`` and ``sync_words`` trade one for the other.
+6. **Schedule and randomness.** The learning rate decays linearly from ``alpha`` to
+   ``min_alpha`` over global progress (epoch + fraction of the partition done). Every random
+   draw of a replica comes from ``numpy.random.default_rng([seed, partition, epoch,
+   round])`` (or a kernel seed drawn from it), so a seed gives the same vectors for a given
+   partition count, on one process or a cluster, with the numpy backend or a one-work-item
+   OpenCL kernel.
 
-``train_local`` runs the same rounds in one process (the reference for the Spark run and
-the fast path for tests); ``train_spark`` runs them on a cluster.
+``train_local`` runs the same replicas and merges in one process (the reference for the
+Spark run and the fast path for tests); ``train_spark`` runs them on a cluster.
 """
 
 import sys
 import time
+from array import array
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -65,6 +77,7 @@ DEFAULTS = {
     "tokenizer": "whitespace",
     "strip_gutenberg_headers": False,
     "sync_words": 50_000,
+    "sync_start_words": 5000,
     "warmup_words": 1000,
     "chunk_words": 10_000,
     "merge": "adaptive",
@@ -87,13 +100,16 @@ class Settings:
     seed: int = 1
     backend: str = "numpy"
     sync_words: int = 50_000
+    sync_start_words: int = 5000
     warmup_words: int = 1000
     chunk_words: int = 10_000
     merge: str = "adaptive"
     merge_eta: float = 0.002
 
     def __post_init__(self):
-        for name in ("vector_size", "window", "epochs", "sync_words", "chunk_words"):
+        for name in (
+            "vector_size", "window", "epochs", "sync_words", "sync_start_words", "chunk_words"
+        ):  # fmt: skip
             if int(getattr(self, name)) < 1:
                 raise SparknnError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         if self.negative < 1:
@@ -131,22 +147,43 @@ def init_vectors(vocab_size: int, vector_size: int, seed: int):
     return syn0, np.zeros((vocab_size, vector_size), dtype=np.float32)
 
 
-def round_schedule(max_partition_words: int, sync_words: int, warmup_words: int = 0):
-    """Round boundaries of an epoch as fractions of each partition, ``[0, ..., 1]``.
+# Fraction of training after which rounds hold ``sync_words`` tokens (see round_schedule).
+SYNC_RAMP = 0.5
 
-    Rounds hold ``sync_words`` tokens of the largest partition. With ``warmup_words``, the
-    first round holds that many and each next one twice as many, up to ``sync_words``: at
-    the start partitions would otherwise break the symmetry of the random initialisation in
-    different directions, and merging those would wash the structure out.
+
+def round_schedule(
+    max_partition_words: int, epochs: int, sync_words: int, start_words: int = 0,
+    warmup_words: int = 0,
+):  # fmt: skip
+    """Round boundaries of each epoch as fractions of each partition: ``epochs`` lists
+    ``[0, ..., 1]``.
+
+    Rounds hold ``sync_words`` tokens of the largest partition, except early in training:
+    with ``start_words`` a round at training progress ``t`` (0 to 1 over all epochs) holds
+    ``start_words * (sync_words / start_words) ** (t / SYNC_RAMP)`` tokens, up to
+    ``sync_words``. With ``warmup_words`` the first round holds that many and each next one
+    at most twice the last: at the start partitions would otherwise break the symmetry of
+    the random initialisation in different directions, and merging those would wash the
+    structure out.
     """
     if max_partition_words <= 0:
-        return [0.0, 1.0]
-    positions, size = [0], (warmup_words if warmup_words > 0 else sync_words)
-    while positions[-1] + size < max_partition_words:
-        positions.append(positions[-1] + size)
-        size = min(2 * size, sync_words)
-    positions.append(max_partition_words)
-    return [p / max_partition_words for p in positions]
+        return [[0.0, 1.0] for _ in range(epochs)]
+    start_words = min(start_words or sync_words, sync_words)
+    growth = np.log(sync_words / start_words) / SYNC_RAMP
+    ceiling = warmup_words if warmup_words > 0 else sync_words
+    schedules = []
+    for epoch in range(epochs):
+        positions = [0]
+        while True:
+            progress = (epoch + positions[-1] / max_partition_words) / epochs
+            size = min(start_words * np.exp(growth * progress), sync_words, ceiling)
+            ceiling *= 2
+            if positions[-1] + size >= max_partition_words:
+                break
+            positions.append(positions[-1] + int(size))
+        positions.append(max_partition_words)
+        schedules.append([p / max_partition_words for p in positions])
+    return schedules
 
 
 def slice_bounds(sentence_starts, n_tokens: int, start: float, stop: float):
@@ -167,66 +204,128 @@ def learning_rate(settings: Settings, progress: float) -> float:
     )
 
 
-def train_slice(syn0, syn1neg, tokens, sentence_starts, lo, hi, epoch, settings, tables, rng):
-    """SGNS over tokens ``[lo, hi)`` of one partition, in place.
+@dataclass
+class RoundResult:
+    """What one partition sends back after a round: the rows it changed and by how much.
 
-    Returns ``(stats, updates0, updates1)``: how many times each row of syn0 / syn1neg was
-    updated (the merge uses these to tell lightly from heavily trained rows).
+    ``counts0``/``counts1`` say how many updates each of ``rows0``/``rows1`` received (the
+    merge tells lightly from heavily trained rows by them).
     """
-    from sparknn.backend import get_backend
 
-    backend = get_backend(settings.backend)
-    n, vocab_size = len(tokens), len(syn0)
-    updates0 = np.zeros(vocab_size, dtype=np.int64)
-    updates1 = np.zeros(vocab_size, dtype=np.int64)
-    starts = sentence_starts[(sentence_starts >= lo) & (sentence_starts < hi)] - lo
-    loss, n_pairs, alpha = 0.0, 0, settings.alpha
-    bounds = chunk_bounds(starts, hi - lo, settings.chunk_words)
-    for a, b in zip(bounds[:-1], bounds[1:], strict=False):
-        chunk = tokens[lo + a : lo + b]
-        sentence_ids = np.searchsorted(starts, np.arange(a, b), side="right")
-        chunk, sentence_ids = subsample(chunk, sentence_ids, tables.keep_prob, rng)
-        inputs, outputs = skipgram_pairs(chunk, sentence_ids, settings.window, rng)
-        if len(inputs) == 0:
-            continue
-        negatives = draw_negatives(tables.negatives, len(inputs), settings.negative, rng)
-        alpha = learning_rate(settings, (epoch + (lo + (a + b) / 2) / n) / settings.epochs)
-        alphas = np.full(len(inputs), alpha, dtype=np.float32)
-        loss += backend.sgns_update(syn0, syn1neg, inputs, outputs, negatives, alphas)
-        n_pairs += len(inputs)
-        updates0 += np.bincount(inputs, minlength=vocab_size)
-        updates1 += np.bincount(outputs, minlength=vocab_size)
-        updates1 += np.bincount(negatives.ravel(), minlength=vocab_size)
-    stats = {"loss": loss, "pairs": n_pairs, "words": hi - lo, "alpha": alpha}
-    return stats, updates0, updates1
+    partition: int
+    rows0: np.ndarray  # int32 (n0,)
+    deltas0: np.ndarray  # float32 (n0, d)
+    counts0: np.ndarray  # int32 (n0,)
+    rows1: np.ndarray
+    deltas1: np.ndarray
+    counts1: np.ndarray
+    loss: float
+    pairs: int
+    words: int
+    alpha: float
+    seconds: float
 
 
-def train_round(partition, data, syn0, syn1neg, epoch, round_index, cuts, settings, tables):
-    """One partition's work in one round: the changed rows as (rows, deltas, update counts).
+class PartitionTrainer:
+    """One partition's replica: its encoded tokens and its own copy of both matrices.
 
-    ``cuts`` is the epoch's round schedule (fractions); this round covers
-    ``[cuts[round_index], cuts[round_index + 1])`` of the partition.
+    Every replica starts from :func:`init_vectors` (the same for a seed) and keeps ``base0``/
+    ``base1``, the model as of the start of the round, to report its rows' deltas. Between
+    rounds it receives the merged deltas (:meth:`apply`), so all replicas and the driver
+    agree on the model at the start of every round.
     """
-    tokens, sentence_starts = data
-    local0, local1 = syn0.copy(), syn1neg.copy()
-    lo, hi = slice_bounds(sentence_starts, len(tokens), cuts[round_index], cuts[round_index + 1])
-    rng = np.random.default_rng([settings.seed, partition, epoch, round_index])
-    stats, updates0, updates1 = train_slice(
-        local0, local1, tokens, sentence_starts, lo, hi, epoch, settings, tables, rng
-    )
-    local0 -= syn0
-    local1 -= syn1neg
-    rows0 = np.flatnonzero(updates0).astype(np.int32)
-    rows1 = np.flatnonzero(updates1).astype(np.int32)
-    return (
-        (rows0, local0[rows0], updates0[rows0].astype(np.int32)),
-        (rows1, local1[rows1], updates1[rows1].astype(np.int32)),
-        stats,
-    )
+
+    def __init__(self, partition, tokens, sentence_starts, vocab_size, settings, tables):
+        from sparknn.backend import get_backend
+
+        self.partition = partition
+        self.tokens, self.sentence_starts = tokens, sentence_starts
+        self.settings, self.tables = settings, tables
+        self.backend = get_backend(settings.backend)
+        self.syn0, self.syn1neg = init_vectors(vocab_size, settings.vector_size, settings.seed)
+        self.base0, self.base1 = self.syn0.copy(), self.syn1neg.copy()
+
+    def apply(self, rows0, deltas0, rows1, deltas1) -> None:
+        """Move to the merged model: ``base + merged delta`` on the rows anyone changed."""
+        for matrix, base, rows, deltas in (
+            (self.syn0, self.base0, rows0, deltas0),
+            (self.syn1neg, self.base1, rows1, deltas1),
+        ):
+            base[rows] += deltas
+            matrix[rows] = base[rows]
+
+    def load(self, syn0, syn1neg) -> None:
+        """Take the whole model (a replica that joined after training started)."""
+        for matrix, base, values in (
+            (self.syn0, self.base0, syn0),
+            (self.syn1neg, self.base1, syn1neg),
+        ):
+            matrix[...] = values
+            base[...] = values
+
+    def train(self, epoch: int, round_index: int, start: float, stop: float) -> RoundResult:
+        """Train on the fraction ``[start, stop)`` of the partition; report changed rows."""
+        began = time.perf_counter()
+        lo, hi = slice_bounds(self.sentence_starts, len(self.tokens), start, stop)
+        rng = np.random.default_rng([self.settings.seed, self.partition, epoch, round_index])
+        loss, pairs, alpha, counts0, counts1 = self._train_slice(lo, hi, epoch, rng)
+        rows0 = np.flatnonzero(counts0).astype(np.int32)
+        rows1 = np.flatnonzero(counts1).astype(np.int32)
+        return RoundResult(
+            self.partition,
+            rows0, self.syn0[rows0] - self.base0[rows0], counts0[rows0],
+            rows1, self.syn1neg[rows1] - self.base1[rows1], counts1[rows1],
+            loss, pairs, hi - lo, alpha, time.perf_counter() - began,
+        )  # fmt: skip
+
+    def _train_slice(self, lo, hi, epoch, rng):
+        """SGNS over tokens ``[lo, hi)``, in place: ``(loss, pairs, alpha, counts0, counts1)``."""
+        settings, tables, n = self.settings, self.tables, len(self.tokens)
+        vocab_size = len(self.syn0)
+        counts0 = np.zeros(vocab_size, dtype=np.int32)
+        counts1 = np.zeros(vocab_size, dtype=np.int32)
+        sentence_starts = self.sentence_starts
+        starts = sentence_starts[(sentence_starts >= lo) & (sentence_starts < hi)] - lo
+
+        def alpha_at(position):
+            return learning_rate(settings, (epoch + position / max(n, 1)) / settings.epochs)
+
+        if hi <= lo:
+            return 0.0, 0, alpha_at(lo), counts0, counts1
+        if self.backend.fused_sgns:
+            # The backend draws everything itself, word2vec.c's loop in one kernel call.
+            loss, pairs = self.backend.sgns_train(
+                self.syn0, self.syn1neg, self.tokens[lo:hi], starts, tables.keep_prob,
+                tables.negatives, settings.window, settings.negative, alpha_at(lo),
+                alpha_at(hi), int(rng.integers(0, 2**63)), counts0, counts1,
+            )  # fmt: skip
+            return loss, pairs, alpha_at(hi), counts0, counts1
+        # Otherwise numpy draws the pairs (see pairs.py), a chunk at a time, with the
+        # learning rate constant within a chunk, as word2vec.c does every 10K words.
+        loss, pairs, alpha = 0.0, 0, settings.alpha
+        bounds = chunk_bounds(starts, hi - lo, settings.chunk_words)
+        for a, b in zip(bounds[:-1], bounds[1:], strict=False):
+            chunk = self.tokens[lo + a : lo + b]
+            sentence_ids = np.searchsorted(starts, np.arange(a, b), side="right")
+            chunk, sentence_ids = subsample(chunk, sentence_ids, tables.keep_prob, rng)
+            inputs, outputs = skipgram_pairs(chunk, sentence_ids, settings.window, rng)
+            if len(inputs) == 0:
+                continue
+            negatives = draw_negatives(tables.negatives, len(inputs), settings.negative, rng)
+            alpha = alpha_at(lo + (a + b) / 2)
+            alphas = np.full(len(inputs), alpha, dtype=np.float32)
+            loss += self.backend.sgns_update(
+                self.syn0, self.syn1neg, inputs, outputs, negatives, alphas
+            )
+            pairs += len(inputs)
+            counts0 += np.bincount(inputs, minlength=vocab_size).astype(np.int32)
+            counts1 += np.bincount(outputs, minlength=vocab_size).astype(np.int32)
+            counts1 += np.bincount(negatives.ravel(), minlength=vocab_size).astype(np.int32)
+        return loss, pairs, alpha, counts0, counts1
 
 
-def merge_deltas(matrix, deltas, how: str, eta: float = 0.002):
-    """Merge per-partition ``(rows, delta, update_counts)`` into ``matrix``, in place.
+def merge_rows(matrix, parts, how: str, eta: float = 0.002):
+    """Merge each partition's ``(rows, deltas, update counts)`` into ``matrix``, in place.
 
     ``sum`` adds the deltas; ``mean`` averages them over the partitions that touched a row.
     ``adaptive`` models a row's ``n`` updates as contracting towards a target by a factor
@@ -235,49 +334,56 @@ def merge_deltas(matrix, deltas, how: str, eta: float = 0.002):
     ``c(N)`` of it, ``N = sum(n_p)``: that is the sum of the deltas for lightly updated rows
     (where sequential SGD adds up) and their mean for rows every partition has driven to
     equilibrium (where summing would overshoot by the partition count and oscillate).
+
+    Returns ``(rows, merged)``: the sorted rows any partition changed and what was added to
+    them (what the replicas are sent).
     """
-    if how == "sum":
-        for rows, delta, _ in deltas:
-            matrix[rows] += delta
-        return
-    total = np.zeros_like(matrix)
-    touched = np.zeros(len(matrix), dtype=np.float64)
-    updates = np.zeros(len(matrix), dtype=np.float64)
+    parts = [part for part in parts if len(part[0])]
+    changed = np.zeros(len(matrix), dtype=bool)
+    for rows, _, _ in parts:
+        changed[rows] = True
+    union = np.flatnonzero(changed).astype(np.int32)
+    position = np.cumsum(changed) - 1  # row -> its index in union
+    merged = np.zeros((len(union), matrix.shape[1]), dtype=matrix.dtype)
+    touched = np.zeros(len(union), dtype=np.float64)
+    updates = np.zeros(len(union), dtype=np.float64)
     log_keep = np.log1p(-eta)
-    for rows, delta, counts in deltas:
+    for rows, deltas, counts in parts:
+        at = position[rows]  # rows are unique within a partition
         if how == "adaptive":
             moved = -np.expm1(counts.astype(np.float64) * log_keep)  # c(n_p)
-            delta = delta / moved[:, None].astype(np.float32)
-        total[rows] += delta
-        touched[rows] += 1
-        updates[rows] += counts
-    hit = np.flatnonzero(touched)
-    scale = 1.0 / touched[hit]
-    if how == "adaptive":
-        scale *= -np.expm1(updates[hit] * log_keep)  # c(N)
-    matrix[hit] += total[hit] * scale[:, None].astype(np.float32)
+            deltas = deltas * (1.0 / moved)[:, None].astype(np.float32)
+        merged[at] += deltas
+        touched[at] += 1
+        updates[at] += counts
+    if how != "sum":
+        scale = 1.0 / touched
+        if how == "adaptive":
+            scale *= -np.expm1(updates * log_keep)  # c(N)
+        merged *= scale[:, None].astype(matrix.dtype)
+    matrix[union] += merged
+    return union, merged
 
 
 class Progress:
-    """Prints words/s, alpha, epoch and ETA after each round (to stderr)."""
+    """Prints words/s, alpha, epoch and ETA (to stderr) every few seconds and per epoch."""
 
-    def __init__(self, total_words: int, epochs: int, rounds: int, stream=sys.stderr):
-        self.total, self.epochs, self.rounds, self.stream = (
-            total_words * epochs,
-            epochs,
-            rounds,
-            stream,
-        )
-        self.done, self.round, self.started = 0, 0, time.perf_counter()
+    def __init__(self, total_words: int, epochs: int, every: float = 2.0, stream=sys.stderr):
+        self.total, self.epochs = total_words * epochs, epochs
+        self.every, self.stream = every, stream
+        self.done = 0
+        self.started = self.printed = time.perf_counter()
 
-    def update(self, epoch, words, loss, pairs, alpha):
+    def update(self, epoch, words, loss, pairs, alpha, epoch_done=False):
         self.done += words
-        self.round += 1
-        elapsed = time.perf_counter() - self.started
-        rate = self.done / max(elapsed, 1e-9)
+        now = time.perf_counter()
+        if not epoch_done and now - self.printed < self.every:
+            return
+        self.printed = now
+        rate = self.done / max(now - self.started, 1e-9)
         eta = (self.total - self.done) / max(rate, 1e-9)
         print(
-            f"epoch {epoch + 1}/{self.epochs} round {self.round}/{self.rounds}: "
+            f"epoch {epoch + 1}/{self.epochs} {100 * self.done / max(self.total, 1):5.1f}%: "
             f"{rate:,.0f} words/s, alpha {alpha:.5f}, loss/pair {loss / max(pairs, 1):.4f}, "
             f"ETA {eta:.0f}s",
             file=self.stream,
@@ -292,31 +398,56 @@ class TrainResult:
     metadata: dict
 
 
-def _run_rounds(vocab, partition_sizes, settings, run_round, verbose=True):
-    """The driver loop shared by local and Spark training: rounds, merges, progress."""
+def _run_rounds(vocab, partition_sizes, settings, source, verbose=True):
+    """The driver loop shared by local and Spark training: rounds, merges, progress.
+
+    ``source.run_round(epoch, round_index, start, stop, update, model)`` has every partition
+    apply ``update`` (the rows merged last round and their merged deltas; ``model`` is the
+    whole ``(syn0, syn1neg)`` for a replica that must be sent everything), train on the
+    fraction ``[start, stop)`` and return the :class:`RoundResult` list ordered by partition.
+    """
     syn0, syn1neg = init_vectors(len(vocab), settings.vector_size, settings.seed)
     largest = max(partition_sizes, default=0)
-    schedules = [
-        round_schedule(largest, settings.sync_words, settings.warmup_words),
-        round_schedule(largest, settings.sync_words),
-    ]
-    total_rounds = len(schedules[0]) - 1 + (settings.epochs - 1) * (len(schedules[1]) - 1)
-    progress = Progress(sum(partition_sizes), settings.epochs, total_rounds)
+    schedules = round_schedule(
+        largest, settings.epochs, settings.sync_words, settings.sync_start_words,
+        settings.warmup_words,
+    )  # fmt: skip
+    total_rounds = sum(len(cuts) - 1 for cuts in schedules)
+    progress = Progress(sum(partition_sizes), settings.epochs)
+    empty = np.zeros(0, dtype=np.int32)
+    update = (empty, syn0[empty], empty, syn1neg[empty])  # nothing merged before round 1
     started, loss_history = time.perf_counter(), []
+    compute_seconds = merge_seconds = 0.0
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sparknn-merge")
     for epoch in range(settings.epochs):
         epoch_loss = epoch_pairs = 0.0
-        cuts = schedules[min(epoch, 1)]
+        cuts = schedules[epoch]
         for round_index in range(len(cuts) - 1):
-            results = run_round(syn0, syn1neg, epoch, round_index, cuts)
-            merge_deltas(syn0, [r[0] for r in results], settings.merge, settings.merge_eta)
-            merge_deltas(syn1neg, [r[1] for r in results], settings.merge, settings.merge_eta)
-            stats = [r[2] for r in results]
-            loss, pairs = sum(s["loss"] for s in stats), sum(s["pairs"] for s in stats)
+            results = source.run_round(
+                epoch, round_index, cuts[round_index], cuts[round_index + 1], update,
+                (syn0, syn1neg),
+            )  # fmt: skip
+            merging = time.perf_counter()
+            # numpy releases the GIL here: the two matrices merge on two cores.
+            how, eta = settings.merge, settings.merge_eta
+            merging0 = pool.submit(
+                merge_rows, syn0, [(r.rows0, r.deltas0, r.counts0) for r in results], how, eta
+            )
+            rows1, merged1 = merge_rows(
+                syn1neg, [(r.rows1, r.deltas1, r.counts1) for r in results], how, eta
+            )
+            update = (*merging0.result(), rows1, merged1)
+            merge_seconds += time.perf_counter() - merging
+            compute_seconds += max(r.seconds for r in results)
+            loss, pairs = sum(r.loss for r in results), sum(r.pairs for r in results)
             epoch_loss, epoch_pairs = epoch_loss + loss, epoch_pairs + pairs
             if verbose:
-                alpha = min(s["alpha"] for s in stats)
-                progress.update(epoch, sum(s["words"] for s in stats), loss, pairs, alpha)
+                last = round_index == len(cuts) - 2
+                alpha = min(r.alpha for r in results)
+                words = sum(r.words for r in results)
+                progress.update(epoch, words, loss, pairs, alpha, epoch_done=last)
         loss_history.append(epoch_loss / max(epoch_pairs, 1))
+    pool.shutdown()
     seconds = time.perf_counter() - started
     words = sum(partition_sizes) * settings.epochs
     metadata = {
@@ -325,23 +456,38 @@ def _run_rounds(vocab, partition_sizes, settings, run_round, verbose=True):
         "partitions": len(partition_sizes),
         "training_seconds": seconds,
         "words_per_second": words / max(seconds, 1e-9),
+        # Of training_seconds: the slowest partition's training summed over rounds, and
+        # the driver's merges; the rest is exchanging rows and waiting.
+        "compute_seconds": compute_seconds,
+        "merge_seconds": merge_seconds,
         "loss_per_pair_by_epoch": loss_history,
     }
     return syn0, metadata
 
 
+class LocalRounds:
+    """Every partition's replica in this process, trained one after the other."""
+
+    def __init__(self, trainers):
+        self.trainers = trainers
+
+    def run_round(self, epoch, round_index, start, stop, update, model):
+        results = []
+        for trainer in self.trainers:
+            trainer.apply(*update)
+            results.append(trainer.train(epoch, round_index, start, stop))
+        return results
+
+
 def train_local(vocab: Vocabulary, parts, settings: Settings, verbose=False) -> TrainResult:
     """Train in this process on ``parts`` (list of (tokens, sentence_starts)), same scheme."""
     tables = Tables.build(vocab, settings.sample)
-
-    def run_round(syn0, syn1neg, epoch, round_index, cuts):
-        return [
-            train_round(p, data, syn0, syn1neg, epoch, round_index, cuts, settings, tables)
-            for p, data in enumerate(parts)
-        ]
-
+    trainers = [
+        PartitionTrainer(p, tokens, starts, len(vocab), settings, tables)
+        for p, (tokens, starts) in enumerate(parts)
+    ]
     sizes = [len(tokens) for tokens, _ in parts]
-    vectors, metadata = _run_rounds(vocab, sizes, settings, run_round, verbose)
+    vectors, metadata = _run_rounds(vocab, sizes, settings, LocalRounds(trainers), verbose)
     return TrainResult(vocab, vectors, metadata)
 
 
@@ -371,11 +517,16 @@ def split_lines(lines, partitions: int):
 # ---------------------------------------------------------------------------- Spark
 
 
-def train_spark(spark, corpus, config: dict, verbose: bool = True) -> TrainResult:
-    """Read ``corpus`` with Spark, build the vocabulary, encode once, train in rounds."""
-    from pyspark import StorageLevel
+def train_spark(spark, corpus, config: dict, verbose=True, fail_at_round=None) -> TrainResult:
+    """Read ``corpus`` with Spark, build the vocabulary, encode once, train in rounds.
+
+    ``fail_at_round`` (tests only) makes the first task's Python worker exit at that round.
+    """
+    from pyspark import StorageLevel, TaskContext
 
     from sparknn.corpus import read_text
+    from sparknn.distributed.sources import executor_slots
+    from sparknn.word2vec.exchange import SparkRounds
     from sparknn.word2vec.tokenize import get_tokenizer
     from sparknn.word2vec.vocab import build_vocabulary, count_words
 
@@ -402,58 +553,74 @@ def train_spark(spark, corpus, config: dict, verbose: bool = True) -> TrainResul
 
     def encode_source(items):
         # Group this source partition's lines by target partition, keep them in order.
+        # array('i') holds 4 bytes a token where a list of ints would hold ~36.
         index = vocab_bc.value
-        buckets = [([], [], []) for _ in range(partitions)]
+        ids = [array("i") for _ in range(partitions)]
+        lengths = [array("q") for _ in range(partitions)]
+        first_line = [-1] * partitions
         for line_id, line in items:
             encoded = [index[t] for t in tokenizer(line) if t in index]
             if encoded:
-                ids, lengths, first = buckets[line_id % partitions]
-                first.append(line_id)
-                ids.extend(encoded)
-                lengths.append(len(encoded))
-        for target, (ids, lengths, first) in enumerate(buckets):
-            if ids:
-                yield target, (first[0], np.array(ids, np.int32), np.array(lengths, np.int64))
+                target = line_id % partitions
+                if first_line[target] < 0:
+                    first_line[target] = line_id
+                ids[target].extend(encoded)
+                lengths[target].append(len(encoded))
+        for target in range(partitions):
+            if ids[target]:
+                tokens = np.frombuffer(ids[target], np.int32)
+                yield target, (first_line[target], tokens, np.frombuffer(lengths[target], np.int64))
 
     def assemble(blocks):
-        blocks = sorted((block for _, block in blocks), key=lambda block: block[0])
-        tokens = np.concatenate([b[1] for b in blocks]) if blocks else np.zeros(0, np.int32)
-        lengths = np.concatenate([b[2] for b in blocks]) if blocks else np.zeros(0, np.int64)
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        yield tokens, starts[: len(lengths)]
+        # One record per partition routed here, its lines in corpus order.
+        by_partition = {}
+        for target, block in blocks:
+            by_partition.setdefault(target, []).append(block)
+        for target in sorted(by_partition):
+            found = sorted(by_partition[target], key=lambda block: block[0])
+            tokens = np.concatenate([b[1] for b in found])
+            lengths = np.concatenate([b[2] for b in found])
+            yield target, tokens, np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
 
+    # A barrier stage runs all its tasks at once: with fewer task slots than partitions,
+    # each task holds several partitions (trained one after the other; same result).
+    tasks = executor_slots(spark, partitions)
     encoded = (
         rows.mapPartitions(encode_source)
-        .partitionBy(partitions, lambda target: target)
+        .partitionBy(tasks, lambda target: target % tasks)
         .mapPartitions(assemble, preservesPartitioning=True)
         .persist(StorageLevel.MEMORY_ONLY)
     )
-    sizes = encoded.map(lambda data: len(data[0])).collect()
+    found = dict(encoded.map(lambda record: (record[0], len(record[1]))).collect())
+    sizes = [found.get(p, 0) for p in range(partitions)]
     prepare_seconds = time.perf_counter() - started
     tables_bc = sc.broadcast((vocab.keep_probabilities(settings.sample), vocab.counts))
+    vocab_size = len(vocab)
 
-    def run_round(syn0, syn1neg, epoch, round_index, cuts):
-        state = sc.broadcast((syn0, syn1neg))
+    def make_trainers(records):
+        keep_prob, word_counts = tables_bc.value
+        tables = Tables(keep_prob, negative_table(word_counts))
+        held = {p: (tokens, starts) for p, tokens, starts in records}
+        empty = (np.zeros(0, np.int32), np.zeros(0, np.int64))
+        # A partition without a line still trains (on nothing), so every task answers.
+        mine = [p for p in range(partitions) if p % tasks == TaskContext.get().partitionId()]
+        return [
+            PartitionTrainer(p, *held.get(p, empty), vocab_size, settings, tables) for p in mine
+        ]
 
-        def task(partition, records):
-            tables = _executor_tables(tables_bc)
-            start0, start1 = state.value
-            for data in records:
-                yield train_round(
-                    partition, data, start0, start1, epoch, round_index, cuts, settings, tables
-                )
-
-        try:
-            return encoded.mapPartitionsWithIndex(task).collect()
-        finally:
-            state.destroy()
-
+    source = SparkRounds(spark, encoded, make_trainers, settings.vector_size, log=_log(verbose))
+    if fail_at_round is not None:
+        source.server.die_at_round = (fail_at_round, 0)
     try:
-        vectors, metadata = _run_rounds(vocab, sizes, settings, run_round, verbose)
+        vectors, metadata = _run_rounds(vocab, sizes, settings, source, verbose)
     finally:
-        encoded.unpersist()
-        vocab_bc.destroy()
-        tables_bc.destroy()
+        try:
+            source.close()
+        finally:
+            encoded.unpersist()
+            vocab_bc.destroy()
+            tables_bc.destroy()
+    metadata.update(tasks=tasks, task_failures=source.stage.failures)
     metadata.update(
         {
             "corpus": [str(c) for c in ([corpus] if isinstance(corpus, str) else corpus)],
@@ -468,14 +635,7 @@ def train_spark(spark, corpus, config: dict, verbose: bool = True) -> TrainResul
     return TrainResult(vocab, vectors, metadata)
 
 
-_TABLE_CACHE: dict = {}
-
-
-def _executor_tables(tables_bc) -> Tables:
-    # Build the negative table once per Python worker and reuse it across rounds.
-    keep_prob, counts = tables_bc.value
-    key = hash((counts.tobytes(), keep_prob.tobytes()))
-    if key not in _TABLE_CACHE:
-        _TABLE_CACHE.clear()
-        _TABLE_CACHE[key] = Tables(keep_prob, negative_table(counts))
-    return _TABLE_CACHE[key]
+def _log(verbose: bool):
+    if not verbose:
+        return lambda message: None
+    return lambda message: print(message, file=sys.stderr, flush=True)
