@@ -13,18 +13,20 @@ The scheme
    tokens and the partition's own copy of ``syn0``/``syn1neg``, kept across rounds. With
    fewer task slots than partitions a task holds several and trains them in turn.
 4. **Rounds.** Training is cut into rounds (each partition's tokens are split at the same
-   fractions, at sentence starts). A partition trains on ``sync_start_words`` tokens per
-   round at the start of training, growing geometrically to ``sync_words`` at half of it
-   (:func:`round_schedule`): a replica drifts from the merged model by about the learning
-   rate times the round's length, and early on, while every row still moves fast, that drift
-   is what costs quality (on Gutenberg-25M with 4 partitions, constant 50,000-token rounds
-   lose 18% of the analogy accuracy, the ramp 5%; bench/RESULTS.md); later, long rounds
-   cost little and save exchanges. The very first rounds start at ``warmup_words`` and
-   double, so partitions break the symmetry of the random initialisation together. In a
-   round each replica trains on its slice with the backend (sequential SGD within the slice:
-   ``sgns_train``, word2vec.c's whole loop in one OpenCL kernel call, or numpy-drawn pairs
-   and ``sgns_update``) and sends the driver, over TCP, only the rows it changed: their
-   deltas and how many updates each received.
+   fractions, at sentence starts). A replica does not see what the other P-1 train during a
+   round, and what that costs grows with the learning rate times those (P-1) x round tokens;
+   early on, while every row still moves fast, it is what costs quality (on Gutenberg-25M
+   with 4 partitions, constant 50,000-token rounds lose 18% of the analogy accuracy of one
+   partition; bench/RESULTS.md), later long rounds cost little and save exchanges. So at
+   the start of training the others train ``sync_start_words`` tokens in all per round
+   (rounds of ``sync_start_words / (P-1)`` tokens), growing geometrically to ``sync_words``
+   tokens per partition at half of training (:func:`round_schedule`). With one partition
+   nothing is unseen: rounds hold ``sync_words`` from the start. The very first rounds start
+   at ``warmup_words`` and double, so partitions break the symmetry of the random
+   initialisation together. In a round each replica trains on its slice with the backend
+   (sequential SGD within the slice: ``sgns_train``, word2vec.c's whole loop in one OpenCL
+   kernel call, or numpy-drawn pairs and ``sgns_update``) and sends the driver, over TCP,
+   only the rows it changed: their deltas and how many updates each received.
 5. **Merge.** The driver merges each row's deltas (see :func:`merge_rows`) and sends the
    merged deltas of the changed rows back with the next round. ``sum`` is what Hogwild
    threads approximate, but a row that every partition drives to equilibrium gets moved P
@@ -77,7 +79,7 @@ DEFAULTS = {
     "tokenizer": "whitespace",
     "strip_gutenberg_headers": False,
     "sync_words": 50_000,
-    "sync_start_words": 5000,
+    "sync_start_words": 15_000,
     "warmup_words": 1000,
     "chunk_words": 10_000,
     "merge": "adaptive",
@@ -100,7 +102,7 @@ class Settings:
     seed: int = 1
     backend: str = "numpy"
     sync_words: int = 50_000
-    sync_start_words: int = 5000
+    sync_start_words: int = 15_000
     warmup_words: int = 1000
     chunk_words: int = 10_000
     merge: str = "adaptive"
@@ -408,9 +410,11 @@ def _run_rounds(vocab, partition_sizes, settings, source, verbose=True):
     """
     syn0, syn1neg = init_vectors(len(vocab), settings.vector_size, settings.seed)
     largest = max(partition_sizes, default=0)
+    others = len(partition_sizes) - 1  # the partitions whose round a replica does not see
     schedules = round_schedule(
-        largest, settings.epochs, settings.sync_words, settings.sync_start_words,
-        settings.warmup_words,
+        largest, settings.epochs, settings.sync_words,
+        -(-settings.sync_start_words // others) if others else 0,
+        settings.warmup_words if others else 0,
     )  # fmt: skip
     total_rounds = sum(len(cuts) - 1 for cuts in schedules)
     progress = Progress(sum(partition_sizes), settings.epochs)
