@@ -72,6 +72,9 @@ def recv_result(channel, header, dim: int):
 
 def serve_rounds(channel: Channel, trainers) -> dict:
     """The task side: answer ROUND requests for the partitions ``trainers`` hold, until STOP."""
+    from sparknn.word2vec.train import keep_freed_memory
+
+    keep_freed_memory()
     dim = trainers[0].syn0.shape[1] if trainers else 0
     rounds, compute_seconds = 0, 0.0
     while True:

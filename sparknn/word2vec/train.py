@@ -228,6 +228,31 @@ class RoundResult:
     seconds: float
 
 
+def keep_freed_memory() -> None:
+    """Make glibc keep freed memory for reuse instead of returning it to the OS.
+
+    Every round allocates and frees tens of MB (received deltas, merge temporaries); by
+    default glibc serves blocks that large with fresh ``mmap`` pages and unmaps them on
+    free, so every round pays page faults on all of it again (a third of the merge's time on
+    a 120 K-word vocabulary). The heap then stays at its high-water mark, which the run
+    reaches anyway. A no-op off glibc.
+    """
+    import ctypes
+
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(m_mmap_threshold, 1 << 30)
+        libc.mallopt(m_trim_threshold, 1 << 30)
+    except (OSError, AttributeError):
+        pass
+
+
+def changed_rows(matrix, base, rows):
+    """``matrix[rows] - base[rows]``, gathering with ``np.take`` (see :func:`add_rows`)."""
+    return np.take(matrix, rows, axis=0) - np.take(base, rows, axis=0)
+
+
 class PartitionTrainer:
     """One partition's replica: its encoded tokens and its own copy of both matrices.
 
@@ -253,8 +278,8 @@ class PartitionTrainer:
             (self.syn0, self.base0, rows0, deltas0),
             (self.syn1neg, self.base1, rows1, deltas1),
         ):
-            base[rows] += deltas
-            matrix[rows] = base[rows]
+            add_rows(base, rows, deltas)
+            matrix[rows] = np.take(base, rows, axis=0)
 
     def load(self, syn0, syn1neg) -> None:
         """Take the whole model (a replica that joined after training started)."""
@@ -275,8 +300,8 @@ class PartitionTrainer:
         rows1 = np.flatnonzero(counts1).astype(np.int32)
         return RoundResult(
             self.partition,
-            rows0, self.syn0[rows0] - self.base0[rows0], counts0[rows0],
-            rows1, self.syn1neg[rows1] - self.base1[rows1], counts1[rows1],
+            rows0, changed_rows(self.syn0, self.base0, rows0), counts0[rows0],
+            rows1, changed_rows(self.syn1neg, self.base1, rows1), counts1[rows1],
             loss, pairs, hi - lo, alpha, time.perf_counter() - began,
         )  # fmt: skip
 
@@ -355,7 +380,7 @@ def merge_rows(matrix, parts, how: str, eta: float = 0.002):
         if how == "adaptive":
             moved = -np.expm1(counts.astype(np.float64) * log_keep)  # c(n_p)
             deltas = deltas * (1.0 / moved)[:, None].astype(np.float32)
-        merged[at] += deltas
+        add_rows(merged, at, deltas)
         touched[at] += 1
         updates[at] += counts
     if how != "sum":
@@ -363,8 +388,15 @@ def merge_rows(matrix, parts, how: str, eta: float = 0.002):
         if how == "adaptive":
             scale *= -np.expm1(updates * log_keep)  # c(N)
         merged *= scale[:, None].astype(matrix.dtype)
-    matrix[union] += merged
+    add_rows(matrix, union, merged)
     return union, merged
+
+
+def add_rows(matrix, rows, values) -> None:
+    """``matrix[rows] += values`` for unique ``rows``, about twice as fast: ``np.take``
+    gathers whole rows where fancy indexing copies element by element (the merges and the
+    replicas' updates are most of a round's fixed cost on a large vocabulary)."""
+    matrix[rows] = np.take(matrix, rows, axis=0) + values
 
 
 class Progress:
@@ -408,6 +440,7 @@ def _run_rounds(vocab, partition_sizes, settings, source, verbose=True):
     whole ``(syn0, syn1neg)`` for a replica that must be sent everything), train on the
     fraction ``[start, stop)`` and return the :class:`RoundResult` list ordered by partition.
     """
+    keep_freed_memory()
     syn0, syn1neg = init_vectors(len(vocab), settings.vector_size, settings.seed)
     largest = max(partition_sizes, default=0)
     others = len(partition_sizes) - 1  # the partitions whose round a replica does not see
