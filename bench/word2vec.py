@@ -54,6 +54,8 @@ CORPORA = {
     "gutenberg-25m": SHARED / "gutenberg-25m" / "gutenberg_25m.txt.xz",
 }
 PYTHON = sys.executable
+# spark-submit's --driver-memory for sparknn (local mode: the JVM holding the cached corpus)
+DRIVER_MEMORY = os.environ.get("SPARKNN_BENCH_DRIVER_MEMORY", "2g")
 HYPER = {"vector_size": 100, "window": 5, "negative": 5, "sample": 1e-3, "min_count": 5}
 
 
@@ -119,7 +121,7 @@ def run_sparknn(corpus, out_dir, epochs, seed, backend, partitions, extra):
         "--master",
         "local[2]",
         "--driver-memory",
-        "2g",
+        DRIVER_MEMORY,
         str(REPO / "jobs" / "train_word2vec.py"),
         "--corpus",
         str(corpus),

@@ -16,17 +16,18 @@ The scheme
    fractions, at sentence starts). A replica does not see what the other P-1 train during a
    round, and what that costs grows with the learning rate times those (P-1) x round tokens;
    early on, while every row still moves fast, it is what costs quality (on Gutenberg-25M
-   with 4 partitions, constant 50,000-token rounds lose 18% of the analogy accuracy of one
-   partition; bench/RESULTS.md), later long rounds cost little and save exchanges. So at
-   the start of training the others train ``sync_start_words`` tokens in all per round
-   (rounds of ``sync_start_words / (P-1)`` tokens), growing geometrically to ``sync_words``
-   tokens per partition at half of training (:func:`round_schedule`). With one partition
-   nothing is unseen: rounds hold ``sync_words`` from the start. The very first rounds start
-   at ``warmup_words`` and double, so partitions break the symmetry of the random
-   initialisation together. In a round each replica trains on its slice with the backend
-   (sequential SGD within the slice: ``sgns_train``, word2vec.c's whole loop in one OpenCL
-   kernel call, or numpy-drawn pairs and ``sgns_update``) and sends the driver, over TCP,
-   only the rows it changed: their deltas and how many updates each received.
+   with 4 partitions, constant 50,000-token rounds lose 15% of the analogy accuracy of one
+   partition, the default ramp 3%; bench/RESULTS.md); later, long rounds cost little and
+   save exchanges. So at the start of training the others train ``sync_start_words``
+   tokens in all per round (rounds of ``sync_start_words / (P-1)`` tokens), growing
+   geometrically to ``sync_words`` tokens per partition at half of training
+   (:func:`round_schedule`). With one partition nothing is unseen: rounds hold
+   ``sync_words`` from the start. The very first rounds start at ``warmup_words`` and
+   double, so partitions break the symmetry of the random initialisation together. In a
+   round each replica trains on its slice with the backend (sequential SGD within the
+   slice: ``sgns_train``, word2vec.c's whole loop in one OpenCL kernel call, or numpy-drawn
+   pairs and ``sgns_update``) and sends the driver, over TCP, only the rows it changed:
+   their deltas and how many updates each received.
 5. **Merge.** The driver merges each row's deltas (see :func:`merge_rows`) and sends the
    merged deltas of the changed rows back with the next round. ``sum`` is what Hogwild
    threads approximate, but a row that every partition drives to equilibrium gets moved P
