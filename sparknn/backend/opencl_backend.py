@@ -666,7 +666,7 @@ class CPUAutoBackend(NumpyBackend):
         )  # fmt: skip
 
     def __repr__(self):
-        return f"CPUAutoBackend(numpy + OpenCL sgns_update on {self.sgns.device_name!r})"
+        return f"CPUAutoBackend(numpy + OpenCL sgns kernels on {self.sgns.device_name!r})"
 
 
 def auto_backend() -> Backend:

@@ -116,9 +116,12 @@ class RoundServer(TaskServer):
         return _RoundConnection(channel, hello, synced=self.rounds_done == 0)
 
     def run_round(self, epoch, round_index, start, stop, update, model):
-        syn0, syn1neg = model
-        everything = np.arange(len(syn0), dtype=np.int32)
-        full = (everything, syn0, everything, syn1neg)
+        if all(conn.synced for conn in self.tasks.values()):
+            full = None
+        else:  # a relaunched task is sent every row's value
+            syn0, syn1neg = model
+            everything = np.arange(len(syn0), dtype=np.int32)
+            full = (everything, syn0, everything, syn1neg)
 
         def one(conn):
             die = self.die_at_round == (self.rounds_done, conn.task) and not self.reconnects

@@ -279,8 +279,9 @@ class PartitionTrainer:
             (self.syn0, self.base0, rows0, deltas0),
             (self.syn1neg, self.base1, rows1, deltas1),
         ):
-            add_rows(base, rows, deltas)
-            matrix[rows] = np.take(base, rows, axis=0)
+            merged = np.take(base, rows, axis=0) + deltas  # see add_rows
+            base[rows] = merged
+            matrix[rows] = merged
 
     def load(self, syn0, syn1neg) -> None:
         """Take the whole model (a replica that joined after training started)."""
@@ -313,7 +314,8 @@ class PartitionTrainer:
         counts0 = np.zeros(vocab_size, dtype=np.int32)
         counts1 = np.zeros(vocab_size, dtype=np.int32)
         sentence_starts = self.sentence_starts
-        starts = sentence_starts[(sentence_starts >= lo) & (sentence_starts < hi)] - lo
+        first, last = np.searchsorted(sentence_starts, (lo, hi))  # starts are sorted
+        starts = sentence_starts[first:last] - lo
 
         def alpha_at(position):
             return learning_rate(settings, (epoch + position / max(n, 1)) / settings.epochs)
