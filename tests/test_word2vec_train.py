@@ -11,7 +11,9 @@ import pytest
 
 from sparknn.errors import SparknnError
 from sparknn.word2vec.train import (
+    PartitionTrainer,
     Settings,
+    Tables,
     encode_lines,
     round_schedule,
     split_lines,
@@ -96,6 +98,54 @@ def test_seed_makes_training_reproducible(corpus):
     assert not np.allclose(a.vectors, c.vectors)
 
 
+def one_partition_trainer(lines, **overrides):
+    counts = Counter(token for line in lines for token in line.split())
+    vocab = build_vocabulary(counts, min_count=1)
+    tokens, starts = encode_lines(lines, vocab, str.split)
+    settings = Settings(**{**SETTINGS, "epochs": 1, **overrides})
+    return PartitionTrainer(0, tokens, starts, len(vocab), settings, Tables.build(vocab, 0))
+
+
+def test_rarely_updated_syn1neg_rows_wait_until_enough_updates_or_the_last_round(corpus):
+    lines = corpus[:600]
+    deferring = one_partition_trainer(lines, send_min_updates=6)
+    everything = one_partition_trainer(lines, send_min_updates=1)
+    sent, full = deferring.train(0, 0, 0.0, 0.2), everything.train(0, 0, 0.0, 0.2)
+    np.testing.assert_array_equal(deferring.syn1neg, everything.syn1neg)  # same training
+    enough = full.counts1 >= 6
+    assert 0 < enough.sum() < len(full.rows1)  # some rows sent, some held back
+    np.testing.assert_array_equal(sent.rows1, full.rows1[enough])
+    np.testing.assert_array_equal(sent.deltas1, full.deltas1[enough])
+    held, held_counts = full.rows1[~enough], full.counts1[~enough]
+    np.testing.assert_array_equal(deferring.pending1[held], held_counts)
+    np.testing.assert_array_equal(sent.rows0, full.rows0)  # syn0 rows are always sent
+
+    # Another replica's merged change to a held row lands under this replica's own change.
+    row, theirs = held[0], np.full((1, deferring.syn1neg.shape[1]), 0.5, np.float32)
+    own = deferring.syn1neg[row] - deferring.base1[row]
+    nothing = np.zeros(0, np.int32)
+    deferring.apply(nothing, deferring.syn0[nothing], np.array([row], np.int32), theirs)
+    np.testing.assert_allclose(deferring.syn1neg[row] - deferring.base1[row], own, atol=1e-7)
+    np.testing.assert_allclose(deferring.base1[row], everything.base1[row] + 0.5, atol=1e-7)
+
+    # The last round of the last epoch sends every changed row with all its updates.
+    counts_before = deferring.pending1.copy()
+    last = deferring.train(0, 1, 0.2, 1.0)
+    assert not deferring.pending1.any()
+    assert set(held) <= set(last.rows1)
+    position = {r: i for i, r in enumerate(last.rows1)}
+    assert all(last.counts1[position[r]] >= counts_before[r] for r in held)
+
+
+def test_deferring_rows_leaves_one_partition_training_unchanged(corpus):
+    """One partition's merge adds its own deltas back: sending a row late changes nothing
+    but rounding."""
+    lines = corpus[:1500]
+    deferred = train(lines, 1, epochs=1, sync_words=500, send_min_updates=8)
+    immediate = train(lines, 1, epochs=1, sync_words=500, send_min_updates=1)
+    np.testing.assert_allclose(deferred.vectors, immediate.vectors, atol=1e-5)
+
+
 def test_round_schedule_warms_up_then_ramps_to_sync_words():
     words, epochs = 1_000_000, 4
     schedules = round_schedule(words, epochs, 50_000, start_words=5000, warmup_words=1000)
@@ -108,6 +158,10 @@ def test_round_schedule_warms_up_then_ramps_to_sync_words():
     inner = np.concatenate([s[:-1] for s in sizes])[3:]  # last round of an epoch is a remainder
     assert np.all(np.diff(inner) >= 0)  # ... grows monotonically ...
     assert np.all(sizes[2][:-1] == 50_000) and np.all(sizes[3][:-1] == 50_000)  # ... to half-way
+    # Thousands of rounds (a large corpus, many epochs) stay finite and capped.
+    many = round_schedule(5_000_000, 5, 5000, start_words=100, warmup_words=100)
+    assert sum(len(cuts) - 1 for cuts in many) > 5000
+    assert all(np.max(np.diff(cuts)) * 5_000_000 <= 5000 + 1 for cuts in many)
     # Without a ramp or warm-up every round holds sync_words (start_words above it is capped).
     for cuts in round_schedule(words, 2, 50_000, start_words=80_000):
         assert np.all(np.diff(cuts)[:-1] * words == pytest.approx(50_000))
@@ -145,7 +199,9 @@ def test_a_task_failure_is_retried_and_changes_nothing(spark, tmp_path):
     lines = planted_corpus(300, seed=4)
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(lines) + "\n")
-    rounds = {"sync_words": 400, "warmup_words": 100}
+    # A relaunched replica loses the syn1neg changes it had not sent yet; sending every
+    # changed row each round makes the retried run exactly the one without a failure.
+    rounds = {"sync_words": 400, "warmup_words": 100, "send_min_updates": 1}
     config = {**SETTINGS, **rounds, "epochs": 1, "min_count": 1, "partitions": 2}
     failed = train_spark(spark, str(path), config, verbose=False, fail_at_round=3)
     assert failed.metadata["rounds"] > 3

@@ -8,10 +8,11 @@ the corpus and the model cross the network once, not every round. A round is one
   fraction of each partition to train), then the rows merged last round and the merged
   deltas: ``int32[n0]``, ``float32[n0, d]`` for syn0, the same for syn1neg. A task that
   connected after training started (a relaunched stage) is sent every row's value instead
-  (flag ``FLAG_MODEL``).
+  (flag ``FLAG_MODEL``); changes its replicas had not sent yet are lost.
 * task -> driver, one ``ROWS`` frame per partition it holds (``count`` = frames still to
   come): ``int64[4]`` (n0, n1, pairs, words), ``float64[3]`` (loss, alpha, seconds), then
-  the rows it changed, their deltas and update counts, for syn0 then syn1neg.
+  the rows it sends (those it changed; see "Deferred rows" in train.py), their deltas and
+  update counts, for syn0 then syn1neg.
 
 The driver merges the rows (:func:`~sparknn.word2vec.train.merge_rows`) and sends the merged
 rows with the next round. Frames are raw numpy buffers after the fixed header, never pickle.

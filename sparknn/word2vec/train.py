@@ -14,21 +14,33 @@ The scheme
    fewer task slots than partitions a task holds several and trains them in turn.
 4. **Rounds.** Training is cut into rounds (each partition's tokens are split at the same
    fractions, at sentence starts). A replica does not see what the other P-1 train during a
-   round, and what that costs grows with the learning rate times those (P-1) x round tokens;
-   early on, while every row still moves fast, it is what costs quality (on Gutenberg-25M
-   with 4 partitions, constant 50,000-token rounds lose 15% of the analogy accuracy of one
-   partition, the default ramp 3%; bench/RESULTS.md); later, long rounds cost little and
-   save exchanges. So at the start of training the others train ``sync_start_words``
-   tokens in all per round (rounds of ``sync_start_words / (P-1)`` tokens), growing
-   geometrically to ``sync_words`` tokens per partition at half of training
-   (:func:`round_schedule`). With one partition nothing is unseen: rounds hold
-   ``sync_words`` from the start. The very first rounds start at ``warmup_words`` and
-   double, so partitions break the symmetry of the random initialisation together. In a
-   round each replica trains on its slice with the backend (sequential SGD within the
-   slice: ``sgns_train``, word2vec.c's whole loop in one OpenCL kernel call, or numpy-drawn
-   pairs and ``sgns_update``) and sends the driver, over TCP, only the rows it changed:
-   their deltas and how many updates each received.
-5. **Merge.** The driver merges each row's deltas (see :func:`merge_rows`) and sends the
+   round, and the merge adds up P deltas all computed against the same stale model; what
+   that costs grows with the learning rate, the round's length and P. Early on, while every
+   row still moves fast, it is what costs quality (on Gutenberg-25M with 4 partitions,
+   constant 50,000-token rounds lose 15% of the analogy accuracy of one partition;
+   bench/RESULTS.md); later, long rounds cost little and save exchanges. So rounds start at
+   ``sync_start_words / (P-1)**2`` tokens and grow geometrically to ``sync_words`` tokens
+   per partition at half of training (:func:`round_schedule`). The square is measured, not
+   derived: on WikiText-2 with 4 partitions, starting rounds of 15,000 / 3 tokens kept 0.89x
+   of one partition's analogy accuracy, 15,000 / 9 kept 0.98x; with 2 partitions both
+   rules give 15,000. With one partition nothing is unseen: rounds hold ``sync_words`` from
+   the start. The very first rounds start at ``warmup_words`` and double, so partitions
+   break the symmetry of the random initialisation together. In a round each replica
+   trains on its slice with the backend (sequential SGD within the slice: ``sgns_train``,
+   word2vec.c's whole loop in one OpenCL kernel call, or numpy-drawn pairs and
+   ``sgns_update``) and sends the driver, over TCP, only the rows it changed: their deltas
+   and how many updates each received.
+5. **Deferred rows.** Negatives are drawn from the whole vocabulary, so a round touches
+   most ``syn1neg`` rows (82% of Gutenberg-25M's 122 K in a 50,000-token round), most of
+   them a few times; exchanging and merging them is most of a round's fixed cost on a large
+   vocabulary. A replica sends a ``syn1neg`` row once it has had ``send_min_updates``
+   updates since it last sent it (at the default 8, 2.8 times fewer rows per round on
+   Gutenberg-25M with 2 partitions, for 0.3-0.6 points of analogy accuracy; see
+   bench/RESULTS.md). Until then the row's change stays in the replica's own copy, on top of
+   what the merges bring (:meth:`PartitionTrainer.apply`). The last round of training sends
+   everything. ``syn0`` rows (few per round) are always sent; ``send_min_updates = 1``
+   sends every changed row.
+6. **Merge.** The driver merges each row's deltas (see :func:`merge_rows`) and sends the
    merged deltas of the changed rows back with the next round. ``sum`` is what Hogwild
    threads approximate, but a row that every partition drives to equilibrium gets moved P
    times too far and oscillates with gain P-1 (it diverges for P >= 3); ``mean`` is stable
@@ -37,7 +49,7 @@ The scheme
    mean for rows updated many times. With one partition every merge is plain sequential
    SGD. Shorter rounds keep partitions closer (better vectors with many partitions) but
    exchange more; ``sync_start_words`` and ``sync_words`` trade one for the other.
-6. **Schedule and randomness.** The learning rate decays linearly from ``alpha`` to
+7. **Schedule and randomness.** The learning rate decays linearly from ``alpha`` to
    ``min_alpha`` over global progress (epoch + fraction of the partition done). Every random
    draw of a replica comes from ``numpy.random.default_rng([seed, partition, epoch,
    round])`` (or a kernel seed drawn from it), so a seed gives the same vectors for a given
@@ -85,6 +97,7 @@ DEFAULTS = {
     "chunk_words": 10_000,
     "merge": "adaptive",
     "merge_eta": 0.002,
+    "send_min_updates": 8,
     "export_binary": False,
 }
 
@@ -108,10 +121,12 @@ class Settings:
     chunk_words: int = 10_000
     merge: str = "adaptive"
     merge_eta: float = 0.002
+    send_min_updates: int = 8
 
     def __post_init__(self):
         for name in (
-            "vector_size", "window", "epochs", "sync_words", "sync_start_words", "chunk_words"
+            "vector_size", "window", "epochs", "sync_words", "sync_start_words", "chunk_words",
+            "send_min_updates",
         ):  # fmt: skip
             if int(getattr(self, name)) < 1:
                 raise SparknnError(f"{name} must be >= 1, got {getattr(self, name)!r}")
@@ -180,7 +195,7 @@ def round_schedule(
         while True:
             progress = (epoch + positions[-1] / max_partition_words) / epochs
             size = min(start_words * np.exp(growth * progress), sync_words, ceiling)
-            ceiling *= 2
+            ceiling = min(2 * ceiling, sync_words)  # an int that kept doubling would overflow
             if positions[-1] + size >= max_partition_words:
                 break
             positions.append(positions[-1] + int(size))
@@ -272,25 +287,38 @@ class PartitionTrainer:
         self.backend = get_backend(settings.backend)
         self.syn0, self.syn1neg = init_vectors(vocab_size, settings.vector_size, settings.seed)
         self.base0, self.base1 = self.syn0.copy(), self.syn1neg.copy()
+        # Per syn1neg row: updates since this replica last sent it (0: nothing unsent).
+        self.pending1 = np.zeros(vocab_size, dtype=np.int32)
 
     def apply(self, rows0, deltas0, rows1, deltas1) -> None:
-        """Move to the merged model: ``base + merged delta`` on the rows anyone changed."""
-        for matrix, base, rows, deltas in (
-            (self.syn0, self.base0, rows0, deltas0),
-            (self.syn1neg, self.base1, rows1, deltas1),
+        """Move to the merged model: ``base + merged delta`` on the rows anyone changed.
+
+        A ``syn1neg`` row this replica changed but has not sent yet keeps its own unsent
+        change on top of the merged value.
+        """
+        for matrix, base, rows, deltas, pending in (
+            (self.syn0, self.base0, rows0, deltas0, None),
+            (self.syn1neg, self.base1, rows1, deltas1, self.pending1),
         ):
-            merged = np.take(base, rows, axis=0) + deltas  # see add_rows
+            old = np.take(base, rows, axis=0)  # see add_rows
+            merged = old + deltas
             base[rows] = merged
+            if pending is not None:
+                unsent = pending[rows] > 0
+                if unsent.any():
+                    merged[unsent] += np.take(matrix, rows[unsent], axis=0) - old[unsent]
             matrix[rows] = merged
 
     def load(self, syn0, syn1neg) -> None:
-        """Take the whole model (a replica that joined after training started)."""
+        """Take the whole model (a replica that joined after training started; changes it
+        had not sent are lost with the replica that made them)."""
         for matrix, base, values in (
             (self.syn0, self.base0, syn0),
             (self.syn1neg, self.base1, syn1neg),
         ):
             matrix[...] = values
             base[...] = values
+        self.pending1[...] = 0
 
     def train(self, epoch: int, round_index: int, start: float, stop: float) -> RoundResult:
         """Train on the fraction ``[start, stop)`` of the partition; report changed rows."""
@@ -299,7 +327,13 @@ class PartitionTrainer:
         rng = np.random.default_rng([self.settings.seed, self.partition, epoch, round_index])
         loss, pairs, alpha, counts0, counts1 = self._train_slice(lo, hi, epoch, rng)
         rows0 = np.flatnonzero(counts0).astype(np.int32)
-        rows1 = np.flatnonzero(counts1).astype(np.int32)
+        # syn1neg rows wait until they have had send_min_updates updates (everything is
+        # sent in the last round): see "Deferred rows" in the module docstring.
+        counts1 += self.pending1
+        last = epoch == self.settings.epochs - 1 and stop >= 1
+        send = counts1 >= (1 if last else self.settings.send_min_updates)
+        self.pending1 = np.where(send, 0, counts1).astype(np.int32)
+        rows1 = np.flatnonzero(send).astype(np.int32)
         return RoundResult(
             self.partition,
             rows0, changed_rows(self.syn0, self.base0, rows0), counts0[rows0],
@@ -446,10 +480,12 @@ def _run_rounds(vocab, partition_sizes, settings, source, verbose=True):
     keep_freed_memory()
     syn0, syn1neg = init_vectors(len(vocab), settings.vector_size, settings.seed)
     largest = max(partition_sizes, default=0)
-    others = len(partition_sizes) - 1  # the partitions whose round a replica does not see
+    # The partitions whose round a replica does not see. Starting rounds shrink with its
+    # square: see "Rounds" in the module docstring.
+    others = len(partition_sizes) - 1
     schedules = round_schedule(
         largest, settings.epochs, settings.sync_words,
-        -(-settings.sync_start_words // others) if others else 0,
+        -(-settings.sync_start_words // others**2) if others else 0,
         settings.warmup_words if others else 0,
     )  # fmt: skip
     total_rounds = sum(len(cuts) - 1 for cuts in schedules)
