@@ -16,6 +16,7 @@ from sparknn.word2vec.train import (
     Tables,
     encode_lines,
     round_schedule,
+    send_threshold,
     split_lines,
     train_local,
     train_spark,
@@ -103,7 +104,7 @@ def one_partition_trainer(lines, **overrides):
     vocab = build_vocabulary(counts, min_count=1)
     tokens, starts = encode_lines(lines, vocab, str.split)
     settings = Settings(**{**SETTINGS, "epochs": 1, **overrides})
-    return PartitionTrainer(0, tokens, starts, len(vocab), settings, Tables.build(vocab, 0))
+    return PartitionTrainer(0, tokens, starts, len(vocab), settings, Tables.build(vocab, 0), 2)
 
 
 def test_rarely_updated_syn1neg_rows_wait_until_enough_updates_or_the_last_round(corpus):
@@ -135,6 +136,11 @@ def test_rarely_updated_syn1neg_rows_wait_until_enough_updates_or_the_last_round
     assert set(held) <= set(last.rows1)
     position = {r: i for i, r in enumerate(last.rows1)}
     assert all(last.counts1[position[r]] >= counts_before[r] for r in held)
+
+
+def test_send_threshold_shrinks_with_the_partitions_a_replica_keeps_rows_from():
+    assert [send_threshold(8, p) for p in (1, 2, 3, 4, 8)] == [8, 8, 2, 1, 1]
+    assert send_threshold(1, 2) == 1
 
 
 def test_deferring_rows_leaves_one_partition_training_unchanged(corpus):

@@ -33,13 +33,15 @@ The scheme
 5. **Deferred rows.** Negatives are drawn from the whole vocabulary, so a round touches
    most ``syn1neg`` rows (82% of Gutenberg-25M's 122 K in a 50,000-token round), most of
    them a few times; exchanging and merging them is most of a round's fixed cost on a large
-   vocabulary. A replica sends a ``syn1neg`` row once it has had ``send_min_updates``
-   updates since it last sent it (at the default 8, 2.8 times fewer rows per round on
-   Gutenberg-25M with 2 partitions, for 0.3-0.6 points of analogy accuracy; see
-   bench/RESULTS.md). Until then the row's change stays in the replica's own copy, on top of
-   what the merges bring (:meth:`PartitionTrainer.apply`). The last round of training sends
-   everything. ``syn0`` rows (few per round) are always sent; ``send_min_updates = 1``
-   sends every changed row.
+   vocabulary. A replica sends a ``syn1neg`` row once it has had ``send_min_updates /
+   (P-1)**2`` updates (at least 1) since it last sent it; until then the row's change stays
+   in the replica's own copy, on top of what the merges bring
+   (:meth:`PartitionTrainer.apply`). The last round of training sends everything; ``syn0``
+   rows (few per round) are always sent. Measured (bench/RESULTS.md): with 2 partitions the
+   default 8 sends 2.8 times fewer rows per round on Gutenberg-25M for 0.3-0.6 points of
+   analogy accuracy; with 4 partitions the same 8 cost 0.2 points on WikiText-2 (4.76% ->
+   4.56%), hence the same square as for the rounds: from 4 partitions on every changed row
+   is sent.
 6. **Merge.** The driver merges each row's deltas (see :func:`merge_rows`) and sends the
    merged deltas of the changed rows back with the next round. ``sum`` is what Hogwild
    threads approximate, but a row that every partition drives to equilibrium gets moved P
@@ -204,6 +206,12 @@ def round_schedule(
     return schedules
 
 
+def send_threshold(send_min_updates: int, partitions: int) -> int:
+    """Updates a ``syn1neg`` row needs before a replica sends it (see "Deferred rows"):
+    ``send_min_updates / (P-1)**2``, at least 1 (every changed row)."""
+    return max(1, send_min_updates // max(partitions - 1, 1) ** 2)
+
+
 def slice_bounds(sentence_starts, n_tokens: int, start: float, stop: float):
     """Token range ``[lo, hi)`` for the fraction range ``[start, stop)``, cut at sentences."""
 
@@ -278,10 +286,13 @@ class PartitionTrainer:
     agree on the model at the start of every round.
     """
 
-    def __init__(self, partition, tokens, sentence_starts, vocab_size, settings, tables):
+    def __init__(
+        self, partition, tokens, sentence_starts, vocab_size, settings, tables, partitions
+    ):  # fmt: skip
         from sparknn.backend import get_backend
 
         self.partition = partition
+        self.send_threshold = send_threshold(settings.send_min_updates, partitions)
         self.tokens, self.sentence_starts = tokens, sentence_starts
         self.settings, self.tables = settings, tables
         self.backend = get_backend(settings.backend)
@@ -331,7 +342,7 @@ class PartitionTrainer:
         # sent in the last round): see "Deferred rows" in the module docstring.
         counts1 += self.pending1
         last = epoch == self.settings.epochs - 1 and stop >= 1
-        send = counts1 >= (1 if last else self.settings.send_min_updates)
+        send = counts1 >= (1 if last else self.send_threshold)
         self.pending1 = np.where(send, 0, counts1).astype(np.int32)
         rows1 = np.flatnonzero(send).astype(np.int32)
         return RoundResult(
@@ -559,7 +570,7 @@ def train_local(vocab: Vocabulary, parts, settings: Settings, verbose=False) -> 
     """Train in this process on ``parts`` (list of (tokens, sentence_starts)), same scheme."""
     tables = Tables.build(vocab, settings.sample)
     trainers = [
-        PartitionTrainer(p, tokens, starts, len(vocab), settings, tables)
+        PartitionTrainer(p, tokens, starts, len(vocab), settings, tables, len(parts))
         for p, (tokens, starts) in enumerate(parts)
     ]
     sizes = [len(tokens) for tokens, _ in parts]
@@ -681,7 +692,8 @@ def train_spark(spark, corpus, config: dict, verbose=True, fail_at_round=None) -
         # A partition without a line still trains (on nothing), so every task answers.
         mine = [p for p in range(partitions) if p % tasks == TaskContext.get().partitionId()]
         return [
-            PartitionTrainer(p, *held.get(p, empty), vocab_size, settings, tables) for p in mine
+            PartitionTrainer(p, *held.get(p, empty), vocab_size, settings, tables, partitions)
+            for p in mine
         ]
 
     source = SparkRounds(spark, encoded, make_trainers, settings.vector_size, log=_log(verbose))
