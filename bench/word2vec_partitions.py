@@ -1,14 +1,14 @@
 """word2vec quality by partition count and round settings, in one process (no timing).
 
     PYTHONPATH=$PWD .venv/bin/python bench/word2vec_partitions.py --corpus wikitext-2 \
-        --partitions 1 4 --seeds 0 1 2 [--set sync_start_words=45000 send_min_updates=1]
+        --partitions 1 4 --seeds 1 2 3 [--set sync_start_words=45000 send_min_updates=1]
 
 Trains with ``train_local`` (the same replicas, rounds and merges as the Spark job, one
-after the other in this process: identical vectors for a seed, without Spark's start-up),
-with the OpenCL backend and the job's defaults, overridden by ``--set key=value``. Prints
-questions-words accuracy (restrict_vocab 30000) per run, the median per partition count,
-and each count's median over the first count's. Needs gensim (``make bench``) for the
-questions file only.
+after the other in this process: for a seed, the vectors of bench/word2vec.py's run with
+that number), with the OpenCL backend and the job's defaults, overridden by ``--set
+key=value``. Prints each run's questions-words accuracy (restrict_vocab 30000) and the rows
+a partition sent per round, then the median accuracy per partition count and its ratio to
+the first count's. Needs gensim (``make bench``) for the questions file only.
 """
 
 import argparse
@@ -39,7 +39,7 @@ def main():
     parser.add_argument("--corpus", default="wikitext-2", choices=["wikitext-2", "gutenberg-25m"])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--partitions", type=int, nargs="+", default=[1, 4])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
     parser.add_argument("--workdir", default="/tmp/sparknn-w2v")
     args = parser.parse_args()
@@ -62,9 +62,12 @@ def main():
             vectors = WordVectors(vocab.words, result.vectors)
             accuracy, _ = vectors.evaluate_word_analogies(datapath("questions-words.txt"))
             accuracies.append(accuracy)
+            sent = result.metadata["rows_sent_per_round"]
             print(
                 f"  partitions {partitions} seed {seed}: analogy {accuracy:.4f}, "
-                f"{result.metadata['rounds']} rounds, {time.perf_counter() - began:.0f} s",
+                f"{result.metadata['rounds']} rounds, rows sent per partition and round: "
+                f"syn0 {sent['syn0']:,.0f}, syn1neg {sent['syn1neg']:,.0f} "
+                f"({time.perf_counter() - began:.0f} s)",
                 flush=True,
             )
         medians[partitions] = float(np.median(accuracies))

@@ -100,6 +100,8 @@ def test_seed_makes_training_reproducible(corpus):
 
 
 def one_partition_trainer(lines, **overrides):
+    """Partition 0's replica, as one of 2 partitions (its send threshold is
+    ``send_min_updates`` itself), on all of ``lines``."""
     counts = Counter(token for line in lines for token in line.split())
     vocab = build_vocabulary(counts, min_count=1)
     tokens, starts = encode_lines(lines, vocab, str.split)

@@ -505,6 +505,7 @@ def _run_rounds(vocab, partition_sizes, settings, source, verbose=True):
     update = (empty, syn0[empty], empty, syn1neg[empty])  # nothing merged before round 1
     started, loss_history = time.perf_counter(), []
     compute_seconds = merge_seconds = 0.0
+    rows_sent = np.zeros(2, dtype=np.int64)  # syn0, syn1neg rows the partitions sent
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sparknn-merge")
     for epoch in range(settings.epochs):
         epoch_loss = epoch_pairs = 0.0
@@ -526,6 +527,7 @@ def _run_rounds(vocab, partition_sizes, settings, source, verbose=True):
             update = (*merging0.result(), rows1, merged1)
             merge_seconds += time.perf_counter() - merging
             compute_seconds += max(r.seconds for r in results)
+            rows_sent += [sum(len(r.rows0) for r in results), sum(len(r.rows1) for r in results)]
             loss, pairs = sum(r.loss for r in results), sum(r.pairs for r in results)
             epoch_loss, epoch_pairs = epoch_loss + loss, epoch_pairs + pairs
             if verbose:
@@ -547,6 +549,11 @@ def _run_rounds(vocab, partition_sizes, settings, source, verbose=True):
         # the driver's merges; the rest is exchanging rows and waiting.
         "compute_seconds": compute_seconds,
         "merge_seconds": merge_seconds,
+        # Rows a partition sent per round, on average: the size of the exchanges.
+        "rows_sent_per_round": {
+            name: float(sent / max(total_rounds * len(partition_sizes), 1))
+            for name, sent in zip(("syn0", "syn1neg"), rows_sent, strict=True)
+        },
         "loss_per_pair_by_epoch": loss_history,
     }
     return syn0, metadata
