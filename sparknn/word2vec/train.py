@@ -21,15 +21,15 @@ The scheme
    bench/RESULTS.md); later, long rounds cost little and save exchanges. So rounds start at
    ``sync_start_words / (P-1)**2`` tokens and grow geometrically to ``sync_words`` tokens
    per partition at half of training (:func:`round_schedule`). The square is measured, not
-   derived: on WikiText-2 with 4 partitions, starting rounds of 15,000 / 3 tokens kept 0.89x
-   of one partition's analogy accuracy, 15,000 / 9 kept 0.98x; with 2 partitions both
-   rules give 15,000. With one partition nothing is unseen: rounds hold ``sync_words`` from
-   the start. The very first rounds start at ``warmup_words`` and double, so partitions
-   break the symmetry of the random initialisation together. In a round each replica
-   trains on its slice with the backend (sequential SGD within the slice: ``sgns_train``,
-   word2vec.c's whole loop in one OpenCL kernel call, or numpy-drawn pairs and
-   ``sgns_update``) and sends the driver, over TCP, only the rows it changed: their deltas
-   and how many updates each received.
+   derived: on WikiText-2 with 4 partitions, starting rounds of 15,000 / 3 tokens kept 0.88x
+   of one partition's analogy accuracy, 15,000 / 9 keep 0.93x (medians of 7 seeds); with 2
+   partitions both rules give 15,000. With one partition nothing is unseen: rounds hold
+   ``sync_words`` from the start. The very first rounds start at ``warmup_words`` and
+   double, so partitions break the symmetry of the random initialisation together. In a
+   round each replica trains on its slice with the backend (sequential SGD within the slice:
+   ``sgns_train``, word2vec.c's whole loop in one OpenCL kernel call, or numpy-drawn pairs
+   and ``sgns_update``) and sends the driver, over TCP, only the rows it changed: their
+   deltas and how many updates each received.
 5. **Deferred rows.** Negatives are drawn from the whole vocabulary, so a round touches
    most ``syn1neg`` rows (82% of Gutenberg-25M's 122 K in a 50,000-token round), most of
    them a few times; exchanging and merging them is most of a round's fixed cost on a large
@@ -39,9 +39,9 @@ The scheme
    (:meth:`PartitionTrainer.apply`). The last round of training sends everything; ``syn0``
    rows (few per round) are always sent. Measured (bench/RESULTS.md): with 2 partitions the
    default 8 sends 2.8 times fewer rows per round on Gutenberg-25M for 0.3-0.6 points of
-   analogy accuracy; with 4 partitions the same 8 cost 0.2 points on WikiText-2 (4.76% ->
-   4.56%), hence the same square as for the rounds: from 4 partitions on every changed row
-   is sent.
+   analogy accuracy; with 4 partitions the same 8 cost 0.1 points on WikiText-2 (median of
+   7 seeds, 4.65% -> 4.56%), where 4 partitions are already short of 1: hence the same
+   square as for the rounds, and from 4 partitions on every changed row is sent.
 6. **Merge.** The driver merges each row's deltas (see :func:`merge_rows`) and sends the
    merged deltas of the changed rows back with the next round. ``sum`` is what Hogwild
    threads approximate, but a row that every partition drives to equilibrium gets moved P
