@@ -338,7 +338,7 @@ class PartitionTrainer:
         rng = np.random.default_rng([self.settings.seed, self.partition, epoch, round_index])
         loss, pairs, alpha, counts0, counts1 = self._train_slice(lo, hi, epoch, rng)
         rows0 = np.flatnonzero(counts0).astype(np.int32)
-        # syn1neg rows wait until they have had send_min_updates updates (everything is
+        # syn1neg rows wait until they have had send_threshold updates (everything is
         # sent in the last round): see "Deferred rows" in the module docstring.
         counts1 += self.pending1
         last = epoch == self.settings.epochs - 1 and stop >= 1
