@@ -29,8 +29,8 @@ from sparknn.word2vec.vocab import build_vocabulary  # noqa: E402
 
 
 def parse_value(key: str, text: str):
-    if key not in DEFAULTS:
-        raise SystemExit(f"--set: unknown setting {key!r}")
+    if key not in Settings.__dataclass_fields__:
+        raise SystemExit(f"--set: {key!r} is not a training setting")
     return type(DEFAULTS[key])(text)
 
 
