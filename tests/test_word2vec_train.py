@@ -16,6 +16,7 @@ from sparknn.word2vec.train import (
     Tables,
     encode_lines,
     round_schedule,
+    round_words,
     send_threshold,
     split_lines,
     train_local,
@@ -154,6 +155,15 @@ def test_deferring_rows_leaves_one_partition_training_unchanged(corpus):
     sent = [run.metadata["rows_sent_per_round"]["syn1neg"] for run in (deferred, immediate)]
     assert sent[0] < 0.8 * sent[1]  # rows really were held back
     np.testing.assert_allclose(deferred.vectors, immediate.vectors, atol=1e-5)
+
+
+def test_round_words_shrink_with_the_square_of_the_unseen_partitions():
+    settings = Settings(sync_words=50_000, sync_start_words=15_000, warmup_words=1000)
+    assert round_words(settings, 1) == (50_000, 0, 0)  # sequential SGD: no ramp, no warm-up
+    assert round_words(settings, 2) == (50_000, 15_000, 1000)
+    assert round_words(settings, 3) == (12_500, 3750, 1000)
+    assert round_words(settings, 4) == (5556, 1667, 1000)  # rounded up, never 0
+    assert round_words(Settings(sync_words=1, sync_start_words=1), 8) == (1, 1, 1000)
 
 
 def test_round_schedule_warms_up_then_ramps_to_sync_words():

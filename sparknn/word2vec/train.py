@@ -18,18 +18,21 @@ The scheme
    that costs grows with the learning rate, the round's length and P. Early on, while every
    row still moves fast, it is what costs quality (on Gutenberg-25M with 4 partitions,
    constant 50,000-token rounds lose 15% of the analogy accuracy of one partition;
-   bench/RESULTS.md); later, long rounds cost little and save exchanges. So rounds start at
-   ``sync_start_words / (P-1)**2`` tokens and grow geometrically to ``sync_words`` tokens
-   per partition at half of training (:func:`round_schedule`). The square is measured, not
-   derived: on WikiText-2 with 4 partitions, starting rounds of 15,000 / 3 tokens kept 0.88x
-   of one partition's analogy accuracy, 15,000 / 9 keep 0.93x (medians of 7 seeds); with 2
-   partitions both rules give 15,000. With one partition nothing is unseen: rounds hold
-   ``sync_words`` from the start. The very first rounds start at ``warmup_words`` and
-   double, so partitions break the symmetry of the random initialisation together. In a
-   round each replica trains on its slice with the backend (sequential SGD within the slice:
-   ``sgns_train``, word2vec.c's whole loop in one OpenCL kernel call, or numpy-drawn pairs
-   and ``sgns_update``) and sends the driver, over TCP, only the rows it changed: their
-   deltas and how many updates each received.
+   bench/RESULTS.md); later, long rounds cost less and save exchanges. So rounds start at
+   ``sync_start_words`` tokens per partition and grow geometrically to ``sync_words`` at
+   half of training (:func:`round_schedule`), and with P partitions both lengths are
+   divided by ``(P-1)**2`` (:func:`round_words`): unchanged for 2 partitions, a ninth for 4.
+   The square is measured, not derived. On WikiText-2 with 4 partitions (medians of 7 seeds,
+   bench/RESULTS.md), rounds from 15,000 / 3 to 50,000 tokens kept 0.88x of one partition's
+   analogy accuracy, from 15,000 / 9 to 50,000 0.93x, and from 15,000 / 9 to 50,000 / 9
+   0.98x; shortening only the first rounds (from 1,000) or only the late ones (to 16,667)
+   did not help. With one partition nothing is unseen: rounds hold ``sync_words`` from the
+   start. The very first rounds start at ``warmup_words`` and double, so partitions break
+   the symmetry of the random initialisation together. In a round each replica trains on
+   its slice with the backend (sequential SGD within the slice: ``sgns_train``,
+   word2vec.c's whole loop in one OpenCL kernel call, or numpy-drawn pairs and
+   ``sgns_update``) and sends the driver, over TCP, only the rows it changed: their deltas
+   and how many updates each received.
 5. **Deferred rows.** Negatives are drawn from the whole vocabulary, so a round touches
    most ``syn1neg`` rows (82% of Gutenberg-25M's 122 K in a 50,000-token round), most of
    them a few times; exchanging and merging them is most of a round's fixed cost on a large
@@ -40,8 +43,9 @@ The scheme
    rows (few per round) are always sent. Measured (bench/RESULTS.md): with 2 partitions the
    default 8 sends 2.8 times fewer rows per round on Gutenberg-25M for 0.3-0.6 points of
    analogy accuracy; with 4 partitions the same 8 cost 0.1 points on WikiText-2 (median of
-   7 seeds, 4.65% -> 4.56%), where 4 partitions are already short of 1: hence the same
-   square as for the rounds, and from 4 partitions on every changed row is sent.
+   7 seeds, 4.65% -> 4.56%, with rounds of up to 50,000 tokens), where 4 partitions were
+   short of 1: hence the same square as for the rounds, and from 4 partitions on every
+   changed row is sent.
 6. **Merge.** The driver merges each row's deltas (see :func:`merge_rows`) and sends the
    merged deltas of the changed rows back with the next round. ``sum`` is what Hogwild
    threads approximate, but a row that every partition drives to equilibrium gets moved P
@@ -204,6 +208,20 @@ def round_schedule(
         positions.append(max_partition_words)
         schedules.append([p / max_partition_words for p in positions])
     return schedules
+
+
+def round_words(settings: Settings, partitions: int):
+    """``(sync_words, start_words, warmup_words)`` of :func:`round_schedule` for a partition
+    count: the settings' round lengths divided by ``(P-1)**2``, P-1 being the partitions
+    whose round a replica does not see (see "Rounds"); one partition needs no ramp."""
+    others = partitions - 1
+    if others < 1:
+        return settings.sync_words, 0, 0
+    return (
+        -(-settings.sync_words // others**2),
+        -(-settings.sync_start_words // others**2),
+        settings.warmup_words,
+    )
 
 
 def send_threshold(send_min_updates: int, partitions: int) -> int:
@@ -491,14 +509,9 @@ def _run_rounds(vocab, partition_sizes, settings, source, verbose=True):
     keep_freed_memory()
     syn0, syn1neg = init_vectors(len(vocab), settings.vector_size, settings.seed)
     largest = max(partition_sizes, default=0)
-    # The partitions whose round a replica does not see. Starting rounds shrink with its
-    # square: see "Rounds" in the module docstring.
-    others = len(partition_sizes) - 1
     schedules = round_schedule(
-        largest, settings.epochs, settings.sync_words,
-        -(-settings.sync_start_words // others**2) if others else 0,
-        settings.warmup_words if others else 0,
-    )  # fmt: skip
+        largest, settings.epochs, *round_words(settings, len(partition_sizes))
+    )
     total_rounds = sum(len(cuts) - 1 for cuts in schedules)
     progress = Progress(sum(partition_sizes), settings.epochs)
     empty = np.zeros(0, dtype=np.int32)
