@@ -25,8 +25,8 @@ The scheme
    The square is measured, not derived. On WikiText-2 with 4 partitions (medians of 7 seeds,
    bench/RESULTS.md), rounds from 15,000 / 3 to 50,000 tokens kept 0.88x of one partition's
    analogy accuracy, from 15,000 / 9 to 50,000 0.93x, and from 15,000 / 9 to 50,000 / 9
-   0.98x; shortening only the first rounds (from 1,000) or only the late ones (to 16,667)
-   did not help. With one partition nothing is unseen: rounds hold ``sync_words`` from the
+   0.98x; shortening the first rounds further (from 1,000) or the late ones only to a
+   third (16,667) did not help. With one partition nothing is unseen: rounds hold ``sync_words`` from the
    start. The very first rounds start at ``warmup_words`` and double, so partitions break
    the symmetry of the random initialisation together. In a round each replica trains on
    its slice with the backend (sequential SGD within the slice: ``sgns_train``,
