@@ -20,16 +20,16 @@ The scheme
    constant 50,000-token rounds lose 15% of the analogy accuracy of one partition;
    bench/RESULTS.md); later, long rounds cost less and save exchanges. So rounds start at
    ``sync_start_words`` tokens per partition and grow geometrically to ``sync_words`` at
-   half of training (:func:`round_schedule`), and with P partitions both lengths are
-   divided by ``(P-1)**2`` (:func:`round_words`): unchanged for 2 partitions, a ninth for 4.
-   The square is measured, not derived. On WikiText-2 with 4 partitions (medians of 7 seeds,
+   half of training (:func:`round_schedule`), and with P partitions both lengths are divided
+   by ``(P-1)**2`` (:func:`round_words`): unchanged for 2 partitions, a ninth for 4. The
+   square is measured, not derived. On WikiText-2 with 4 partitions (medians of 7 seeds,
    bench/RESULTS.md), rounds from 15,000 / 3 to 50,000 tokens kept 0.88x of one partition's
    analogy accuracy, from 15,000 / 9 to 50,000 0.93x, and from 15,000 / 9 to 50,000 / 9
-   0.98x; shortening the first rounds further (from 1,000) or the late ones only to a
-   third (16,667) did not help. With one partition nothing is unseen: rounds hold ``sync_words`` from the
-   start. The very first rounds start at ``warmup_words`` and double, so partitions break
-   the symmetry of the random initialisation together. In a round each replica trains on
-   its slice with the backend (sequential SGD within the slice: ``sgns_train``,
+   0.98x; shortening the first rounds further (from 1,000) or the late ones only to a third
+   (16,667) did not help. With one partition nothing is unseen: rounds hold ``sync_words``
+   from the start. The very first rounds start at ``warmup_words`` and double, so partitions
+   break the symmetry of the random initialisation together. In a round each replica trains
+   on its slice with the backend (sequential SGD within the slice: ``sgns_train``,
    word2vec.c's whole loop in one OpenCL kernel call, or numpy-drawn pairs and
    ``sgns_update``) and sends the driver, over TCP, only the rows it changed: their deltas
    and how many updates each received.
