@@ -210,24 +210,30 @@ def round_schedule(
     return schedules
 
 
+def unseen_squared(partitions: int) -> int:
+    """``(P-1)**2``, at least 1: what round lengths and the send threshold are divided by,
+    P-1 being the partitions whose round a replica does not see (see "Rounds")."""
+    return max(partitions - 1, 1) ** 2
+
+
 def round_words(settings: Settings, partitions: int):
     """``(sync_words, start_words, warmup_words)`` of :func:`round_schedule` for a partition
-    count: the settings' round lengths divided by ``(P-1)**2``, P-1 being the partitions
-    whose round a replica does not see (see "Rounds"); one partition needs no ramp."""
-    others = partitions - 1
-    if others < 1:
+    count: the settings' round lengths divided by :func:`unseen_squared` (rounded up); one
+    partition needs no ramp."""
+    if partitions < 2:
         return settings.sync_words, 0, 0
+    divisor = unseen_squared(partitions)
     return (
-        -(-settings.sync_words // others**2),
-        -(-settings.sync_start_words // others**2),
+        -(-settings.sync_words // divisor),
+        -(-settings.sync_start_words // divisor),
         settings.warmup_words,
     )
 
 
 def send_threshold(send_min_updates: int, partitions: int) -> int:
     """Updates a ``syn1neg`` row needs before a replica sends it (see "Deferred rows"):
-    ``send_min_updates / (P-1)**2``, at least 1 (every changed row)."""
-    return max(1, send_min_updates // max(partitions - 1, 1) ** 2)
+    ``send_min_updates`` divided by :func:`unseen_squared`, at least 1 (every changed row)."""
+    return max(1, send_min_updates // unseen_squared(partitions))
 
 
 def slice_bounds(sentence_starts, n_tokens: int, start: float, stop: float):
