@@ -130,6 +130,27 @@ def test_single_worker_equals_reference(ocl, dim, window, negative, table_size, 
     assert not np.allclose(got[2], case[0]) and not np.allclose(got[3], case[1])
 
 
+@pytest.mark.parametrize("distinct", [True, False])
+def test_both_pair_paths_equal_reference(ocl, distinct):
+    """A pair with distinct targets trains them together (sgns_pair), any other pair target
+    by target. One negative from words that are never outputs: every pair's targets are
+    distinct. Five negatives from a table of three words: every pair repeats a row."""
+    syn0, syn1neg, tokens, starts, keep, _ = make_case(21, vocab=40, dim=100)
+    tokens = tokens % 30  # words 30-39 are never an output
+    if distinct:
+        table, negative = np.arange(30, 40, dtype=np.int32), 1
+    else:
+        table, negative = np.array([30, 31, 32], np.int32), 5
+    case = (syn0, syn1neg, tokens, starts, keep, table)
+    got = run(ocl, case, negative=negative)
+    want = run(None, case, negative=negative)
+    assert got[1] == want[1] > 100
+    np.testing.assert_array_equal(got[5], want[5])
+    assert got[0] == pytest.approx(want[0], rel=1e-4)
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[3], want[3], rtol=1e-5, atol=1e-6)
+
+
 def test_counts_are_added_to_and_matrices_updated_in_place(ocl):
     syn0, syn1neg, tokens, starts, keep, table = make_case(3)
     counts0, counts1 = np.full(30, 5, np.int32), np.full(30, 7, np.int32)

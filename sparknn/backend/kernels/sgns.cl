@@ -7,7 +7,8 @@
 // * sgns_train (built only when NEGATIVE is defined): the whole loop from the token stream,
 //   as Backend.sgns_train in base.py defines it: subsampling, dynamic window and negatives
 //   drawn with one splitmix64 stream per work-item, then the same update, and per-row update
-//   counts. One work-item per contiguous group of whole sentences.
+//   counts. One work-item per contiguous group of whole sentences. A pair whose targets are
+//   distinct rows (most pairs) is trained in two passes over the dimension (sgns_pair).
 //
 // DIM (and NEGATIVE) are compile-time constants so the dimension loops unroll; rows move in
 // float8 pieces with two dot-product accumulators, and the next pair's rows are prefetched.
@@ -270,6 +271,93 @@ __attribute__((always_inline)) inline void look_up(const DrawnPair *drawn, Ready
   for (int k = 0; k < NEGATIVE; ++k) sgns_prefetch_row(syn1neg + (size_t)ready->negative[k] * DIM);
 }
 
+// A pair's targets all at once, when they are distinct rows (the caller checks): a row met
+// twice must see its own first update and a negative equal to the output is skipped, so such
+// pairs go target by target. The arithmetic is
+// sgns_target's for each target in turn (a target's score reads only l1, which changes when
+// the pair ends, and its own row), but in two passes over the dimension: every score, then
+// every update. The NEGATIVE + 1 dot products then run side by side instead of each waiting
+// for the one before, l1 is read once per pass instead of twice per target, and neu1e stays
+// in registers: 1.13-1.2x the words/s of the target-by-target loop on PoCL (one core,
+// slices of WikiText-2 and Gutenberg-25M). Only the order of each score's sum differs.
+#define TARGETS (NEGATIVE + 1)
+
+__attribute__((always_inline)) inline bool distinct_targets(const int output,
+                                                            const int *negative) {
+  for (int a = 0; a < NEGATIVE; ++a) {
+    if (negative[a] == output) return false;
+    for (int b = a + 1; b < NEGATIVE; ++b)
+      if (negative[a] == negative[b]) return false;
+  }
+  return true;
+}
+
+__attribute__((always_inline)) inline float sgns_pair(__global float *restrict l1,
+                                                      __global float *restrict syn1neg,
+                                                      const int output, const int *negative,
+                                                      const float alpha) {
+  __global float *row[TARGETS];
+  row[0] = syn1neg + (size_t)output * DIM;
+  for (int t = 1; t < TARGETS; ++t) row[t] = syn1neg + (size_t)negative[t - 1] * DIM;
+  float8 acc[TARGETS];
+  for (int t = 0; t < TARGETS; ++t) acc[t] = (float8)(0.0f);
+  int k = 0;
+  for (; k + 8 <= DIM; k += 8) {
+    const float8 x = LOAD8(l1 + k);
+    for (int t = 0; t < TARGETS; ++t) acc[t] += x * LOAD8(row[t] + k);
+  }
+  float score[TARGETS];
+  for (int t = 0; t < TARGETS; ++t) {
+    float4 acc4 = acc[t].lo + acc[t].hi;
+    if (k + 4 <= DIM) acc4 += LOAD4(l1 + k) * LOAD4(row[t] + k);
+    score[t] = (acc4.x + acc4.y) + (acc4.z + acc4.w);
+    for (int j = k + (k + 4 <= DIM ? 4 : 0); j < DIM; ++j) score[t] += l1[j] * row[t][j];
+  }
+  float g[TARGETS];
+  float loss = 0.0f;
+  for (int t = 0; t < TARGETS; ++t) {  // as in sgns_target
+    const float s = score[t];
+    const float e = exp_nonpositive(s >= 0.0f ? -s : s);
+    const float prob = (s >= 0.0f ? 1.0f : e) / (1.0f + e);
+    const float label = t == 0 ? 1.0f : 0.0f;
+    g[t] = (label - prob) * alpha;
+    const float signed_score = t == 0 ? s : -s;
+    loss += log1p_unit(e) + (signed_score < 0.0f ? -signed_score : 0.0f);
+  }
+  for (k = 0; k + 8 <= DIM; k += 8) {
+    const float8 x = LOAD8(l1 + k);
+    float8 neu1e = (float8)(0.0f);
+    for (int t = 0; t < TARGETS; ++t) {
+      const float8 v = LOAD8(row[t] + k);
+      neu1e += g[t] * v;
+      STORE8(v + g[t] * x, row[t] + k);
+    }
+    STORE8(x + neu1e, l1 + k);
+  }
+  if (k + 4 <= DIM) {
+    const float4 x = LOAD4(l1 + k);
+    float4 neu1e = (float4)(0.0f);
+    for (int t = 0; t < TARGETS; ++t) {
+      const float4 v = LOAD4(row[t] + k);
+      neu1e += g[t] * v;
+      STORE4(v + g[t] * x, row[t] + k);
+    }
+    STORE4(x + neu1e, l1 + k);
+    k += 4;
+  }
+  for (; k < DIM; ++k) {
+    const float x = l1[k];
+    float neu1e = 0.0f;
+    for (int t = 0; t < TARGETS; ++t) {
+      const float v = row[t][k];
+      neu1e += g[t] * v;
+      row[t][k] = v + g[t] * x;
+    }
+    l1[k] = x + neu1e;
+  }
+  return loss;
+}
+
 #if SGNS_ATOMIC_COUNTS  // several work-items: rows are shared
 #define COUNT(counts, row) atomic_inc((counts) + (row))
 #else
@@ -329,6 +417,14 @@ __kernel void sgns_train(__global float *restrict syn0, __global float *restrict
       loss_sentence = pair.sentence;
     }
     __global float *l1 = syn0 + (size_t)pair.input * DIM;
+    if (distinct_targets(pair.output, pair.negative)) {
+      loss += sgns_pair(l1, syn1neg, pair.output, pair.negative, pair.alpha);
+      COUNT(counts1, pair.output);
+      for (int k = 0; k < NEGATIVE; ++k) COUNT(counts1, pair.negative[k]);
+      COUNT(counts0, pair.input);
+      ++n_pairs;
+      continue;
+    }
     for (int k = 0; k < DIM; ++k) neu1e[k] = 0.0f;
     loss += sgns_target(l1, syn1neg + (size_t)pair.output * DIM, 1.0f, pair.alpha, neu1e);
     COUNT(counts1, pair.output);
