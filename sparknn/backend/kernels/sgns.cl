@@ -273,13 +273,13 @@ __attribute__((always_inline)) inline void look_up(const DrawnPair *drawn, Ready
 
 // A pair's targets all at once, when they are distinct rows (the caller checks): a row met
 // twice must see its own first update and a negative equal to the output is skipped, so such
-// pairs go target by target. The arithmetic is
-// sgns_target's for each target in turn (a target's score reads only l1, which changes when
-// the pair ends, and its own row), but in two passes over the dimension: every score, then
-// every update. The NEGATIVE + 1 dot products then run side by side instead of each waiting
-// for the one before, l1 is read once per pass instead of twice per target, and neu1e stays
-// in registers: 1.13-1.2x the words/s of the target-by-target loop on PoCL (one core,
-// slices of WikiText-2 and Gutenberg-25M). Only the order of each score's sum differs.
+// pairs go target by target. The arithmetic is sgns_target's for each target in turn (a
+// target's score reads only l1, which changes when the pair ends, and its own row), but in
+// two passes over the dimension: every score, then every update. The NEGATIVE + 1 dot
+// products then run side by side instead of each waiting for the one before, l1 is read
+// once per pass instead of twice per target, and neu1e stays in registers: 1.13-1.2x the
+// words/s of the target-by-target loop on PoCL (one core, slices of WikiText-2 and
+// Gutenberg-25M; bench/RESULTS.md). Only the order of each score's sum differs.
 #define TARGETS (NEGATIVE + 1)
 
 __attribute__((always_inline)) inline bool distinct_targets(const int output,
