@@ -11,7 +11,8 @@
 //   distinct rows (most pairs) is trained in two passes over the dimension (sgns_pair).
 //
 // DIM (and NEGATIVE) are compile-time constants so the dimension loops unroll; rows move in
-// float8 pieces with two dot-product accumulators, and the next pair's rows are prefetched.
+// float8 pieces (sgns_target: two dot-product accumulators; sgns_pair: one per target), and
+// the next pair's rows are prefetched.
 
 #if defined(__has_builtin)
 #if __has_builtin(__builtin_prefetch)
@@ -292,6 +293,22 @@ __attribute__((always_inline)) inline bool distinct_targets(const int output,
   return true;
 }
 
+// The update pass at dimension k, one piece of TYPE (float8, float4 or float) wide: every
+// target's row moves along l1 and adds to neu1e, then l1 moves by neu1e.
+#define LOAD1(p) (*(p))
+#define STORE1(v, p) (*(p) = (v))
+#define SGNS_PAIR_UPDATE(TYPE, LOAD, STORE)              \
+  {                                                      \
+    const TYPE x = LOAD(l1 + k);                         \
+    TYPE neu1e = (TYPE)(0.0f);                           \
+    for (int t = 0; t < TARGETS; ++t) {                  \
+      const TYPE v = LOAD(row[t] + k);                   \
+      neu1e += g[t] * v;                                 \
+      STORE(v + g[t] * x, row[t] + k);                   \
+    }                                                    \
+    STORE(x + neu1e, l1 + k);                            \
+  }
+
 __attribute__((always_inline)) inline float sgns_pair(__global float *restrict l1,
                                                       __global float *restrict syn1neg,
                                                       const int output, const int *negative,
@@ -324,39 +341,15 @@ __attribute__((always_inline)) inline float sgns_pair(__global float *restrict l
     const float signed_score = t == 0 ? s : -s;
     loss += log1p_unit(e) + (signed_score < 0.0f ? -signed_score : 0.0f);
   }
-  for (k = 0; k + 8 <= DIM; k += 8) {
-    const float8 x = LOAD8(l1 + k);
-    float8 neu1e = (float8)(0.0f);
-    for (int t = 0; t < TARGETS; ++t) {
-      const float8 v = LOAD8(row[t] + k);
-      neu1e += g[t] * v;
-      STORE8(v + g[t] * x, row[t] + k);
-    }
-    STORE8(x + neu1e, l1 + k);
-  }
+  for (k = 0; k + 8 <= DIM; k += 8) SGNS_PAIR_UPDATE(float8, LOAD8, STORE8);
   if (k + 4 <= DIM) {
-    const float4 x = LOAD4(l1 + k);
-    float4 neu1e = (float4)(0.0f);
-    for (int t = 0; t < TARGETS; ++t) {
-      const float4 v = LOAD4(row[t] + k);
-      neu1e += g[t] * v;
-      STORE4(v + g[t] * x, row[t] + k);
-    }
-    STORE4(x + neu1e, l1 + k);
+    SGNS_PAIR_UPDATE(float4, LOAD4, STORE4);
     k += 4;
   }
-  for (; k < DIM; ++k) {
-    const float x = l1[k];
-    float neu1e = 0.0f;
-    for (int t = 0; t < TARGETS; ++t) {
-      const float v = row[t][k];
-      neu1e += g[t] * v;
-      row[t][k] = v + g[t] * x;
-    }
-    l1[k] = x + neu1e;
-  }
+  for (; k < DIM; ++k) SGNS_PAIR_UPDATE(float, LOAD1, STORE1);
   return loss;
 }
+#undef SGNS_PAIR_UPDATE
 
 #if SGNS_ATOMIC_COUNTS  // several work-items: rows are shared
 #define COUNT(counts, row) atomic_inc((counts) + (row))
@@ -419,22 +412,19 @@ __kernel void sgns_train(__global float *restrict syn0, __global float *restrict
     __global float *l1 = syn0 + (size_t)pair.input * DIM;
     if (distinct_targets(pair.output, pair.negative)) {
       loss += sgns_pair(l1, syn1neg, pair.output, pair.negative, pair.alpha);
-      COUNT(counts1, pair.output);
-      for (int k = 0; k < NEGATIVE; ++k) COUNT(counts1, pair.negative[k]);
-      COUNT(counts0, pair.input);
-      ++n_pairs;
-      continue;
+    } else {  // target by target; a negative equal to the output is skipped
+      for (int k = 0; k < DIM; ++k) neu1e[k] = 0.0f;
+      loss += sgns_target(l1, syn1neg + (size_t)pair.output * DIM, 1.0f, pair.alpha, neu1e);
+      for (int k = 0; k < NEGATIVE; ++k) {
+        const int target = pair.negative[k];
+        if (target != pair.output)
+          loss += sgns_target(l1, syn1neg + (size_t)target * DIM, 0.0f, pair.alpha, neu1e);
+      }
+      for (int k = 0; k < DIM; ++k) l1[k] += neu1e[k];
     }
-    for (int k = 0; k < DIM; ++k) neu1e[k] = 0.0f;
-    loss += sgns_target(l1, syn1neg + (size_t)pair.output * DIM, 1.0f, pair.alpha, neu1e);
     COUNT(counts1, pair.output);
-    for (int k = 0; k < NEGATIVE; ++k) {
-      const int target = pair.negative[k];
-      if (target == pair.output) continue;
-      loss += sgns_target(l1, syn1neg + (size_t)target * DIM, 0.0f, pair.alpha, neu1e);
-      COUNT(counts1, target);
-    }
-    for (int k = 0; k < DIM; ++k) l1[k] += neu1e[k];
+    for (int k = 0; k < NEGATIVE; ++k)
+      if (pair.negative[k] != pair.output) COUNT(counts1, pair.negative[k]);
     COUNT(counts0, pair.input);
     ++n_pairs;
   }
