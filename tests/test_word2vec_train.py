@@ -128,7 +128,8 @@ def test_rarely_updated_syn1neg_rows_wait_until_enough_updates_or_the_last_round
     row, theirs = held[0], np.full((1, deferring.syn1neg.shape[1]), 0.5, np.float32)
     own = deferring.syn1neg[row] - deferring.base1[row]
     nothing = np.zeros(0, np.int32)
-    deferring.apply(nothing, deferring.syn0[nothing], np.array([row], np.int32), theirs)
+    merged = deferring.base1[[row]] + theirs
+    deferring.apply(nothing, deferring.syn0[nothing], np.array([row], np.int32), merged)
     np.testing.assert_allclose(deferring.syn1neg[row] - deferring.base1[row], own, atol=1e-7)
     np.testing.assert_allclose(deferring.base1[row], everything.base1[row] + 0.5, atol=1e-7)
 

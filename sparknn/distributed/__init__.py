@@ -2,7 +2,7 @@
 
 The driver owns the parameters and the optimizer; one long-lived barrier stage keeps each
 partition's data resident on its executor; per step, tasks receive the parameters and send
-back gradient sums over raw TCP frames (see :mod:`sparknn.distributed.protocol`).
+back gradient sums as raw binary frames (see :mod:`sparknn.distributed.protocol`).
 """
 
 from sparknn.distributed.batches import BatchSchedule

@@ -1,4 +1,4 @@
-"""The binary frames driver and executor tasks exchange over TCP.
+"""The binary frames driver and executor tasks exchange (over TCP, or a Unix socket on one host).
 
 Every message is a fixed 48-byte header, optionally followed by a window-index array (int64)
 and a vector payload (the parameter or gradient vector, float32 or float64, raw bytes). No
@@ -71,8 +71,9 @@ class Header:
 
 
 def tune(sock: socket.socket) -> socket.socket:
-    """Small frames must not wait for Nagle; big ones want big kernel buffers."""
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    """Small frames must not wait for Nagle (TCP); big ones want big kernel buffers."""
+    if sock.family != socket.AF_UNIX:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER)
     return sock

@@ -160,7 +160,7 @@ class BarrierStage:
 
 
 class SparkGradients:
-    """Runs one long-lived barrier stage over ``shards`` and exchanges gradients over TCP."""
+    """Runs one long-lived barrier stage over ``shards`` and exchanges gradients with the driver."""
 
     def __init__(
         self,

@@ -35,15 +35,31 @@ from sparknn.distributed.protocol import (
 
 
 def connect(address, secret: bytes, hello: Header, timeout: float = 60.0) -> Channel:
+    """Connect to the driver's server at ``address`` = ``(host, port, unix socket path)``
+    and pass its handshake: over the Unix socket when this task runs on the driver's host
+    (the path exists here and accepts us), else over TCP."""
+    host, port, unix_path = address
+    if unix_path and os.path.exists(unix_path):
+        sock = socket.socket(socket.AF_UNIX)
+        try:
+            sock.settimeout(10)
+            sock.connect(unix_path)
+            return _handshake(sock, secret, hello)
+        except OSError:
+            sock.close()  # e.g. another host's folder of the same name: use TCP
     deadline = time.monotonic() + timeout
     while True:
         try:
-            sock = socket.create_connection(address, timeout=10)
+            sock = socket.create_connection((host, port), timeout=10)
             break
         except OSError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+    return _handshake(sock, secret, hello)
+
+
+def _handshake(sock: socket.socket, secret: bytes, hello: Header) -> Channel:
     channel = Channel(sock)
     client_handshake(channel, secret, hello)
     sock.settimeout(None)

@@ -1,14 +1,14 @@
-"""word2vec rounds on Spark: one long-lived barrier stage, row exchanges with the driver over TCP.
+"""word2vec rounds on Spark: one long-lived barrier stage, row exchanges with the driver.
 
 Each barrier task holds one or more partitions (a :class:`~sparknn.word2vec.train.PartitionTrainer`
 each: the encoded tokens and the partition's own copy of both matrices) for the whole run, so
 the corpus and the model cross the network once, not every round. A round is one exchange:
 
 * driver -> task, ``ROUND``: ``int64[4]`` (epoch, round index, n0, n1), ``float64[2]`` (the
-  fraction of each partition to train), then the rows merged last round and the merged
-  deltas: ``int32[n0]``, ``float32[n0, d]`` for syn0, the same for syn1neg. A task that
-  connected after training started (a relaunched stage) is sent every row's value instead
-  (flag ``FLAG_MODEL``); changes its replicas had not sent yet are lost.
+  fraction of each partition to train), then the rows merged last round and their new
+  values: ``int32[n0]``, ``float32[n0, d]`` for syn0, the same for syn1neg. A task that
+  connected after training started (a relaunched stage) is sent every row (flag
+  ``FLAG_MODEL``); changes its replicas had not sent yet are lost.
 * task -> driver, one ``ROWS`` frame per partition it holds (``count`` = frames still to
   come): ``int64[4]`` (n0, n1, pairs, words), ``float64[3]`` (loss, alpha, seconds), then
   the rows it sends (those it changed; see "Deferred rows" in train.py), their deltas and
@@ -27,17 +27,18 @@ import numpy as np
 from sparknn.distributed.protocol import FLAG_DIE, ROUND, ROWS, STOP, Channel, Header
 from sparknn.distributed.server import TaskFailed, TaskServer
 
-# ROUND flag: the frame carries the whole model (values of every row), not merged deltas.
+# ROUND flag: the frame carries every row (the whole model) and the replicas must drop
+# their unsent changes (:meth:`~sparknn.word2vec.train.PartitionTrainer.load`).
 FLAG_MODEL = 2
 
 
 def send_round(channel, epoch, round_index, start, stop, update, flags=0) -> None:
-    rows0, deltas0, rows1, deltas1 = update  # values, not deltas, with FLAG_MODEL
+    rows0, values0, rows1, values1 = update
     meta = np.array([epoch, round_index, len(rows0), len(rows1)], dtype=np.int64)
     fractions = np.array([start, stop], dtype=np.float64)
     channel.send(
-        Header(ROUND, flags=flags), meta, fractions, _i32(rows0), _f32(deltas0), _i32(rows1),
-        _f32(deltas1),
+        Header(ROUND, flags=flags), meta, fractions, _i32(rows0), _f32(values0), _i32(rows1),
+        _f32(values1),
     )  # fmt: skip
 
 
