@@ -472,7 +472,7 @@ MERGE_THREADS, MERGE_BLOCKS = 2, 3
 
 def merge_blocks(pool, matrix, parts, how, eta, blocks: int):
     """:func:`merge_rows` on ``pool`` in ``blocks`` ranges of rows with about as many sent
-    rows each; returns a function that waits and returns ``(rows, merged)``. Rows merge
+    rows each; returns a function that waits and returns ``(rows, values)``. Rows merge
     independently of each other, so the result is the same as one :func:`merge_rows`."""
     rows = next((part[0] for part in parts if len(part[0])), np.zeros(0, np.int32))
     cuts = [0, *(int(rows[len(rows) * k // blocks]) for k in range(1, blocks)), len(matrix)]
@@ -506,8 +506,8 @@ def add_rows(matrix, rows, values):
 
 
 def set_rows(matrix, rows, values) -> None:
-    """``matrix[rows] = values``, copying whole rows (viewed as one opaque item each): a
-    quarter faster than numpy's element-by-element fancy assignment."""
+    """``matrix[rows] = values``, copying whole rows (each viewed as one opaque item) where
+    numpy's fancy assignment copies element by element (20-30% faster here)."""
     as_rows = np.dtype((np.void, matrix.shape[1] * matrix.itemsize))
     values = np.ascontiguousarray(values, dtype=matrix.dtype)
     matrix.view(as_rows)[rows, 0] = values.view(as_rows)[:, 0]
