@@ -7,8 +7,8 @@ the corpus and the model cross the network once, not every round. A round is one
 * driver -> task, ``ROUND``: ``int64[4]`` (epoch, round index, n0, n1), ``float64[2]`` (the
   fraction of each partition to train), then the rows merged last round and their new
   values: ``int32[n0]``, ``float32[n0, d]`` for syn0, the same for syn1neg. A task that
-  connected after training started (a relaunched stage) is sent every row (flag
-  ``FLAG_MODEL``); changes its replicas had not sent yet are lost.
+  connected after training started (a relaunched stage, whose replicas are new) is sent
+  every row; changes the lost replicas had not sent yet are lost with them.
 * task -> driver, one ``ROWS`` frame per partition it holds (``count`` = frames still to
   come): ``int64[4]`` (n0, n1, pairs, words), ``float64[3]`` (loss, alpha, seconds), then
   the rows it sends (those it changed; see "Deferred rows" in train.py), their deltas and
@@ -26,10 +26,6 @@ import numpy as np
 
 from sparknn.distributed.protocol import FLAG_DIE, ROUND, ROWS, STOP, Channel, Header
 from sparknn.distributed.server import TaskFailed, TaskServer
-
-# ROUND flag: the frame carries every row (the whole model) and the replicas must drop
-# their unsent changes (:meth:`~sparknn.word2vec.train.PartitionTrainer.load`).
-FLAG_MODEL = 2
 
 
 def send_round(channel, epoch, round_index, start, stop, update, flags=0) -> None:
@@ -94,10 +90,7 @@ def serve_rounds(channel: Channel, trainers) -> dict:
         if request.flags & FLAG_DIE:
             os._exit(17)  # fault injection (tests): this Python worker dies mid-training
         for index, trainer in enumerate(trainers):
-            if request.flags & FLAG_MODEL:
-                trainer.load(update[1], update[3])
-            else:
-                trainer.apply(*update)
+            trainer.apply(*update)
             result = trainer.train(epoch, round_index, start, stop)
             compute_seconds += result.seconds
             send_result(channel, result, remaining=len(trainers) - 1 - index)
@@ -127,10 +120,9 @@ class RoundServer(TaskServer):
 
         def one(conn):
             die = self.die_at_round == (self.rounds_done, conn.task) and not self.reconnects
-            flags = (FLAG_DIE if die else 0) | (0 if conn.synced else FLAG_MODEL)
             send_round(
                 conn.channel, epoch, round_index, start, stop, update if conn.synced else full,
-                flags,
+                FLAG_DIE if die else 0,
             )  # fmt: skip
             results = []
             while True:

@@ -345,17 +345,6 @@ class PartitionTrainer:
                 values[unsent] += own
             set_rows(matrix, rows, values)
 
-    def load(self, syn0, syn1neg) -> None:
-        """Take the whole model (a replica that joined after training started; changes it
-        had not sent are lost with the replica that made them)."""
-        for matrix, base, values in (
-            (self.syn0, self.base0, syn0),
-            (self.syn1neg, self.base1, syn1neg),
-        ):
-            matrix[...] = values
-            base[...] = values
-        self.pending1[...] = 0
-
     def train(self, epoch: int, round_index: int, start: float, stop: float) -> RoundResult:
         """Train on the fraction ``[start, stop)`` of the partition; report changed rows."""
         began = time.perf_counter()

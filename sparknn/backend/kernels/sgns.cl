@@ -56,6 +56,18 @@ __attribute__((always_inline)) inline void sgns_prefetch_row(__global const floa
   SGNS_PREFETCH(row + DIM - 1);
 }
 
+// A target's gradient from its score before the update, with its loss term added to *loss.
+// One exp and one log per target: with e = exp(-|score|) in (0, 1],
+// sigmoid(score) = 1/(1+e) or e/(1+e), and -log sigmoid(+-score) = log(1+e) + max(-+score, 0).
+__attribute__((always_inline)) inline float sgns_gradient(const float score, const float label,
+                                                          const float alpha, float *loss) {
+  const float e = exp_nonpositive(score >= 0.0f ? -score : score);
+  const float prob = (score >= 0.0f ? 1.0f : e) / (1.0f + e);
+  const float signed_score = label > 0.0f ? score : -score;
+  *loss += log1p_unit(e) + (signed_score < 0.0f ? -signed_score : 0.0f);
+  return (label - prob) * alpha;
+}
+
 // One target of a pair: its loss term (from the score before the update), the gradient
 // accumulated into neu1e, and the target row's update. Rows go in float8 pieces, then a
 // float4 piece and scalars for DIM % 8 (DIM is a constant: the branches fold away).
@@ -81,11 +93,8 @@ __attribute__((always_inline)) inline float sgns_target(__global const float *re
   }
   float score = (acc4.x + acc4.y) + (acc4.z + acc4.w);
   for (; k < DIM; ++k) score += l1[k] * l2[k];
-  // One exp and one log per target: with e = exp(-|score|) in (0, 1],
-  // sigmoid(score) = 1/(1+e) or e/(1+e), and -log sigmoid(+-score) = log(1+e) + max(-+score, 0).
-  const float e = exp_nonpositive(score >= 0.0f ? -score : score);
-  const float prob = (score >= 0.0f ? 1.0f : e) / (1.0f + e);
-  const float g = (label - prob) * alpha;
+  float loss = 0.0f;
+  const float g = sgns_gradient(score, label, alpha, &loss);
   for (k = 0; k + 8 <= DIM; k += 8) {
     const float8 v = LOAD8(l2 + k);
     STORE8_PRIVATE(LOAD8_PRIVATE(neu1e + k) + g * v, neu1e + k);
@@ -102,8 +111,7 @@ __attribute__((always_inline)) inline float sgns_target(__global const float *re
     neu1e[k] += g * v;
     l2[k] = v + g * l1[k];
   }
-  const float signed_score = label > 0.0f ? score : -score;
-  return log1p_unit(e) + (signed_score < 0.0f ? -signed_score : 0.0f);
+  return loss;
 }
 
 __kernel void sgns_update(__global float *restrict syn0, __global float *restrict syn1neg,
@@ -332,15 +340,8 @@ __attribute__((always_inline)) inline float sgns_pair(__global float *restrict l
   }
   float g[TARGETS];
   float loss = 0.0f;
-  for (int t = 0; t < TARGETS; ++t) {  // as in sgns_target
-    const float s = score[t];
-    const float e = exp_nonpositive(s >= 0.0f ? -s : s);
-    const float prob = (s >= 0.0f ? 1.0f : e) / (1.0f + e);
-    const float label = t == 0 ? 1.0f : 0.0f;
-    g[t] = (label - prob) * alpha;
-    const float signed_score = t == 0 ? s : -s;
-    loss += log1p_unit(e) + (signed_score < 0.0f ? -signed_score : 0.0f);
-  }
+  for (int t = 0; t < TARGETS; ++t)
+    g[t] = sgns_gradient(score[t], t == 0 ? 1.0f : 0.0f, alpha, &loss);
   for (k = 0; k + 8 <= DIM; k += 8) SGNS_PAIR_UPDATE(float8, LOAD8, STORE8);
   if (k + 4 <= DIM) {
     SGNS_PAIR_UPDATE(float4, LOAD4, STORE4);
