@@ -160,7 +160,7 @@ def skipgram_batches(sentences, seed=0):
         chunk, ids = subsample(tokens[lo : lo + 10_000], sentence_ids[lo : lo + 10_000],
                                keep_prob, rng)  # fmt: skip
         kept += len(chunk)
-        inputs, outputs = skipgram_pairs(chunk, ids, W2V["window"], rng)
+        inputs, outputs, _ = skipgram_pairs(chunk, ids, W2V["window"], rng)
         negatives = draw_negatives(table, len(inputs), W2V["negative"], rng)
         batches.append((inputs, outputs, negatives, np.full(len(inputs), 0.025, np.float32)))
     return len(vocab), len(tokens), kept, batches

@@ -7,7 +7,7 @@ the same hyperparameters (dim 100, window 5, negative 5, sample 1e-3, min_count 
 on the same 2 cores, each in its own process tree:
 
 * sparknn: ``spark-submit jobs/train_word2vec.py`` with ``--master local[2] --partitions 2``,
-  once per backend;
+  once per backend (``-shared``: with ``--shared-negatives``, negatives drawn per centre);
 * gensim: ``Word2Vec(sg=1, hs=0, workers=2)``;
 * Spark MLlib: ``pyspark.ml.feature.Word2Vec(numPartitions=2)`` on ``local[2]`` (skip-gram
   with hierarchical softmax; it has no negative sampling and no subsampling).
@@ -57,6 +57,7 @@ PYTHON = sys.executable
 # spark-submit's --driver-memory for sparknn (local mode: the JVM holding the cached corpus)
 DRIVER_MEMORY = os.environ.get("SPARKNN_BENCH_DRIVER_MEMORY", "2g")
 HYPER = {"vector_size": 100, "window": 5, "negative": 5, "sample": 1e-3, "min_count": 5}
+SHARED = "-shared"  # a sparknn system with this suffix runs --shared-negatives
 
 
 def prepare_corpus(name: str, workdir: Path) -> tuple[Path, int]:
@@ -219,7 +220,10 @@ def run_system(system, name, run, corpus, epochs, workdir, extra):
     out = workdir / f"{name}-{system}-{run}"
     seed = 1 + run  # quality medians over seeds, not one seed's luck
     if system.startswith("sparknn-"):
-        backend, _, partitions = system.removeprefix("sparknn-").partition("-p")
+        variant = system.removeprefix("sparknn-")
+        if variant.endswith(SHARED):  # negatives drawn per centre
+            variant, extra = variant.removesuffix(SHARED), [*extra, "--shared-negatives"]
+        backend, _, partitions = variant.partition("-p")
         r = run_sparknn(corpus, out, epochs, seed, backend, int(partitions or 2), extra)
         r.pop("meta")
         vectors = out / "vectors.txt"
@@ -309,7 +313,7 @@ def main():
         nargs="+",
         default=["sparknn-opencl", "sparknn-numpy", "gensim", "mllib"],
         help="any of sparknn-numpy sparknn-opencl gensim mllib; sparknn-BACKEND-pN trains on N "
-        "partitions instead of 2",
+        "partitions instead of 2, sparknn-BACKEND[-pN]-shared with --shared-negatives",
     )
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "sparknn-w2v"))
     parser.add_argument("--json", help="write all medians here")

@@ -31,6 +31,10 @@ from sparknn.word2vec.vocab import build_vocabulary  # noqa: E402
 def parse_value(key: str, text: str):
     if key not in Settings.__dataclass_fields__:
         raise SystemExit(f"--set: {key!r} is not a training setting")
+    if isinstance(DEFAULTS[key], bool):
+        if text.lower() not in ("true", "false"):
+            raise SystemExit(f"--set: {key} takes true or false, not {text!r}")
+        return text.lower() == "true"
     return type(DEFAULTS[key])(text)
 
 

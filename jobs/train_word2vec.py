@@ -3,7 +3,8 @@
     spark-submit jobs/train_word2vec.py --corpus PATH --output DIR [--config conf/word2vec.toml]
         [--vector-size 100 --window 5 --negative 5 --sample 1e-3 --min-count 5 --max-vocab N
          --epochs 5 --alpha 0.025 --min-alpha 0.0001 --partitions 2 --backend numpy|opencl|auto
-         --seed 1 --lowercase/--no-lowercase --tokenizer whitespace|unicode --export-binary]
+         --seed 1 --lowercase/--no-lowercase --tokenizer whitespace|unicode --export-binary
+         --shared-negatives/--no-shared-negatives]
         [--master local[2]]
 
 Writes DIR/vectors.npy, vocab.tsv, metadata.json, vectors.txt (and vectors.bin with

@@ -52,7 +52,8 @@ def test_char_lstm_training_matches_numpy():
     np.testing.assert_allclose(weights["opencl"], weights["numpy"], rtol=1e-4, atol=1e-5)
 
 
-def test_word2vec_training_matches_numpy(dubliners_path):
+@pytest.mark.parametrize("shared_negatives", [False, True])
+def test_word2vec_training_matches_numpy(dubliners_path, shared_negatives):
     from sparknn.word2vec.tokenize import get_tokenizer
     from sparknn.word2vec.train import Settings, encode_lines, train_local
     from sparknn.word2vec.vocab import build_vocabulary
@@ -63,7 +64,11 @@ def test_word2vec_training_matches_numpy(dubliners_path):
     parts = [encode_lines(lines, vocab, tokenizer)]
     results = {
         backend: train_local(
-            vocab, parts, Settings(vector_size=32, epochs=2, seed=3, backend=backend)
+            vocab,
+            parts,
+            Settings(
+                vector_size=32, epochs=2, seed=3, backend=backend, shared_negatives=shared_negatives
+            ),
         )
         for backend in ("numpy", "opencl")
     }

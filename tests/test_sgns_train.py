@@ -34,6 +34,7 @@ class SplitMix64:
 def reference_sgns_train(
     syn0, syn1neg, tokens, starts, keep_prob, table,
     window, negative, alpha_start, alpha_end, seed, counts0, counts1, workers=1,
+    shared_negatives=False,
 ):  # fmt: skip
     """base.py's definition, literally: work-items one after another, a pair at a time."""
     n = len(tokens)
@@ -53,10 +54,15 @@ def reference_sgns_train(
             for c, (centre, position) in enumerate(kept):
                 reach = 1 + (rng.next() >> 32) % window
                 alpha = np.float32(alpha_start + (alpha_end - alpha_start) * position / n)
+                if shared_negatives:
+                    negatives = [table[(rng.next() >> 16) % len(table)] for _ in range(negative)]
                 for j in [*range(c - reach, c), *range(c + 1, c + reach + 1)]:
                     if not 0 <= j < len(kept):
                         continue
-                    negatives = [table[(rng.next() >> 16) % len(table)] for _ in range(negative)]
+                    if not shared_negatives:
+                        negatives = [
+                            table[(rng.next() >> 16) % len(table)] for _ in range(negative)
+                        ]
                     loss += _train_pair(syn0, syn1neg, kept[j][0], centre, negatives, alpha,
                                         counts0, counts1)  # fmt: skip
                     pairs += 1
@@ -95,32 +101,39 @@ def make_case(seed, vocab=30, dim=8, table_size=1000):
     return syn0, syn1neg, tokens, starts, keep, table
 
 
-def run(backend, case, window=3, negative=4, alphas=(0.05, 0.01), seed=12345, workers=1):
+def run(
+    backend, case, window=3, negative=4, alphas=(0.05, 0.01), seed=12345, workers=1,
+    shared=False,
+):  # fmt: skip
     syn0, syn1neg, tokens, starts, keep, table = case
     syn0, syn1neg = syn0.copy(), syn1neg.copy()
     counts0 = np.zeros(len(syn0), np.int32)
     counts1 = np.zeros(len(syn0), np.int32)
     train = reference_sgns_train if backend is None else backend.sgns_train
     loss, pairs = train(syn0, syn1neg, tokens, starts, keep, table, window, negative,
-                        *alphas, seed, counts0, counts1, workers=workers)  # fmt: skip
+                        *alphas, seed, counts0, counts1, workers=workers,
+                        shared_negatives=shared)  # fmt: skip
     return loss, pairs, syn0, syn1neg, counts0, counts1
 
 
 @pytest.mark.parametrize(
-    "dim,window,negative,table_size,seed",
+    "dim,window,negative,table_size,seed,shared",
     [
-        (8, 3, 4, 1000, 12345),
-        (16, 5, 5, 1000, 2**64 - 1),
-        (8, 1, 2, 5_000_011, 7),  # a table past 2**22: the slot arithmetic
-        (1, 2, 3, 997, 0),  # DIM tails: scalar only; float8 + float4 + scalar; 100
-        (13, 4, 1, 1000, 3),
-        (100, 5, 5, 1000, 4),
+        (8, 3, 4, 1000, 12345, False),
+        (16, 5, 5, 1000, 2**64 - 1, False),
+        (8, 1, 2, 5_000_011, 7, False),  # a table past 2**22: the slot arithmetic
+        (1, 2, 3, 997, 0, False),  # DIM tails: scalar only; float8 + float4 + scalar; 100
+        (13, 4, 1, 1000, 3, False),
+        (100, 5, 5, 1000, 4, False),
+        (8, 3, 4, 1000, 12345, True),  # shared negatives: drawn per centre
+        (100, 5, 5, 1000, 4, True),
+        (13, 1, 2, 5_000_011, 7, True),
     ],
 )
-def test_single_worker_equals_reference(ocl, dim, window, negative, table_size, seed):
+def test_single_worker_equals_reference(ocl, dim, window, negative, table_size, seed, shared):
     case = make_case(dim + window, dim=dim, table_size=table_size)
-    got = run(ocl, case, window, negative, seed=seed)
-    want = run(None, case, window, negative, seed=seed)
+    got = run(ocl, case, window, negative, seed=seed, shared=shared)
+    want = run(None, case, window, negative, seed=seed, shared=shared)
     assert got[1] == want[1] > 100  # pairs
     np.testing.assert_array_equal(got[4], want[4])  # counts0
     np.testing.assert_array_equal(got[5], want[5])  # counts1
@@ -130,8 +143,9 @@ def test_single_worker_equals_reference(ocl, dim, window, negative, table_size, 
     assert not np.allclose(got[2], case[0]) and not np.allclose(got[3], case[1])
 
 
+@pytest.mark.parametrize("shared", [False, True])
 @pytest.mark.parametrize("distinct", [True, False])
-def test_both_pair_paths_equal_reference(ocl, distinct):
+def test_both_pair_paths_equal_reference(ocl, distinct, shared):
     """A pair with distinct targets trains them together (sgns_pair), any other pair target
     by target. One negative from words that are never outputs: every pair's targets are
     distinct. Five negatives from a table of three words: every pair repeats a row."""
@@ -142,8 +156,8 @@ def test_both_pair_paths_equal_reference(ocl, distinct):
     else:
         table, negative = np.array([30, 31, 32], np.int32), 5
     case = (syn0, syn1neg, tokens, starts, keep, table)
-    got = run(ocl, case, negative=negative)
-    want = run(None, case, negative=negative)
+    got = run(ocl, case, negative=negative, shared=shared)
+    want = run(None, case, negative=negative, shared=shared)
     assert got[1] == want[1] > 100
     np.testing.assert_array_equal(got[5], want[5])
     assert got[0] == pytest.approx(want[0], rel=1e-4)
@@ -246,19 +260,19 @@ def test_same_seed_same_result_other_seed_differs(ocl):
     assert not np.allclose(first[2], other[2])
 
 
-@pytest.mark.parametrize("workers", [2, 4, 13])
-def test_workers_split_sentences_and_draw_deterministically(ocl, workers):
+@pytest.mark.parametrize("workers,shared", [(2, False), (4, False), (13, False), (4, True)])
+def test_workers_split_sentences_and_draw_deterministically(ocl, workers, shared):
     """The draws never depend on the vectors, so even Hogwild work-items give exactly the
     reference's pairs and counts; 13 work-items for 10 sentences leaves some groups empty."""
     case = make_case(9)
-    got = run(ocl, case, workers=workers)
-    want = run(None, case, workers=workers)
+    got = run(ocl, case, workers=workers, shared=shared)
+    want = run(None, case, workers=workers, shared=shared)
     assert got[1] == want[1]
     np.testing.assert_array_equal(got[4], want[4])
     np.testing.assert_array_equal(got[5], want[5])
     assert np.isfinite(got[2]).all() and np.isfinite(got[3]).all() and np.isfinite(got[0])
     assert not np.allclose(got[2], case[0]) and not np.allclose(got[3], case[1])
-    assert not np.array_equal(got[4], run(None, case)[4])  # not one work-item's stream
+    assert not np.array_equal(got[4], run(None, case, shared=shared)[4])  # not one stream
 
 
 def test_empty_tokens_touch_nothing(ocl):

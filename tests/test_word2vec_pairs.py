@@ -7,7 +7,13 @@ import pytest
 
 from sparknn.backend.numpy_backend import _scatter_add
 from sparknn.errors import SparknnError
-from sparknn.word2vec.pairs import chunk_bounds, draw_negatives, skipgram_pairs, subsample
+from sparknn.word2vec.pairs import (
+    centre_negatives,
+    chunk_bounds,
+    draw_negatives,
+    skipgram_pairs,
+    subsample,
+)
 from sparknn.word2vec.tokenize import get_tokenizer
 from sparknn.word2vec.vocab import build_vocabulary, negative_table
 
@@ -68,18 +74,39 @@ def test_pairs_equal_the_per_word_definition():
     tokens = np.arange(40, dtype=np.int32) * 3
     sentence_ids = np.repeat([0, 1, 2, 3], [7, 1, 20, 12])
     window = 4
-    inputs, outputs = skipgram_pairs(tokens, sentence_ids, window, np.random.default_rng(5))
+    inputs, outputs, centres = skipgram_pairs(
+        tokens, sentence_ids, window, np.random.default_rng(5)
+    )
     reduced = np.random.default_rng(5).integers(1, window + 1, size=len(tokens))
     expected_in, expected_out = naive_pairs(tokens, sentence_ids, reduced)
     assert inputs.tolist() == expected_in
     assert outputs.tolist() == expected_out
+    assert (tokens[centres] == outputs).all() and (np.diff(centres) >= 0).all()
+
+
+def test_shared_negatives_are_one_draw_per_centre():
+    """Every pair of a centre gets the centre's negatives; centres draw independently, from
+    the table's distribution."""
+    n, window = 20_000, 3
+    tokens = np.arange(n, dtype=np.int32) % 50
+    rng = np.random.default_rng(8)
+    inputs, outputs, centres = skipgram_pairs(tokens, np.zeros(n, np.int64), window, rng)
+    table = np.repeat(np.arange(4, dtype=np.int32), [40, 30, 20, 10])
+    negatives = centre_negatives(table, centres, n, 5, rng)
+    assert negatives.shape == (len(inputs), 5)
+    first = np.flatnonzero(np.diff(centres, prepend=-1))  # each centre's first pair
+    owner = np.repeat(first, np.diff([*first, len(centres)]))
+    np.testing.assert_array_equal(negatives, negatives[owner])  # shared within a centre
+    assert not (negatives[first[1:]] == negatives[first[:-1]]).all(axis=1).all()  # not across
+    shares = np.bincount(negatives.ravel(), minlength=4) / negatives.size
+    np.testing.assert_allclose(shares, [0.4, 0.3, 0.2, 0.1], atol=0.01)
 
 
 def test_dynamic_window_distance_distribution():
     # P(pair at distance d) ~ P(b >= d) = (W - d + 1) / W for b uniform on 1..W.
     n, window = 50_000, 5
     tokens = np.arange(n, dtype=np.int32)
-    inputs, outputs = skipgram_pairs(
+    inputs, outputs, _ = skipgram_pairs(
         tokens, np.zeros(n, np.int64), window, np.random.default_rng(1)
     )
     distances = np.abs(inputs.astype(np.int64) - outputs)

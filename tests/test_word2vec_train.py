@@ -72,8 +72,9 @@ def analogy_accuracy(result, questions):
     return wv.evaluate_word_analogies(questions)[0], wv
 
 
-def test_planted_structure_is_recovered(corpus, tmp_path):
-    result = train(corpus, 1)
+@pytest.mark.parametrize("shared_negatives", [True, False])
+def test_planted_structure_is_recovered(corpus, tmp_path, shared_negatives):
+    result = train(corpus, 1, shared_negatives=shared_negatives)
     accuracy, wv = analogy_accuracy(result, write_questions(tmp_path / "q.txt"))
     assert accuracy >= 0.9
     # Each entity is closer to its own context pool than to any other base's pool.

@@ -97,6 +97,7 @@ class Backend(ABC):
     def sgns_train(
         self, syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table,
         window, negative, alpha_start, alpha_end, seed, counts0, counts1, workers=1,
+        shared_negatives=False,
     ) -> tuple[float, int]:  # fmt: skip
         """word2vec.c's whole skip-gram loop over a token stream, in place (``fused_sgns``).
 
@@ -130,6 +131,8 @@ class Backend(ABC):
            ``alpha_start + (alpha_end - alpha_start) * i / n`` (float32), ``i`` the centre's
            position in ``tokens``. The pair then draws its ``negative`` negatives in order,
            ``negative_table[(next() >> 16) % T]`` each, before the next pair draws anything.
+           With ``shared_negatives`` the centre draws them instead, right after ``b`` (even
+           if it has no context), and every pair of the centre uses the same negatives.
         3. each pair is trained exactly as :meth:`sgns_update` defines (the positive target,
            then the negatives, a negative equal to the output skipped); ``counts0[input]``
            gains 1 per pair, ``counts1[target]`` 1 per target applied (the positive and each

@@ -499,6 +499,7 @@ class OpenCLBackend(Backend):
     def sgns_train(
         self, syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table,
         window, negative, alpha_start, alpha_end, seed, counts0, counts1, workers=1,
+        shared_negatives=False,
     ):  # fmt: skip
         """See :meth:`Backend.sgns_train`; kernel ``sgns_train`` in kernels/sgns.cl."""
         tokens, bounds, keep_prob, table = _check_sgns_train(
@@ -521,6 +522,7 @@ class OpenCLBackend(Backend):
             ("DIM", syn0.shape[1]),
             ("NEGATIVE", int(negative)),
             ("SGNS_ATOMIC_COUNTS", int(workers > 1)),
+            ("SGNS_SHARED_NEGATIVES", int(bool(shared_negatives))),
         )
         kernel = dev.kernel("sgns.cl", "sgns_train", defines)
         updated = (syn0, syn1neg, counts0, counts1, losses, pairs)  # written by the kernel
@@ -659,10 +661,12 @@ class CPUAutoBackend(NumpyBackend):
     def sgns_train(
         self, syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table,
         window, negative, alpha_start, alpha_end, seed, counts0, counts1, workers=1,
+        shared_negatives=False,
     ):  # fmt: skip
         return self.sgns.sgns_train(
             syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table,
             window, negative, alpha_start, alpha_end, seed, counts0, counts1, workers,
+            shared_negatives,
         )  # fmt: skip
 
     def __repr__(self):

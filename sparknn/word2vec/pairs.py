@@ -11,7 +11,9 @@ word2vec.c and gensim:
 * **pair direction**: as in word2vec.c, the *context* word is the input (``syn0`` row) and
   the centre word is the output to predict (``syn1neg`` row);
 * **negatives**: ``K`` per pair, drawn from the unigram**0.75 table (see ``vocab``); a
-  negative equal to the pair's output is skipped by the update, as word2vec.c does.
+  negative equal to the pair's output is skipped by the update, as word2vec.c does. With
+  shared negatives (the job's ``shared_negatives``; see train.py) ``K`` are drawn
+  per centre and every pair of the centre uses them (:func:`centre_negatives`).
 
 Pairs come out ordered by centre position, then by offset (-b..-1, 1..b), the order in
 which word2vec.c visits them.
@@ -27,14 +29,15 @@ def subsample(tokens, sentence_ids, keep_prob, rng):
 
 
 def skipgram_pairs(tokens, sentence_ids, window: int, rng):
-    """Return ``(inputs, outputs)`` int32 arrays: (context, centre) pairs of a token chunk.
+    """Return ``(inputs, outputs, centres)``: the (context, centre) pairs of a token chunk
+    as int32 word ids, and each pair's centre as its position in ``tokens``.
 
     ``sentence_ids`` (same length as ``tokens``, non-decreasing) marks sentence membership.
     """
     n = len(tokens)
     if n < 2 or window < 1:
         empty = np.empty(0, dtype=np.int32)
-        return empty, empty
+        return empty, empty, np.empty(0, dtype=np.intp)
     reduced = rng.integers(1, window + 1, size=n)  # effective window per centre
     offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])
     positions = np.arange(n)[:, None] + offsets[None, :]  # (n, 2W) context positions
@@ -43,13 +46,19 @@ def skipgram_pairs(tokens, sentence_ids, window: int, rng):
     valid &= sentence_ids[clipped] == sentence_ids[:, None]
     centre, slot = np.nonzero(valid)  # row-major: by centre, then by offset
     context = clipped[centre, slot]
-    return tokens[context].astype(np.int32), tokens[centre].astype(np.int32)
+    return tokens[context].astype(np.int32), tokens[centre].astype(np.int32), centre
 
 
 def draw_negatives(table, n_pairs: int, negative: int, rng):
     """``(n_pairs, negative)`` int32 word ids drawn from the negative-sampling table."""
     slots = rng.integers(0, len(table), size=(n_pairs, negative))
     return table[slots]
+
+
+def centre_negatives(table, centres, n_tokens: int, negative: int, rng):
+    """Shared negatives: ``negative`` drawn for each of a chunk's ``n_tokens`` positions, and
+    each pair given its centre's (``centres`` from :func:`skipgram_pairs`)."""
+    return draw_negatives(table, n_tokens, negative, rng)[centres]
 
 
 def chunk_bounds(sentence_starts, n_tokens: int, chunk_words: int):

@@ -33,7 +33,19 @@ The scheme
    word2vec.c's whole loop in one OpenCL kernel call, or numpy-drawn pairs and
    ``sgns_update``) and sends the driver (over a socket) only the rows it changed: their deltas
    and how many updates each received.
-5. **Deferred rows.** Negatives are drawn from the whole vocabulary, so a round touches
+5. **Shared negatives (``shared_negatives``, off by default).** word2vec.c and gensim draw
+   ``negative`` negatives per (context, centre) pair; with this setting a centre draws them
+   once and every pair of its window uses them (negative sharing, as in Ji et al.,
+   "Parallelizing Word2Vec in Shared and Distributed Memory", 2016). The pairs are still
+   trained one after another. A window's pairs then update the same ``negative + 1``
+   ``syn1neg`` rows, which stay in cache, instead of ``negative`` random rows per pair of a
+   matrix far larger than the cache, and a round changes fewer rows. Measured
+   (bench/RESULTS.md): the kernel alone trains 1.49x the words/s on Gutenberg-25M (122 K
+   words), 1.25x on WikiText-2 (20 K), and a 50,000-token round changes 55% of the
+   ``syn1neg`` rows it does with per-pair draws; but one epoch of Gutenberg-25M lost 1.1-1.6
+   points of analogy accuracy (WikiText-2, 5 epochs: none beyond seed noise). So it is an
+   option for speed, not the default.
+6. **Deferred rows.** Negatives are drawn from the whole vocabulary, so a round touches
    most ``syn1neg`` rows (82% of Gutenberg-25M's 122 K in a 50,000-token round), most of
    them a few times; exchanging and merging them is most of a round's fixed cost on a large
    vocabulary. A replica sends a ``syn1neg`` row once it has had ``send_min_updates /
@@ -46,7 +58,7 @@ The scheme
    7 seeds, 4.65% -> 4.56%, with rounds of up to 50,000 tokens), where 4 partitions were
    short of 1: hence the same square as for the rounds, and from 4 partitions on every
    changed row is sent.
-6. **Merge.** The driver merges each row's deltas (see :func:`merge_rows`) and sends the
+7. **Merge.** The driver merges each row's deltas (see :func:`merge_rows`) and sends the
    changed rows' new values back with the next round. ``sum`` is what Hogwild
    threads approximate, but a row that every partition drives to equilibrium gets moved P
    times too far and oscillates with gain P-1 (it diverges for P >= 3); ``mean`` is stable
@@ -55,7 +67,7 @@ The scheme
    mean for rows updated many times. With one partition every merge is plain sequential
    SGD. Shorter rounds keep partitions closer (better vectors with many partitions) but
    exchange more; ``sync_start_words`` and ``sync_words`` trade one for the other.
-7. **Schedule and randomness.** The learning rate decays linearly from ``alpha`` to
+8. **Schedule and randomness.** The learning rate decays linearly from ``alpha`` to
    ``min_alpha`` over global progress (epoch + fraction of the partition done). Every random
    draw of a replica comes from ``numpy.random.default_rng([seed, partition, epoch,
    round])`` (or a kernel seed drawn from it), so a seed gives the same vectors for a given
@@ -75,7 +87,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from sparknn.errors import SparknnError
-from sparknn.word2vec.pairs import chunk_bounds, draw_negatives, skipgram_pairs, subsample
+from sparknn.word2vec.pairs import (
+    centre_negatives,
+    chunk_bounds,
+    draw_negatives,
+    skipgram_pairs,
+    subsample,
+)
 from sparknn.word2vec.vocab import Vocabulary, negative_table
 
 MERGES = ("adaptive", "sum", "mean")
@@ -104,6 +122,7 @@ DEFAULTS = {
     "merge": "adaptive",
     "merge_eta": 0.002,
     "send_min_updates": 8,
+    "shared_negatives": False,
     "export_binary": False,
 }
 
@@ -128,6 +147,7 @@ class Settings:
     merge: str = "adaptive"
     merge_eta: float = 0.002
     send_min_updates: int = 8
+    shared_negatives: bool = False
 
     def __post_init__(self):
         for name in (
@@ -387,6 +407,7 @@ class PartitionTrainer:
                 self.syn0, self.syn1neg, self.tokens[lo:hi], starts, tables.keep_prob,
                 tables.negatives, settings.window, settings.negative, alpha_at(lo),
                 alpha_at(hi), int(rng.integers(0, 2**63)), counts0, counts1,
+                shared_negatives=settings.shared_negatives,
             )  # fmt: skip
             return loss, pairs, alpha_at(hi), counts0, counts1
         # Otherwise numpy draws the pairs (see pairs.py), a chunk at a time, with the
@@ -397,10 +418,15 @@ class PartitionTrainer:
             chunk = self.tokens[lo + a : lo + b]
             sentence_ids = np.searchsorted(starts, np.arange(a, b), side="right")
             chunk, sentence_ids = subsample(chunk, sentence_ids, tables.keep_prob, rng)
-            inputs, outputs = skipgram_pairs(chunk, sentence_ids, settings.window, rng)
+            inputs, outputs, centres = skipgram_pairs(chunk, sentence_ids, settings.window, rng)
             if len(inputs) == 0:
                 continue
-            negatives = draw_negatives(tables.negatives, len(inputs), settings.negative, rng)
+            if settings.shared_negatives:
+                negatives = centre_negatives(
+                    tables.negatives, centres, len(chunk), settings.negative, rng
+                )
+            else:
+                negatives = draw_negatives(tables.negatives, len(inputs), settings.negative, rng)
             alpha = alpha_at(lo + (a + b) / 2)
             alphas = np.full(len(inputs), alpha, dtype=np.float32)
             loss += self.backend.sgns_update(

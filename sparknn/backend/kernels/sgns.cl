@@ -9,6 +9,9 @@
 //   drawn with one splitmix64 stream per work-item, then the same update, and per-row update
 //   counts. One work-item per contiguous group of whole sentences. A pair whose targets are
 //   distinct rows (most pairs) is trained in two passes over the dimension (sgns_pair).
+//   With SGNS_SHARED_NEGATIVES=1 a centre draws the negatives and all its pairs use them:
+//   the pairs of a window then update the same NEGATIVE + 1 rows of syn1neg, which stay in
+//   cache, where per-pair negatives are random rows of a matrix far larger than the cache.
 //
 // DIM (and NEGATIVE) are compile-time constants so the dimension loops unroll; rows move in
 // float8 pieces (sgns_target: two dot-product accumulators; sgns_pair: one per target), and
@@ -198,6 +201,9 @@ typedef struct {
   int centre, centre_word;      // the current centre (index into the kept tokens)
   int j, j_end;                 // its next context, its last
   float alpha;                  // the centre's learning rate
+#if SGNS_SHARED_NEGATIVES
+  uint slot[NEGATIVE];  // the centre's negative-table slots, for each of its pairs
+#endif
 } PairStream;
 
 typedef struct {
@@ -227,8 +233,12 @@ __attribute__((always_inline)) inline bool next_pair(
       pair->output = s->centre_word;
       pair->alpha = s->alpha;
       pair->sentence = s->current;
+#if SGNS_SHARED_NEGATIVES
+      for (int k = 0; k < NEGATIVE; ++k) pair->slot[k] = s->slot[k];
+#else
       for (int k = 0; k < NEGATIVE; ++k)
         pair->slot[k] = table_slot(splitmix64(&s->rng) >> 16, table_size);
+#endif
       return true;
     }
     if (++s->centre < s->n_kept) {  // the next centre: draw its window
@@ -237,6 +247,10 @@ __attribute__((always_inline)) inline bool next_pair(
       s->j_end = s->centre + b < s->n_kept ? s->centre + b : s->n_kept - 1;
       s->centre_word = kept[s->base + s->centre];
       s->alpha = alpha_start + alpha_slope * (float)kept_pos[s->base + s->centre];
+#if SGNS_SHARED_NEGATIVES
+      for (int k = 0; k < NEGATIVE; ++k)
+        s->slot[k] = table_slot(splitmix64(&s->rng) >> 16, table_size);
+#endif
       continue;
     }
     if (s->sentence >= s->last_sentence) return false;
