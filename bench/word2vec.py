@@ -6,7 +6,8 @@ Every system trains on the same lowercased, whitespace-tokenized copy of the cor
 the same hyperparameters (dim 100, window 5, negative 5, sample 1e-3, min_count 5, epochs)
 on the same 2 cores, each in its own process tree:
 
-* sparknn: ``spark-submit jobs/train_word2vec.py`` with ``--master local[2] --partitions 2``,
+* sparknn: ``spark-submit --properties-file conf/spark-defaults.conf jobs/train_word2vec.py``
+  with ``--master local[2] --partitions 2`` (as the README runs jobs),
   once per backend (``-shared``: with ``--shared-negatives``, negatives drawn per centre);
 * gensim: ``Word2Vec(sg=1, hs=0, workers=2)``;
 * Spark MLlib: ``pyspark.ml.feature.Word2Vec(numPartitions=2)`` on ``local[2]`` (skip-gram
@@ -123,6 +124,8 @@ def run_sparknn(corpus, out_dir, epochs, seed, backend, partitions, extra):
         "local[2]",
         "--driver-memory",
         DRIVER_MEMORY,
+        "--properties-file",
+        str(REPO / "conf" / "spark-defaults.conf"),
         str(REPO / "jobs" / "train_word2vec.py"),
         "--corpus",
         str(corpus),

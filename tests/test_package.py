@@ -1,10 +1,13 @@
 """The installed package: console script, version, and the missing-Java message."""
 
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+
+import pytest
 
 import sparknn
 
@@ -38,3 +41,20 @@ def test_missing_java_is_one_line_not_a_py4j_trace(tmp_path):
         assert len(lines) == 1 and "Java not found" in lines[0], done.stderr
         assert "openjdk-17" in lines[0] and "Traceback" not in done.stderr
     assert not (tmp_path / "lm").exists()
+
+
+def test_spark_defaults_jvm_options_start_a_jvm():
+    """conf/spark-defaults.conf's JVM flags are ones this Java accepts (a typo there would
+    stop every job submitted with it)."""
+    java = shutil.which("java")
+    if java is None:
+        pytest.skip("no java")
+    lines = (REPO / "conf" / "spark-defaults.conf").read_text().splitlines()
+    settings = dict(line.split(None, 1) for line in lines if line.strip() and line[0] != "#")
+    options = [v for k, v in settings.items() if k.endswith("extraJavaOptions")]
+    assert len(options) == 2
+    for flags in options:
+        done = subprocess.run([java, *flags.split(), "-version"], capture_output=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    bad = subprocess.run([java, "-XX:NoSuchFlag=1", "-version"], capture_output=True, timeout=60)
+    assert bad.returncode != 0  # the check can fail
