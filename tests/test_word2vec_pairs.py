@@ -97,7 +97,8 @@ def test_shared_negatives_are_one_draw_per_centre():
     first = np.flatnonzero(np.diff(centres, prepend=-1))  # each centre's first pair
     owner = np.repeat(first, np.diff([*first, len(centres)]))
     np.testing.assert_array_equal(negatives, negatives[owner])  # shared within a centre
-    assert not (negatives[first[1:]] == negatives[first[:-1]]).all(axis=1).all()  # not across
+    same_as_previous = (negatives[first[1:]] == negatives[first[:-1]]).all(axis=1)
+    assert same_as_previous.mean() < 0.02  # centres draw apart (by chance: 0.3**5 = 0.0024)
     shares = np.bincount(negatives.ravel(), minlength=4) / negatives.size
     np.testing.assert_allclose(shares, [0.4, 0.3, 0.2, 0.1], atol=0.01)
 

@@ -42,9 +42,9 @@ The scheme
    matrix far larger than the cache, and a round changes fewer rows. Measured
    (bench/RESULTS.md): the kernel alone trains 1.49x the words/s on Gutenberg-25M (122 K
    words), 1.25x on WikiText-2 (20 K), and a 50,000-token round changes 55% of the
-   ``syn1neg`` rows it does with per-pair draws; but one epoch of Gutenberg-25M lost 1.1-1.6
-   points of analogy accuracy (WikiText-2, 5 epochs: none beyond seed noise). So it is an
-   option for speed, not the default.
+   ``syn1neg`` rows it does with per-pair draws; but one epoch of Gutenberg-25M lost up to
+   1.6 points of analogy accuracy (median of 3 seeds: 1.1; WikiText-2, 5 epochs: nothing
+   beyond seed noise). So it is an option for speed, not the default.
 6. **Deferred rows.** Negatives are drawn from the whole vocabulary, so a round touches
    most ``syn1neg`` rows (82% of Gutenberg-25M's 122 K in a 50,000-token round), most of
    them a few times; exchanging and merging them is most of a round's fixed cost on a large
