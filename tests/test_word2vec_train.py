@@ -214,6 +214,51 @@ def test_spark_training_equals_the_single_process_run(spark, tmp_path, partition
     np.testing.assert_array_equal(spark_result.vectors, local_result.vectors)
 
 
+def test_encode_batch_maps_drops_and_routes_lines():
+    """A tokenized batch's tokens map to vocabulary ids, unknown tokens and lines left empty
+    drop out, and line ``i`` goes to partition ``i % partitions`` in order."""
+    from types import SimpleNamespace
+
+    from sparknn.word2vec.encoding import encode_batch
+
+    words = ["the", "cat", "zzz", "sat"]  # "zzz" is not in the vocabulary
+    lines = {10: [0, 1], 11: [2], 12: [3, 2, 0], 13: [1, 1]}  # line_id -> indices into words
+    row = SimpleNamespace(
+        words=words,
+        ids=np.array([i for ids in lines.values() for i in ids], np.int32).tobytes(),
+        lengths=np.array([len(ids) for ids in lines.values()], np.int32).tobytes(),
+        line_ids=np.array(list(lines), np.int64).tobytes(),
+    )
+    index = {"the": 0, "sat": 1, "cat": 2}
+    blocks = dict(encode_batch(row, index, partitions=2))
+    first, tokens, lengths = blocks[0]  # lines 10 and 12
+    assert first == 10 and tokens.tolist() == [0, 2, 1, 0] and lengths.tolist() == [2, 2]
+    first, tokens, lengths = blocks[1]  # line 11 holds only "zzz": gone; line 13 stays
+    assert first == 13 and tokens.tolist() == [2, 2] and lengths.tolist() == [2]
+    assert tokens.dtype == np.int32 and lengths.dtype == np.int64
+
+
+@pytest.mark.spark
+def test_spark_encoding_is_the_same_in_many_arrow_batches(spark, tmp_path):
+    """Lines reach Python in Arrow batches, each with its own word list; a corpus cut into
+    many batches counts and encodes to exactly the single-process run's vectors."""
+    lines = planted_corpus(400, seed=5)
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(lines) + "\n")
+    config = {**SETTINGS, "epochs": 1, "min_count": 1, "partitions": 2, "sync_words": 1000}
+    key = "spark.sql.execution.arrow.maxRecordsPerBatch"
+    previous = spark.conf.get(key)
+    spark.conf.set(key, "37")
+    try:
+        spark_result = train_spark(spark, str(path), config, verbose=False)
+    finally:
+        spark.conf.set(key, previous)
+    local_result = train(lines, 2, epochs=1, sync_words=1000)
+    assert spark_result.vocab.words == local_result.vocab.words
+    assert spark_result.vocab.counts.tolist() == local_result.vocab.counts.tolist()
+    np.testing.assert_array_equal(spark_result.vectors, local_result.vectors)
+
+
 @pytest.mark.spark
 def test_a_task_failure_is_retried_and_changes_nothing(spark, tmp_path):
     """A Python worker that dies mid-training makes Spark relaunch the stage; the new tasks

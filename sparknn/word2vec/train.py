@@ -2,12 +2,13 @@
 
 The scheme
 ----------
-1. **Vocabulary.** Executors tokenize and count their lines; the driver prunes the counts
+1. **Vocabulary.** Executors tokenize their lines once, an Arrow batch at a time, and count
+   the words (:mod:`sparknn.word2vec.encoding`); the driver prunes the counts
    (``min_count``, ``max_vocab``) and broadcasts the word -> id map once.
-2. **Encoding, once.** Line ``i`` of the corpus goes to partition ``i % partitions``. Each
-   partition becomes a single record ``(partition, tokens int32, sentence_starts int64)``
-   holding its lines in corpus order, out-of-vocabulary words dropped, cached on the
-   executors, so the corpus is tokenized once.
+2. **Encoding, once.** The tokenized batches become ids; line ``i`` of the corpus goes to
+   partition ``i % partitions``. Each partition becomes a single record ``(partition,
+   tokens int32, sentence_starts int64)`` holding its lines in corpus order,
+   out-of-vocabulary words dropped, cached on the executors, so no round reads text.
 3. **Replicas.** One long-lived barrier stage (:mod:`sparknn.word2vec.exchange`) runs for the
    whole training; each task holds its partitions as :class:`PartitionTrainer` replicas: the
    tokens and the partition's own copy of ``syn0``/``syn1neg``, kept across rounds. With
@@ -80,7 +81,6 @@ Spark run and the fast path for tests); ``train_spark`` runs them on a cluster.
 
 import sys
 import time
-from array import array
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
@@ -696,9 +696,10 @@ def train_spark(spark, corpus, config: dict, verbose=True, fail_at_round=None) -
 
     from sparknn.corpus import read_text
     from sparknn.distributed.sources import executor_slots
+    from sparknn.word2vec.encoding import count_tokens, encode_partitions, tokenize_lines
     from sparknn.word2vec.exchange import SparkRounds
     from sparknn.word2vec.tokenize import get_tokenizer
-    from sparknn.word2vec.vocab import build_vocabulary, count_words
+    from sparknn.word2vec.vocab import build_vocabulary
 
     settings = Settings.from_config(config)
     partitions = int(config.get("partitions", 2))
@@ -708,60 +709,26 @@ def train_spark(spark, corpus, config: dict, verbose=True, fail_at_round=None) -
     started = time.perf_counter()
     tokenizer = get_tokenizer(config.get("tokenizer", "whitespace"), config.get("lowercase", True))
     lines = read_text(spark, corpus, config.get("strip_gutenberg_headers", False))
-    rows = lines.rdd.map(lambda row: (row.line_id, row.line))
-    counts = count_words(rows.map(lambda item: tokenizer(item[1])))
-    vocab = build_vocabulary(
-        counts, int(config.get("min_count", 5)), config.get("max_vocab") or None
-    )
-    if verbose:
-        print(
-            f"vocabulary: {len(vocab):,} words, "
-            f"{vocab.total_words:,} of {vocab.corpus_words:,} tokens kept",
-            file=sys.stderr,
+    tokenized = tokenize_lines(lines, tokenizer).persist(StorageLevel.MEMORY_ONLY)
+    try:
+        min_count, max_vocab = int(config.get("min_count", 5)), config.get("max_vocab") or None
+        vocab = build_vocabulary(count_tokens(tokenized), min_count, max_vocab)
+        if verbose:
+            print(
+                f"vocabulary: {len(vocab):,} words, "
+                f"{vocab.total_words:,} of {vocab.corpus_words:,} tokens kept",
+                file=sys.stderr,
+            )
+        vocab_bc = sc.broadcast(vocab.index)
+        # A barrier stage runs all its tasks at once: with fewer task slots than partitions,
+        # each task holds several partitions (trained one after the other; same result).
+        tasks = executor_slots(spark, partitions)
+        encoded = encode_partitions(tokenized, vocab_bc, partitions, tasks).persist(
+            StorageLevel.MEMORY_ONLY
         )
-    vocab_bc = sc.broadcast(vocab.index)
-
-    def encode_source(items):
-        # Group this source partition's lines by target partition, keep them in order.
-        # array('i') holds 4 bytes a token where a list of ints would hold ~36.
-        index = vocab_bc.value
-        ids = [array("i") for _ in range(partitions)]
-        lengths = [array("q") for _ in range(partitions)]
-        first_line = [-1] * partitions
-        for line_id, line in items:
-            encoded = [index[t] for t in tokenizer(line) if t in index]
-            if encoded:
-                target = line_id % partitions
-                if first_line[target] < 0:
-                    first_line[target] = line_id
-                ids[target].extend(encoded)
-                lengths[target].append(len(encoded))
-        for target in range(partitions):
-            if ids[target]:
-                tokens = np.frombuffer(ids[target], np.int32)
-                yield target, (first_line[target], tokens, np.frombuffer(lengths[target], np.int64))
-
-    def assemble(blocks):
-        # One record per partition routed here, its lines in corpus order.
-        by_partition = {}
-        for target, block in blocks:
-            by_partition.setdefault(target, []).append(block)
-        for target in sorted(by_partition):
-            found = sorted(by_partition[target], key=lambda block: block[0])
-            tokens = np.concatenate([b[1] for b in found])
-            lengths = np.concatenate([b[2] for b in found])
-            yield target, tokens, np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-
-    # A barrier stage runs all its tasks at once: with fewer task slots than partitions,
-    # each task holds several partitions (trained one after the other; same result).
-    tasks = executor_slots(spark, partitions)
-    encoded = (
-        rows.mapPartitions(encode_source)
-        .partitionBy(tasks, lambda target: target % tasks)
-        .mapPartitions(assemble, preservesPartitioning=True)
-        .persist(StorageLevel.MEMORY_ONLY)
-    )
-    found = dict(encoded.map(lambda record: (record[0], len(record[1]))).collect())
+        found = dict(encoded.map(lambda record: (record[0], len(record[1]))).collect())
+    finally:
+        tokenized.unpersist()
     sizes = [found.get(p, 0) for p in range(partitions)]
     prepare_seconds = time.perf_counter() - started
     tables_bc = sc.broadcast((vocab.keep_probabilities(settings.sample), vocab.counts))

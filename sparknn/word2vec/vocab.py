@@ -10,7 +10,6 @@ them:
   (one uniform integer and one gather per negative).
 """
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,16 +85,3 @@ def build_vocabulary(counter, min_count: int = 5, max_vocab: int | None = None) 
         )
     words = [word for word, _ in kept]
     return Vocabulary(words, np.array([c for _, c in kept]), corpus_words=corpus_words)
-
-
-def count_words(token_lines_rdd) -> Counter:
-    """Count tokens of an RDD whose elements are token lists, on the executors."""
-
-    def count_partition(lines):
-        counter = Counter()
-        for tokens in lines:
-            counter.update(tokens)
-        return iter(counter.items())
-
-    pairs = token_lines_rdd.mapPartitions(count_partition).reduceByKey(lambda a, b: a + b)
-    return Counter(dict(pairs.collect()))

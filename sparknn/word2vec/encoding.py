@@ -1,0 +1,130 @@
+"""The corpus on Spark, tokenized once: word counts for the vocabulary, then integer ids.
+
+1. :func:`tokenize_lines` (``mapInArrow``): every Arrow batch of lines becomes one row: the
+   batch's distinct words, how often each occurs, and for each line with tokens its
+   ``line_id`` and its tokens as indices into those words. Arrow hands Python a batch's
+   lines as one array, where ``DataFrame.rdd`` builds a ``Row`` per line (on Gutenberg-25M
+   that conversion alone took longer than tokenizing). The rows are cached.
+2. :func:`count_tokens`: the JVM adds up the batches' counts by word.
+3. :func:`encode_partitions`: each batch looks its distinct words up in the vocabulary
+   (a batch's distinct words, not every token), numpy maps its tokens, out-of-vocabulary
+   tokens are dropped and so are lines left with none, and line ``i`` goes to training
+   partition ``line_id % partitions``. The result is what :func:`~sparknn.word2vec.train.
+   train_spark` trains on: one record ``(partition, tokens int32, sentence_starts int64)``
+   per training partition, its lines in corpus order.
+"""
+
+from array import array
+
+import numpy as np
+
+TOKENIZED_SCHEMA = (
+    "line_ids binary, lengths binary, ids binary, words array<string>, counts array<long>"
+)
+
+
+def tokenize_lines(lines, tokenizer):
+    """``lines`` (a DataFrame with ``line``, ``line_id``) as tokenized batches (see above).
+
+    Binary columns hold raw numpy buffers: ``line_ids`` int64 and ``lengths`` int32 per line
+    with tokens, ``ids`` int32 per token (an index into ``words``).
+    """
+    import pyarrow as pa
+
+    schema = pa.schema(
+        [
+            ("line_ids", pa.binary()),
+            ("lengths", pa.binary()),
+            ("ids", pa.binary()),
+            ("words", pa.list_(pa.string())),
+            ("counts", pa.list_(pa.int64())),
+        ]
+    )
+
+    def tokenize(batches):
+        for batch in batches:
+            index = {}  # word -> its index in this batch's words
+            ids, lengths, line_ids = array("i"), array("i"), array("q")
+            texts = batch.column("line").to_pylist()
+            for line_id, text in zip(batch.column("line_id").to_pylist(), texts, strict=True):
+                tokens = tokenizer(text) if text else ()
+                if tokens:
+                    ids.extend([index.setdefault(token, len(index)) for token in tokens])
+                    lengths.append(len(tokens))
+                    line_ids.append(line_id)
+            if not line_ids:
+                continue
+            counts = np.bincount(np.frombuffer(ids, np.int32), minlength=len(index))
+            columns = [
+                [line_ids.tobytes()], [lengths.tobytes()], [ids.tobytes()], [list(index)],
+                [counts.tolist()],
+            ]  # fmt: skip
+            arrays = [
+                pa.array(column, type=field.type)
+                for column, field in zip(columns, schema, strict=True)
+            ]
+            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    return lines.select("line", "line_id").mapInArrow(tokenize, TOKENIZED_SCHEMA)
+
+
+def count_tokens(tokenized) -> dict:
+    """Word -> number of occurrences over all batches of ``tokenized``, summed in the JVM."""
+    from pyspark.sql import functions as F
+
+    pairs = tokenized.select(F.explode(F.arrays_zip("words", "counts")).alias("pair"))
+    summed = pairs.groupBy(F.col("pair.words").alias("word")).agg(
+        F.sum("pair.counts").alias("count")
+    )
+    table = summed.toArrow()
+    words, counts = table.column("word").to_pylist(), table.column("count").to_pylist()
+    return dict(zip(words, counts, strict=True))
+
+
+def encode_batch(row, index, partitions: int):
+    """One tokenized batch as ``(partition, (first_line, tokens int32, lengths int64))``
+    blocks, one per training partition that gets any of its lines."""
+    lookup = np.array([index.get(word, -1) for word in row.words], dtype=np.int32)
+    tokens = lookup[np.frombuffer(row.ids, np.int32)]
+    lengths = np.frombuffer(row.lengths, np.int32)
+    line_ids = np.frombuffer(row.line_ids, np.int64)
+    line_of_token = np.repeat(np.arange(len(lengths)), lengths)
+    known = tokens >= 0
+    kept = np.bincount(line_of_token[known], minlength=len(lengths))  # tokens a line keeps
+    target = line_ids % partitions
+    for partition in range(partitions):
+        lines = (target == partition) & (kept > 0)
+        if lines.any():
+            mine = known & lines[line_of_token]
+            yield partition, (int(line_ids[lines][0]), tokens[mine], kept[lines].astype(np.int64))
+
+
+def encode_partitions(tokenized, index_bc, partitions: int, tasks: int):
+    """The training records (see above) from ``tokenized``, in ``tasks`` Spark partitions:
+    training partition ``p`` in Spark partition ``p % tasks``. ``index_bc``: a broadcast
+    word -> id map."""
+
+    def encode(rows):
+        index = index_bc.value
+        for row in rows:
+            yield from encode_batch(row, index, partitions)
+
+    def assemble(blocks):
+        # One record per training partition routed here, its lines in corpus order: a
+        # block holds the lines of one batch, and batches do not interleave.
+        by_partition = {}
+        for partition, block in blocks:
+            by_partition.setdefault(partition, []).append(block)
+        for partition in sorted(by_partition):
+            found = sorted(by_partition[partition], key=lambda block: block[0])
+            tokens = np.concatenate([b[1] for b in found])
+            lengths = np.concatenate([b[2] for b in found])
+            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+            yield partition, tokens, starts
+
+    return (
+        tokenized.select("line_ids", "lengths", "ids", "words")
+        .rdd.mapPartitions(encode)
+        .partitionBy(tasks, lambda partition: partition % tasks)
+        .mapPartitions(assemble, preservesPartitioning=True)
+    )
