@@ -1,4 +1,5 @@
-"""The vocabulary: counted with Spark, pruned by min_count/max_vocab, and its derived tables.
+"""The vocabulary: word counts (from Spark, :mod:`sparknn.word2vec.encoding`) pruned by
+min_count/max_vocab, and its derived tables.
 
 Words are ordered by descending count, ties by the word itself, so the same corpus always
 gives the same ids. Two tables derive from the counts, both as word2vec.c and gensim define
