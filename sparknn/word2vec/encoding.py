@@ -4,7 +4,7 @@
    batch's distinct words, how often each occurs, and for each line with tokens its
    ``line_id`` and its tokens as indices into those words. Arrow hands Python a batch's
    lines as one array, where ``DataFrame.rdd`` builds a ``Row`` per line (on Gutenberg-25M
-   that conversion alone took longer than tokenizing). The rows are cached.
+   that conversion alone took longer than tokenizing). The rows are cached on local disk.
 2. :func:`count_tokens`: the JVM adds up the batches' counts by word.
 3. :func:`encode_partitions`: each batch looks its distinct words up in the vocabulary
    (a batch's distinct words, not every token), numpy maps its tokens, out-of-vocabulary

@@ -709,7 +709,9 @@ def train_spark(spark, corpus, config: dict, verbose=True, fail_at_round=None) -
     started = time.perf_counter()
     tokenizer = get_tokenizer(config.get("tokenizer", "whitespace"), config.get("lowercase", True))
     lines = read_text(spark, corpus, config.get("strip_gutenberg_headers", False))
-    tokenized = tokenize_lines(lines, tokenizer).persist(StorageLevel.MEMORY_ONLY)
+    # On local disk, not in the JVM's heap: read back once, for encoding, and a heap grown
+    # to hold it would still be resident when training starts (bench/RESULTS.md).
+    tokenized = tokenize_lines(lines, tokenizer).persist(StorageLevel.DISK_ONLY)
     try:
         min_count, max_vocab = int(config.get("min_count", 5)), config.get("max_vocab") or None
         vocab = build_vocabulary(count_tokens(tokenized), min_count, max_vocab)
