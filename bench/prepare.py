@@ -12,7 +12,6 @@ to the first tree's.
 """
 
 import argparse
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -83,5 +82,4 @@ def main():
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     main()

@@ -246,14 +246,19 @@ def test_spark_encoding_is_the_same_in_many_arrow_batches(spark, tmp_path):
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(lines) + "\n")
     config = {**SETTINGS, "epochs": 1, "min_count": 1, "partitions": 2, "sync_words": 1000}
+    from sparknn.corpus import read_text
+    from sparknn.word2vec.encoding import tokenize_lines
+
     key = "spark.sql.execution.arrow.maxRecordsPerBatch"
     previous = spark.conf.get(key)
     spark.conf.set(key, "37")
     try:
+        batches = tokenize_lines(read_text(spark, str(path)), str.split).count()
         spark_result = train_spark(spark, str(path), config, verbose=False)
     finally:
         spark.conf.set(key, previous)
     local_result = train(lines, 2, epochs=1, sync_words=1000)
+    assert batches >= len(lines) // 37  # the corpus did reach Python in many batches
     assert spark_result.vocab.words == local_result.vocab.words
     assert spark_result.vocab.counts.tolist() == local_result.vocab.counts.tolist()
     np.testing.assert_array_equal(spark_result.vectors, local_result.vectors)

@@ -6,8 +6,8 @@
    lines as one array, where ``DataFrame.rdd`` builds a ``Row`` per line (on Gutenberg-25M
    that conversion alone took longer than tokenizing). The rows are cached on local disk.
 2. :func:`count_tokens`: the JVM adds up the batches' counts by word.
-3. :func:`encode_partitions`: each batch looks its distinct words up in the vocabulary
-   (a batch's distinct words, not every token), numpy maps its tokens, out-of-vocabulary
+3. :func:`encode_partitions`: each batch looks its distinct words (not every token) up in
+   the vocabulary, numpy maps its tokens, out-of-vocabulary
    tokens are dropped and so are lines left with none, and line ``i`` goes to training
    partition ``line_id % partitions``. The result is what :func:`~sparknn.word2vec.train.
    train_spark` trains on: one record ``(partition, tokens int32, sentence_starts int64)``
@@ -24,22 +24,13 @@ TOKENIZED_SCHEMA = (
 
 
 def tokenize_lines(lines, tokenizer):
-    """``lines`` (a DataFrame with ``line``, ``line_id``) as tokenized batches (see above).
+    """``lines`` (a DataFrame with ``line``, ``line_id``) as tokenized batches (see above),
+    with the columns of :data:`TOKENIZED_SCHEMA`.
 
     Binary columns hold raw numpy buffers: ``line_ids`` int64 and ``lengths`` int32 per line
     with tokens, ``ids`` int32 per token (an index into ``words``).
     """
     import pyarrow as pa
-
-    schema = pa.schema(
-        [
-            ("line_ids", pa.binary()),
-            ("lengths", pa.binary()),
-            ("ids", pa.binary()),
-            ("words", pa.list_(pa.string())),
-            ("counts", pa.list_(pa.int64())),
-        ]
-    )
 
     def tokenize(batches):
         for batch in batches:
@@ -55,15 +46,16 @@ def tokenize_lines(lines, tokenizer):
             if not line_ids:
                 continue
             counts = np.bincount(np.frombuffer(ids, np.int32), minlength=len(index))
-            columns = [
-                [line_ids.tobytes()], [lengths.tobytes()], [ids.tobytes()], [list(index)],
-                [counts.tolist()],
-            ]  # fmt: skip
-            arrays = [
-                pa.array(column, type=field.type)
-                for column, field in zip(columns, schema, strict=True)
-            ]
-            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+            # One row; Arrow infers the schema's types (bytes: binary, lists: list<...>).
+            yield pa.RecordBatch.from_pydict(
+                {
+                    "line_ids": [line_ids.tobytes()],
+                    "lengths": [lengths.tobytes()],
+                    "ids": [ids.tobytes()],
+                    "words": [list(index)],
+                    "counts": [counts.astype(np.int64)],
+                }
+            )
 
     return lines.select("line", "line_id").mapInArrow(tokenize, TOKENIZED_SCHEMA)
 
