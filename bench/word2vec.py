@@ -16,7 +16,9 @@ on the same 2 cores, each in its own process tree:
 words/s = corpus tokens x epochs / training seconds (sparknn: the training rounds, after
 vocabulary and encoding, reported separately; gensim: ``train()``, after ``build_vocab``;
 MLlib: ``fit()``, which includes its vocabulary pass). Peak memory is the largest total
-RSS of the process tree (driver, Python workers, JVMs), sampled every 0.1 s. Quality is
+RSS of the process tree (driver, Python workers, JVMs), sampled every 0.1 s; for sparknn
+the same samples give the CPU seconds its processes used while training, per second of
+training (in cores: 2.0 is both cores busy all along). Quality is
 measured with gensim's evaluators on each system's exported ``vectors.txt`` (which also
 checks that gensim loads our files): questions-words accuracy (restrict_vocab=30000) and
 wordsim353 Spearman. Figures are medians over ``--runs`` runs; run ``i`` uses seed ``i``.
@@ -77,22 +79,49 @@ def prepare_corpus(name: str, workdir: Path) -> tuple[Path, int]:
     return out, tokens
 
 
+class TreeSamples:
+    """What the sampler saw of a process tree: its peak total RSS, and each process's CPU
+    seconds (user + system) over time, kept per process so one that exits still counts."""
+
+    def __init__(self):
+        self.peak_rss = 0
+        self.cpu = {}  # pid -> [(unix time, cpu seconds so far), ...]
+
+    def cpu_seconds(self, start: float, stop: float) -> float:
+        """CPU seconds the tree used between two unix times (to the sampling interval)."""
+
+        def at(series, moment):  # the last sample at or before moment
+            seen = [cpu for when, cpu in series if when <= moment]
+            return seen[-1] if seen else 0.0
+
+        return sum(at(series, stop) - at(series, start) for series in self.cpu.values())
+
+
 def run_tree(command, env=None, timeout=3600):
-    """Run ``command``; return (stdout, wall seconds, peak RSS bytes of the process tree)."""
+    """Run ``command``; return (stdout, wall seconds, :class:`TreeSamples`)."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO
     )
-    peak = [0]
+    samples = TreeSamples()
 
     def sample():
         root = psutil.Process(proc.pid)
         while proc.poll() is None:
+            total, now = 0, time.time()
             try:
-                total = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
-                peak[0] = max(peak[0], total)
+                tree = [root, *root.children(recursive=True)]
             except psutil.Error:
-                pass
+                tree = []
+            for process in tree:
+                try:
+                    with process.oneshot():
+                        total += process.memory_info().rss
+                        used = process.cpu_times()
+                    samples.cpu.setdefault(process.pid, []).append((now, used.user + used.system))
+                except psutil.Error:
+                    pass
+            samples.peak_rss = max(samples.peak_rss, total)
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -101,7 +130,7 @@ def run_tree(command, env=None, timeout=3600):
     sampler.join()
     if proc.returncode != 0:
         raise RuntimeError(f"{command[:3]} failed ({proc.returncode}):\n{stderr[-3000:]}")
-    return stdout, time.perf_counter() - started, peak[0]
+    return stdout, time.perf_counter() - started, samples
 
 
 def env_for_spark():
@@ -151,9 +180,18 @@ def run_sparknn(corpus, out_dir, epochs, seed, backend, partitions, extra):
         "5",
         *extra,
     ]
-    _, wall, peak = run_tree(command, env=env_for_spark())
+    _, wall, samples = run_tree(command, env=env_for_spark())
     meta = json.loads((out_dir / "metadata.json").read_text())
-    return {"train_s": meta["training_seconds"], "wall_s": wall, "peak_rss": peak, "meta": meta}
+    start = meta["training_started_unix"]
+    training = samples.cpu_seconds(start, start + meta["training_seconds"])
+    return {
+        "train_s": meta["training_seconds"],
+        "wall_s": wall,
+        "peak_rss": samples.peak_rss,
+        # the job's processes' CPU use while training, in cores (2 = both cores busy)
+        "train_cores": training / meta["training_seconds"],
+        "meta": meta,
+    }
 
 
 GENSIM_SCRIPT = textwrap.dedent(
@@ -201,11 +239,11 @@ MLLIB_SCRIPT = textwrap.dedent(
 
 
 def run_script(script, corpus, out_file, epochs, seed, env=None):
-    stdout, wall, peak = run_tree(
+    stdout, wall, samples = run_tree(
         [PYTHON, "-c", script, str(corpus), str(out_file), str(epochs), str(seed)], env=env
     )
     result = json.loads(stdout.strip().splitlines()[-1])
-    return {**result, "wall_s": wall, "peak_rss": peak}
+    return {**result, "wall_s": wall, "peak_rss": samples.peak_rss}
 
 
 def quality(vectors_txt):
@@ -284,6 +322,9 @@ def print_table(name, epochs, tokens, results):
         if partitions not in ("", "1") and single:
             ratio = r["analogy"] / single["analogy"]
             print(f"analogy {system} / {backend}-p1 = {ratio:.3f}")
+    for system, r in results.items():
+        if "train_cores" in r:  # how much of the 2 cores the job kept busy while training
+            print(f"{system}: its processes used {r['train_cores']:.2f} cores while training")
 
 
 def query_latency(n_words=100_000, dim=100, queries=300):

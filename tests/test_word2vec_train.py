@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 
 import numpy as np
@@ -346,13 +347,18 @@ def test_spark_submit_job_writes_a_loadable_model(tmp_path, dubliners_path):
         "unicode",
         "--export-binary",
     ]
+    submitted = time.time()
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    finished = time.time()
     assert proc.returncode == 0, proc.stderr[-2000:]
     output = proc.stdout + proc.stderr  # spark-submit forwards the driver's stderr to stdout
     assert "words/s" in output and "ETA" in output and "alpha" in output
     metadata = json.loads((out / "metadata.json").read_text())
     assert metadata["settings"]["vector_size"] == 16 and metadata["partitions"] == 2
     assert metadata["corpus_words"] > 60_000 and metadata["training_seconds"] > 0
+    # training's place in the job's wall time (the bench reads CPU use over that window)
+    started = metadata["training_started_unix"]
+    assert submitted < started < started + metadata["training_seconds"] < finished
     from_dir, from_text, from_bin = (
         load_vectors(p) for p in (out, out / "vectors.txt", out / "vectors.bin")
     )

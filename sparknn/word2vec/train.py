@@ -579,7 +579,7 @@ def _run_rounds(vocab, partition_sizes, settings, source, verbose=True):
     progress = Progress(sum(partition_sizes), settings.epochs)
     empty = np.zeros(0, dtype=np.int32)
     update = (empty, syn0[empty], empty, syn1neg[empty])  # nothing merged before round 1
-    started, loss_history = time.perf_counter(), []
+    started, started_at, loss_history = time.perf_counter(), time.time(), []
     compute_seconds = merge_seconds = 0.0
     rows_sent = np.zeros(2, dtype=np.int64)  # syn0, syn1neg rows the partitions sent
     pool = ThreadPoolExecutor(max_workers=MERGE_THREADS, thread_name_prefix="sparknn-merge")
@@ -620,6 +620,7 @@ def _run_rounds(vocab, partition_sizes, settings, source, verbose=True):
         "rounds": total_rounds,
         "partitions": len(partition_sizes),
         "training_seconds": seconds,
+        "training_started_unix": started_at,
         "words_per_second": words / max(seconds, 1e-9),
         # Of training_seconds: the slowest partition's training summed over rounds, and
         # the driver's merges; the rest is exchanging rows and waiting.
