@@ -49,7 +49,8 @@ def test_no_device_is_a_clear_error_and_auto_falls_back(monkeypatch, caplog):
 
 def test_auto_on_cpu_only_machine_is_numpy_plus_opencl_sgns(caplog):
     found = opencl_backend.list_devices()
-    assert not any(opencl_backend.is_gpu(device) for _, device in found)  # this CI machine
+    if any(opencl_backend.is_gpu(device) for _, device in found):
+        pytest.skip("a GPU is present: auto is OpenCL (the next test); CI has none")
     with caplog.at_level(logging.INFO, logger="sparknn"):
         backend = auto_backend()
     assert isinstance(backend, opencl_backend.CPUAutoBackend) and backend.name == "auto"

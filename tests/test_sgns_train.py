@@ -6,6 +6,7 @@ subsampling and window statistics, the negative distribution, seeds and the Hogw
 import numpy as np
 import pytest
 
+from sparknn.backend import opencl_backend
 from sparknn.backend.base import Backend
 from sparknn.backend.numpy_backend import NumpyBackend
 from sparknn.backend.opencl_backend import CPUAutoBackend, OpenCLBackend
@@ -273,6 +274,57 @@ def test_workers_split_sentences_and_draw_deterministically(ocl, workers, shared
     assert np.isfinite(got[2]).all() and np.isfinite(got[3]).all() and np.isfinite(got[0])
     assert not np.allclose(got[2], case[0]) and not np.allclose(got[3], case[1])
     assert not np.array_equal(got[4], run(None, case, shared=shared)[4])  # not one stream
+
+
+@pytest.mark.parametrize("gpu", [False, True])
+def test_default_workers_follow_the_device_type(monkeypatch, gpu):
+    """``workers=None``: one work-item on a CPU device, 4 per compute unit on a GPU. The draws
+    depend only on how the sentences are split, so the counts show which split ran. As a
+    "GPU" the kernels are built as for one (no prefetching), here on PoCL."""
+    if not gpu and opencl_backend.is_gpu(OpenCLBackend()._dev().device):
+        pytest.skip("a GPU compiles no CPU build (__builtin_prefetch on __global pointers)")
+    monkeypatch.setattr(opencl_backend, "is_gpu", lambda device: gpu)
+    backend = OpenCLBackend()  # a fresh context: kernels built for this device type
+    units = backend._dev().device.max_compute_units
+    workers = units * opencl_backend.SGNS_WORKERS_PER_UNIT if gpu else 1
+    case = make_case(9)
+    got = run(backend, case, workers=None)
+    want = run(None, case, workers=workers)
+    assert got[1] == want[1]
+    np.testing.assert_array_equal(got[4], want[4])
+    np.testing.assert_array_equal(got[5], want[5])
+    if gpu:
+        assert not np.array_equal(got[4], run(None, case, workers=1)[4])
+
+
+def test_gpu_build_of_the_kernels_equals_reference(monkeypatch):
+    """What a GPU compiles (NVIDIA's compiler rejects __builtin_prefetch on a __global
+    pointer, so GPU builds do not prefetch) computes the definition, one work-item, on PoCL."""
+    monkeypatch.setattr(opencl_backend, "is_gpu", lambda device: True)
+    case = make_case(31, dim=100)
+    got = run(OpenCLBackend(), case)
+    want = run(None, case)
+    assert got[1] == want[1] > 100
+    np.testing.assert_array_equal(got[5], want[5])
+    assert got[0] == pytest.approx(want[0], rel=1e-4)
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[3], want[3], rtol=1e-5, atol=1e-6)
+
+
+def test_gpu_atomic_row_updates_equal_reference(monkeypatch):
+    """Several work-items on a GPU add to rows atomically (sgns.cl). With one sentence, all
+    in the first work-item's group, that path must compute the definition: both pair paths
+    (a 30-word table repeats rows), on PoCL's compare-and-swap loop."""
+    monkeypatch.setattr(opencl_backend, "is_gpu", lambda device: True)
+    syn0, syn1neg, tokens, _, keep, table = make_case(17, dim=100)
+    case = (syn0, syn1neg, tokens, np.zeros(1, np.int64), keep, table)
+    got = run(OpenCLBackend(), case, workers=2)
+    want = run(None, case, workers=2)
+    assert got[1] == want[1] > 100
+    np.testing.assert_array_equal(got[5], want[5])
+    assert got[0] == pytest.approx(want[0], rel=1e-4)
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[3], want[3], rtol=1e-5, atol=1e-6)
 
 
 def test_empty_tokens_touch_nothing(ocl):

@@ -96,7 +96,7 @@ class Backend(ABC):
 
     def sgns_train(
         self, syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table,
-        window, negative, alpha_start, alpha_end, seed, counts0, counts1, workers=1,
+        window, negative, alpha_start, alpha_end, seed, counts0, counts1, workers=None,
         shared_negatives=False,
     ) -> tuple[float, int]:  # fmt: skip
         """word2vec.c's whole skip-gram loop over a token stream, in place (``fused_sgns``).
@@ -119,6 +119,9 @@ class Backend(ABC):
         one whose token range ``[w*n/workers, (w+1)*n/workers)`` holds its start (groups of
         whole sentences, in order; some may be empty). Work-items run concurrently, Hogwild
         on shared rows like word2vec.c threads; ``workers=1`` is sequential, deterministic.
+        ``workers=None`` is the backend's choice (OpenCL: 1 on a CPU device, where a Spark
+        task has one core; 4 per compute unit on a GPU, where one work-item would leave the
+        device idle).
 
         Each work-item takes its sentences in order. For each sentence:
 

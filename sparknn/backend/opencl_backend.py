@@ -160,11 +160,20 @@ class _DeviceState:
         if key not in self.kernels:
             kernels = resources.files("sparknn.backend") / "kernels"
             text = (kernels / "common.cl").read_text() + (kernels / source).read_text()
-            options = BUILD_OPTIONS + [f"-D{k}={v}" for k, v in defines]
+            device = (
+                ("SPARKNN_CPU_DEVICE", int(not is_gpu(self.device))),
+                ("SPARKNN_NVIDIA", int("NVIDIA" in self.device.platform.name.upper())),
+            )
+            options = BUILD_OPTIONS + [f"-D{k}={v}" for k, v in (*device, *defines)]
             program = self.cl.Program(self.context, text).build(options=options)
             for kernel in program.all_kernels():
                 self.kernels[(source, kernel.function_name, defines)] = kernel
         return self.kernels[key]
+
+    def atomic_rows(self, workers: int) -> int:
+        """1 if the sgns kernels must add to rows atomically: several work-items on a GPU,
+        whose lockstep writes would otherwise lose most updates of shared rows (sgns.cl)."""
+        return int(workers > 1 and is_gpu(self.device))
 
     def wrap(self, array: np.ndarray, write: bool = False):
         """A buffer over ``array``'s own memory (contiguous), made current on the device."""
@@ -205,7 +214,10 @@ class OpenCLBackend(Backend):
     ``sgns_workers``: how many work-items (contiguous chunks of pairs, Hogwild between
     chunks) ``sgns_update`` uses; None = 4 per compute unit, all cores busy, results depend
     on thread timing. 1 = one sequential pass: exactly word2vec.c's single-thread order,
-    deterministic, one core (what a Spark task with one core should use).
+    deterministic, one core (what a Spark task with one core should use). It is also
+    ``sgns_train``'s default ``workers`` when set; unset, that is 1 on a CPU device and 4 per
+    compute unit on a GPU (on an H100, 528 work-items trained WikiText-2 at 3.5x the words/s
+    of 132; bench/RESULTS.md).
     """
 
     name = "opencl"
@@ -476,7 +488,8 @@ class OpenCLBackend(Backend):
         dev.to_device(syn0_buf, syn0)
         dev.to_device(syn1_buf, syn1neg)
         pair_bufs = [dev.wrap(x) for x in (inputs, outputs, negatives)]
-        kernel = dev.kernel("sgns.cl", "sgns_update", (("DIM", syn0.shape[1]),))
+        defines = (("DIM", syn0.shape[1]), ("SGNS_ATOMIC_ROWS", dev.atomic_rows(workers)))
+        kernel = dev.kernel("sgns.cl", "sgns_update", defines)
         loss_buf = dev.wrap(losses, write=True)
         kernel(
             dev.queue,
@@ -498,10 +511,15 @@ class OpenCLBackend(Backend):
 
     def sgns_train(
         self, syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table,
-        window, negative, alpha_start, alpha_end, seed, counts0, counts1, workers=1,
+        window, negative, alpha_start, alpha_end, seed, counts0, counts1, workers=None,
         shared_negatives=False,
     ):  # fmt: skip
         """See :meth:`Backend.sgns_train`; kernel ``sgns_train`` in kernels/sgns.cl."""
+        dev = self._dev()
+        if workers is None:
+            workers = self.sgns_workers or (
+                dev.device.max_compute_units * SGNS_WORKERS_PER_UNIT if is_gpu(dev.device) else 1
+            )
         tokens, bounds, keep_prob, table = _check_sgns_train(
             syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table,
             window, negative, seed, counts0, counts1, workers,
@@ -517,12 +535,12 @@ class OpenCLBackend(Backend):
         kept, kept_pos = np.empty(n, np.int32), np.empty(n, np.int32)  # per-sentence scratch
         losses = np.zeros(n_sentences, np.float32)
         pairs = np.zeros(workers, np.int64)
-        dev = self._dev()
         defines = (
             ("DIM", syn0.shape[1]),
             ("NEGATIVE", int(negative)),
             ("SGNS_ATOMIC_COUNTS", int(workers > 1)),
             ("SGNS_SHARED_NEGATIVES", int(bool(shared_negatives))),
+            ("SGNS_ATOMIC_ROWS", dev.atomic_rows(workers)),
         )
         kernel = dev.kernel("sgns.cl", "sgns_train", defines)
         updated = (syn0, syn1neg, counts0, counts1, losses, pairs)  # written by the kernel
@@ -660,7 +678,7 @@ class CPUAutoBackend(NumpyBackend):
 
     def sgns_train(
         self, syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table,
-        window, negative, alpha_start, alpha_end, seed, counts0, counts1, workers=1,
+        window, negative, alpha_start, alpha_end, seed, counts0, counts1, workers=None,
         shared_negatives=False,
     ):  # fmt: skip
         return self.sgns.sgns_train(

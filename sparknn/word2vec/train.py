@@ -73,7 +73,8 @@ The scheme
    draw of a replica comes from ``numpy.random.default_rng([seed, partition, epoch,
    round])`` (or a kernel seed drawn from it), so a seed gives the same vectors for a given
    partition count, on one process or a cluster, with the numpy backend or a one-work-item
-   OpenCL kernel.
+   OpenCL kernel (the default on a CPU device; on a GPU the kernel runs many Hogwild
+   work-items, so the pairs are the same for a seed but the vectors vary run to run).
 
 ``train_local`` runs the same replicas and merges in one process (the reference for the
 Spark run and the fast path for tests); ``train_spark`` runs them on a cluster.

@@ -17,13 +17,20 @@
 // float8 pieces (sgns_target: two dot-product accumulators; sgns_pair: one per target), and
 // the next pair's rows are prefetched.
 
-#if defined(__has_builtin)
+// Prefetching is for CPU devices (the host defines SPARKNN_CPU_DEVICE): a GPU hides memory
+// latency by running other work-items, and NVIDIA's compiler rejects __builtin_prefetch on a
+// __global pointer.
+#if SPARKNN_CPU_DEVICE && defined(__has_builtin)
 #if __has_builtin(__builtin_prefetch)
 #define SGNS_PREFETCH(p) __builtin_prefetch(p)  // clang (PoCL): a prefetch, no stall
 #endif
 #endif
 #ifndef SGNS_PREFETCH
+#if SPARKNN_CPU_DEVICE
 #define SGNS_PREFETCH(p) ((void)*(const volatile __global float *)(p))  // a load nobody uses
+#else
+#define SGNS_PREFETCH(p) ((void)0)
+#endif
 #endif
 
 // Unaligned float8/float4 access to rows (a row of DIM floats starts at any 4-byte boundary).
@@ -49,6 +56,35 @@ typedef float float4_u __attribute__((ext_vector_type(4), aligned(4)));
 #define LOAD4_PRIVATE(p) vload4(0, p)
 #define STORE8_PRIVATE(v, p) vstore8(v, 0, p)
 #define STORE4_PRIVATE(v, p) vstore4(v, 0, p)
+#endif
+
+// Hogwild on a GPU (SGNS_ATOMIC_ROWS, set by the host for several work-items on a GPU):
+// a warp's work-items run in lockstep, so two of them updating the same row read it at the
+// same moment and the second write undoes the first. Frequent words' rows, met by many
+// work-items at once, then lose most of their updates (on an H100, 528 work-items left
+// Dubliners' loss near its starting value). So there every row update is an atomic add:
+// reads stay unsynchronised, as in word2vec.c, but no update is lost. NVIDIA gets PTX's
+// fire-and-forget red.add; other GPUs a compare-and-swap loop.
+#ifndef SGNS_ATOMIC_ROWS
+#define SGNS_ATOMIC_ROWS 0
+#endif
+#if SGNS_ATOMIC_ROWS
+__attribute__((always_inline)) inline void row_add(__global float *p, const float v) {
+#if SPARKNN_NVIDIA
+  asm volatile("red.global.add.f32 [%0], %1;" ::"l"(p), "f"(v) : "memory");
+#else
+  volatile __global uint *word = (volatile __global uint *)p;
+  uint expected = *word;
+  for (;;) {
+    const uint seen = atomic_cmpxchg(word, expected, as_uint(as_float(expected) + v));
+    if (seen == expected) break;
+    expected = seen;
+  }
+#endif
+}
+#define ROW_ADD(p, v) row_add((p), (v))
+#else
+#define ROW_ADD(p, v) (*(p) += (v))
 #endif
 
 // Pull a row's cache lines in ahead of use: rows are random and often not in cache, and the
@@ -98,6 +134,13 @@ __attribute__((always_inline)) inline float sgns_target(__global const float *re
   for (; k < DIM; ++k) score += l1[k] * l2[k];
   float loss = 0.0f;
   const float g = sgns_gradient(score, label, alpha, &loss);
+#if SGNS_ATOMIC_ROWS
+  for (k = 0; k < DIM; ++k) {
+    neu1e[k] += g * l2[k];
+    ROW_ADD(l2 + k, g * l1[k]);
+  }
+  return loss;
+#endif
   for (k = 0; k + 8 <= DIM; k += 8) {
     const float8 v = LOAD8(l2 + k);
     STORE8_PRIVATE(LOAD8_PRIVATE(neu1e + k) + g * v, neu1e + k);
@@ -152,7 +195,7 @@ __kernel void sgns_update(__global float *restrict syn0, __global float *restric
       }
       loss += sgns_target(l1, syn1neg + (size_t)target * DIM, label, alpha, neu1e);
     }
-    for (int k = 0; k < DIM; ++k) l1[k] += neu1e[k];
+    for (int k = 0; k < DIM; ++k) ROW_ADD(l1 + k, neu1e[k]);
   }
   loss_out[worker] = loss;
 }
@@ -356,6 +399,18 @@ __attribute__((always_inline)) inline float sgns_pair(__global float *restrict l
   float loss = 0.0f;
   for (int t = 0; t < TARGETS; ++t)
     g[t] = sgns_gradient(score[t], t == 0 ? 1.0f : 0.0f, alpha, &loss);
+#if SGNS_ATOMIC_ROWS
+  for (k = 0; k < DIM; ++k) {
+    const float x = l1[k];
+    float neu1e = 0.0f;
+    for (int t = 0; t < TARGETS; ++t) {
+      neu1e += g[t] * row[t][k];
+      ROW_ADD(row[t] + k, g[t] * x);
+    }
+    ROW_ADD(l1 + k, neu1e);
+  }
+  return loss;
+#endif
   for (k = 0; k + 8 <= DIM; k += 8) SGNS_PAIR_UPDATE(float8, LOAD8, STORE8);
   if (k + 4 <= DIM) {
     SGNS_PAIR_UPDATE(float4, LOAD4, STORE4);
@@ -435,7 +490,7 @@ __kernel void sgns_train(__global float *restrict syn0, __global float *restrict
         if (target != pair.output)
           loss += sgns_target(l1, syn1neg + (size_t)target * DIM, 0.0f, pair.alpha, neu1e);
       }
-      for (int k = 0; k < DIM; ++k) l1[k] += neu1e[k];
+      for (int k = 0; k < DIM; ++k) ROW_ADD(l1 + k, neu1e[k]);
     }
     COUNT(counts1, pair.output);
     for (int k = 0; k < NEGATIVE; ++k)
