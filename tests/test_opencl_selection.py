@@ -124,3 +124,13 @@ def test_importing_the_backends_does_not_import_pyopencl():
 def test_bad_device_argument_is_named():
     with pytest.raises(SparknnError, match=r"device='no-such-device' matches no OpenCL device"):
         OpenCLBackend(device="no-such-device")
+
+
+def test_kernel_build_failure_names_the_device_and_the_file():
+    """A compiler that rejects our source (as NVIDIA's once did) is a SparknnError naming
+    the kernel file and the device, with the compiler's message, not a bare pyopencl trace."""
+    backend = OpenCLBackend()
+    failure = r"(?s)sgns\.cl failed to build on .*not_a_number"
+    with pytest.raises(SparknnError, match=failure) as raised:
+        backend._dev().kernel("sgns.cl", "sgns_update", (("DIM", "not_a_number"),))
+    assert backend.device_name in str(raised.value)

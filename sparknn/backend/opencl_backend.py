@@ -165,7 +165,14 @@ class _DeviceState:
                 ("SPARKNN_NVIDIA", int("NVIDIA" in self.device.platform.name.upper())),
             )
             options = BUILD_OPTIONS + [f"-D{k}={v}" for k, v in (*device, *defines)]
-            program = self.cl.Program(self.context, text).build(options=options)
+            try:
+                program = self.cl.Program(self.context, text).build(options=options)
+            except self.cl.RuntimeError as error:  # a compiler not met before: name it
+                raise SparknnError(
+                    f"OpenCL kernels {source} failed to build on {self.device.name.strip()} "
+                    f"({self.device.platform.name.strip()}); backend='numpy' avoids them. "
+                    f"The compiler said: {error}"
+                ) from None
             for kernel in program.all_kernels():
                 self.kernels[(source, kernel.function_name, defines)] = kernel
         return self.kernels[key]
