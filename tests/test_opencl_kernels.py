@@ -7,6 +7,7 @@ single rows, K=1, and all four transpose combinations.
 import numpy as np
 import pytest
 
+from sparknn.backend import opencl_backend
 from sparknn.backend.numpy_backend import NumpyBackend
 from sparknn.backend.opencl_backend import OpenCLBackend
 from sparknn.errors import SparknnError
@@ -268,3 +269,40 @@ def test_sgns_rejects_non_float32_matrices(ocl):
     syn0 = rng.standard_normal((10, 4))  # float64: an in-place float32 update is impossible
     with pytest.raises(SparknnError, match="syn0.*float32"):
         ocl.sgns_update(syn0, syn0.astype(np.float32), [0], [1], [[2]], [0.1])
+
+
+def test_copy_path_of_devices_with_their_own_memory(ocl, monkeypatch):
+    """A GPU computes in its own memory: buffers live there and every input and output is
+    copied explicitly. Forced here on PoCL, every kernel must give what the zero-copy path
+    gives (the same kernels on the same device: exactly)."""
+    monkeypatch.setattr(opencl_backend._DeviceState, "_probe_zero_copy", lambda self: False)
+    copying = OpenCLBackend(sgns_workers=1)
+    assert not copying._dev().zero_copy
+    rng = np.random.default_rng(11)
+    a, b = f32(rng, 65, 129), f32(rng, 129, 33)
+    z, c_prev, dh = f32(rng, 5, 4 * 33), f32(rng, 5, 33), f32(rng, 5, 33)
+    logits, labels = f32(rng, 17, 300), rng.integers(0, 300, 17)
+    c, gates = ocl.lstm_cell_forward(z, c_prev)[1:]
+    calls = [
+        lambda be: [be.gemm(a, b), be.gemm(b, a, trans_a=True, trans_b=True)],
+        lambda be: [be.bias_activation(a, a[0], "tanh"), be.bias_activation(a, None, "softmax")],
+        lambda be: [be.activation_backward(a, np.tanh(a), "tanh")],
+        lambda be: [
+            *be.lstm_cell_forward(z, c_prev),
+            *be.lstm_cell_backward(dh, dh, c_prev, c, gates),
+        ],
+        lambda be: [*be.softmax_cross_entropy(logits, labels)],
+    ]
+    for call in calls:
+        for got, want in zip(call(copying), call(ocl), strict=True):
+            np.testing.assert_array_equal(got, want)
+    syn0, syn1neg = f32(rng, 40, 16, scale=0.1), f32(rng, 40, 16, scale=0.1)
+    matrices = [(syn0, syn1neg), (syn0.copy(), syn1neg.copy())]
+    pairs = (rng.integers(0, 40, 500), rng.integers(0, 40, 500), rng.integers(0, 40, (500, 3)))
+    losses = [
+        be.sgns_update(*m, *pairs, np.full(500, 0.05, np.float32))
+        for be, m in zip((copying, OpenCLBackend(sgns_workers=1)), matrices, strict=True)
+    ]  # fmt: skip
+    assert losses[0] == losses[1]
+    np.testing.assert_array_equal(matrices[0][0], matrices[1][0])
+    np.testing.assert_array_equal(matrices[0][1], matrices[1][1])

@@ -7,16 +7,15 @@ Python worker compiles once and reuses its context for every later task, and not
 created at import time, because a process forked after it created an OpenCL context hangs.
 If the process id changes (we were forked anyway), the cached state is dropped and rebuilt.
 
-Arrays cross the interface as numpy arrays. Buffers wrap host memory
-(``CL_MEM_USE_HOST_PTR``). A probe kernel at context creation checks whether the device
-computes in that memory in place (PoCL's CPU device does); then inputs and outputs are never
-copied and we only wait for the queue, otherwise explicit host<->device copies are enqueued.
-GEMM packs its operands into cached, 128-byte aligned staging buffers sized by shape.
-``sgns_update`` updates ``syn0``/``syn1neg`` in place through such buffers: on PoCL repeated
-calls copy nothing but the pair arrays' wrappers; on a device without shared memory each call
-uploads and downloads both matrices (no GPU was available to tune that path).
-``sgns_train`` does the same with word2vec.c's whole loop (subsampling, windows, negatives
-drawn in the kernel) from the token stream, so the host draws nothing.
+Arrays cross the interface as numpy arrays. A probe kernel at context creation checks
+whether the device computes in host memory in place (``CL_MEM_USE_HOST_PTR``; PoCL's CPU
+device does): then buffers wrap the arrays, inputs and outputs are never copied and we only
+wait for the queue. Otherwise (a GPU) buffers live on the device and explicit host<->device
+copies are enqueued. GEMM packs its operands into cached, 128-byte aligned staging buffers
+sized by shape. ``sgns_update`` updates ``syn0``/``syn1neg`` in place: on PoCL repeated calls
+copy nothing but the pair arrays' wrappers; on a GPU each call uploads and downloads both
+matrices. ``sgns_train`` does the same with word2vec.c's whole loop (subsampling, windows,
+negatives drawn in the kernel) from the token stream, so the host draws nothing.
 
 Storage is float32. float64 inputs are delegated to the numpy reference backend (gradient
 checks run in float64 and must stay exact), so mixing precisions is never silent truncation.
@@ -183,11 +182,18 @@ class _DeviceState:
         return int(workers > 1 and is_gpu(self.device))
 
     def wrap(self, array: np.ndarray, write: bool = False):
-        """A buffer over ``array``'s own memory (contiguous), made current on the device."""
+        """A buffer for ``array`` (contiguous). On a zero-copy device, ``array``'s own memory.
+        On a device with memory of its own, a device buffer: a read-only one starts as a copy
+        of ``array``; a written one starts empty, and callers copy in (``to_device``) what the
+        kernel reads. Not ``USE_HOST_PTR`` there: PoCL would then compute in host memory
+        anyway, and tests forcing this path on PoCL would miss a missing copy."""
         mf = self.cl.mem_flags
-        flags = (mf.READ_WRITE if write else mf.READ_ONLY) | mf.USE_HOST_PTR
-        buffer = self.cl.Buffer(self.context, flags, hostbuf=array)
-        return buffer
+        access = mf.READ_WRITE if write else mf.READ_ONLY
+        if getattr(self, "zero_copy", True):  # the probe itself runs before it is known
+            return self.cl.Buffer(self.context, access | mf.USE_HOST_PTR, hostbuf=array)
+        if write:
+            return self.cl.Buffer(self.context, access, size=array.nbytes)
+        return self.cl.Buffer(self.context, access | mf.COPY_HOST_PTR, hostbuf=array)
 
     def stage(self, slot: str, shape) -> tuple[np.ndarray, object]:
         """A reusable aligned float32 array of ``shape`` and a buffer over it (grown as needed)."""
