@@ -122,9 +122,11 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
 
+    import sparknn.backend
     from sparknn.backend.opencl_backend import OpenCLBackend
 
     backend = OpenCLBackend(args.device)
+    sparknn.backend._instances["opencl"] = backend  # the job scheme's get_backend("opencl")
     sentences = load_sentences(args.corpus)
     n_words = sum(len(s) for s in sentences)
     lines = [" ".join(s) for s in sentences]
