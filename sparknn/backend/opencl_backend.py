@@ -139,6 +139,7 @@ class _DeviceState:
         self.cl = cl
         self.pid = os.getpid()
         self.device = device
+        self.gpu = is_gpu(device)  # kernels are built, and word2vec split, by device type
         self.context = cl.Context([device])
         self.queue = cl.CommandQueue(self.context)
         self.kernels: dict[tuple, object] = {}
@@ -160,7 +161,7 @@ class _DeviceState:
             kernels = resources.files("sparknn.backend") / "kernels"
             text = (kernels / "common.cl").read_text() + (kernels / source).read_text()
             device = (
-                ("SPARKNN_CPU_DEVICE", int(not is_gpu(self.device))),
+                ("SPARKNN_CPU_DEVICE", int(not self.gpu)),
                 ("SPARKNN_NVIDIA", int("NVIDIA" in self.device.platform.name.upper())),
             )
             options = BUILD_OPTIONS + [f"-D{k}={v}" for k, v in (*device, *defines)]
@@ -179,7 +180,7 @@ class _DeviceState:
     def atomic_rows(self, workers: int) -> int:
         """1 if the sgns kernels must add to rows atomically: several work-items on a GPU,
         whose lockstep writes would otherwise lose most updates of shared rows (sgns.cl)."""
-        return int(workers > 1 and is_gpu(self.device))
+        return int(workers > 1 and self.gpu)
 
     def wrap(self, array: np.ndarray, write: bool = False):
         """A buffer for ``array`` (contiguous). On a zero-copy device, ``array``'s own memory.
@@ -531,7 +532,7 @@ class OpenCLBackend(Backend):
         dev = self._dev()
         if workers is None:
             workers = self.sgns_workers or (
-                dev.device.max_compute_units * SGNS_WORKERS_PER_UNIT if is_gpu(dev.device) else 1
+                dev.device.max_compute_units * SGNS_WORKERS_PER_UNIT if dev.gpu else 1
             )
         tokens, bounds, keep_prob, table = _check_sgns_train(
             syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table,
