@@ -37,10 +37,15 @@ log = logging.getLogger("sparknn")
 
 DEVICE_ENV = "SPARKNN_OPENCL_DEVICE"
 BUILD_OPTIONS = ["-cl-fast-relaxed-math"]
+EXACT_SOURCES = {"rows.cl"}  # must match numpy bit for bit: built without fast math
 ALIGN_BYTES = 128  # PoCL's CL_DEVICE_MEM_BASE_ADDR_ALIGN is 1024 bits
 GEMM_MR, GEMM_NR = 6, 16  # microtile of kernels/gemm.cl
 ACTIVATION_CODES = {"linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3}
 SGNS_WORKERS_PER_UNIT = 4  # work-items (Hogwild chunks) per compute unit
+# Work-items of the row kernels (rows.cl): one, a single loop on one core. Spread over
+# PoCL's threads (the driver and both tasks each running PoCL's thread pool on the same 2
+# cores) they slowed a WikiText-2 job from 344 K to about 30 K words/s (bench/RESULTS.md).
+ROW_WORKERS = 1
 _PROBE_SOURCE = "__kernel void probe(__global float *x) { x[get_global_id(0)] = 1.0f; }"
 
 
@@ -164,7 +169,8 @@ class _DeviceState:
                 ("SPARKNN_CPU_DEVICE", int(not self.gpu)),
                 ("SPARKNN_NVIDIA", int("NVIDIA" in self.device.platform.name.upper())),
             )
-            options = BUILD_OPTIONS + [f"-D{k}={v}" for k, v in (*device, *defines)]
+            fast = [] if source in EXACT_SOURCES else BUILD_OPTIONS
+            options = fast + [f"-D{k}={v}" for k, v in (*device, *defines)]
             try:
                 program = self.cl.Program(self.context, text).build(options=options)
             except self.cl.RuntimeError as error:  # a compiler not met before: name it
@@ -473,6 +479,77 @@ class OpenCLBackend(Backend):
         return losses, dlogits
 
     # -- word2vec -------------------------------------------------------------------------
+    # The exchange's row operations (base.py) run as kernels where the device computes in
+    # host memory (PoCL's CPU device): nothing is copied, and one pass over the rows does
+    # what takes numpy several. Elsewhere (a GPU) copying the matrices both ways would cost
+    # more than numpy's work, so the numpy reference runs them. Either way the values are
+    # the reference's.
+    @property
+    def threaded_rows(self) -> bool:
+        return not self._dev().zero_copy  # a kernel object must not be shared by threads
+
+    def _row_kernel(self, name, matrices, rows, per_row=(), **defines):
+        """The rows.cl kernel ``name``, or None where the reference runs instead: on a
+        device with memory of its own, for arrays the kernel cannot update in place, and
+        for rows or shapes it would read or write past (the reference raises numpy's error).
+        ``per_row``: ``(array, the shape it must have)`` pairs."""
+        dev = self._dev()
+        shape = np.shape(matrices[0])
+        if not dev.zero_copy or len(rows) == 0:
+            return None
+        if not all(_in_place_float32(m) and m.shape == shape for m in matrices):
+            return None
+        rows = np.asarray(rows)
+        if rows.ndim != 1 or rows.min() < 0 or rows.max() >= shape[0]:
+            return None
+        if any(np.shape(array) != want for array, want in per_row):
+            return None
+        return dev.kernel("rows.cl", name, (("DIM", shape[1]), *defines.items()))
+
+    def add_scaled_rows(self, dst, rows, src, scale=None):
+        per_row = [(src, (len(rows), np.shape(dst)[-1]))]
+        per_row += [(scale, (len(rows),))] if scale is not None else []
+        kernel = self._row_kernel(
+            "add_scaled_rows", [dst], rows, per_row, SCALED=int(scale is not None)
+        )
+        if kernel is None:
+            return self._reference.add_scaled_rows(dst, rows, src, scale)
+        dev = self._dev()
+        src = _as_f32(src)  # overwritten with the new rows
+        weights = np.ones(1, np.float32) if scale is None else _as_f32(scale)
+        buffers = dev.wrap(dst, write=True), dev.wrap(_i32(rows)), dev.wrap(src, write=True)
+        kernel(dev.queue, (ROW_WORKERS,), None, *buffers, dev.wrap(weights), np.uint32(len(rows)))
+        dev.queue.finish()
+        return src
+
+    def subtract_rows(self, a, b, rows):
+        kernel = self._row_kernel("subtract_rows", [a, b], rows)
+        if kernel is None:
+            return self._reference.subtract_rows(a, b, rows)
+        dev = self._dev()
+        out = np.empty((len(rows), a.shape[1]), np.float32)
+        buffers = dev.wrap(out, write=True), dev.wrap(a), dev.wrap(b), dev.wrap(_i32(rows))
+        kernel(dev.queue, (ROW_WORKERS,), None, *buffers, np.uint32(len(rows)))
+        dev.queue.finish()
+        return out
+
+    def apply_rows(self, matrix, base, rows, values, pending=None):
+        per_row = [(values, (len(rows), np.shape(matrix)[-1]))]
+        per_row += [(pending, (len(matrix),))] if pending is not None else []
+        kernel = self._row_kernel(
+            "apply_rows", [matrix, base], rows, per_row, PENDING=int(pending is not None)
+        )
+        if kernel is None:
+            return self._reference.apply_rows(matrix, base, rows, values, pending)
+        dev = self._dev()
+        flags = np.zeros(1, np.int32) if pending is None else _i32(pending)
+        buffers = (
+            dev.wrap(matrix, write=True), dev.wrap(base, write=True), dev.wrap(_i32(rows)),
+            dev.wrap(_as_f32(values)), dev.wrap(flags),
+        )  # fmt: skip
+        kernel(dev.queue, (ROW_WORKERS,), None, *buffers, np.uint32(len(rows)))
+        dev.queue.finish()
+
     def sgns_update(self, syn0, syn1neg, inputs, outputs, negatives, alphas):
         for name, matrix in (("syn0", syn0), ("syn1neg", syn1neg)):
             if matrix.dtype != np.float32 or not matrix.flags.c_contiguous:
@@ -644,12 +721,23 @@ def _check_sgns_train(
     return tokens, bounds, keep_prob, table
 
 
+def _in_place_float32(matrix) -> bool:
+    return (
+        isinstance(matrix, np.ndarray) and matrix.dtype == np.float32 and matrix.ndim == 2
+        and matrix.flags.c_contiguous and matrix.flags.writeable
+    )  # fmt: skip
+
+
 def _wants_float64(*arrays) -> bool:
     return any(x is not None and np.asarray(x).dtype == np.float64 for x in arrays)
 
 
 def _as_f32(x) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _i32(x) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.int32)
 
 
 def _as_rows(x: np.ndarray) -> tuple[int, int]:
@@ -701,8 +789,21 @@ class CPUAutoBackend(NumpyBackend):
             shared_negatives,
         )  # fmt: skip
 
+    @property
+    def threaded_rows(self) -> bool:
+        return self.sgns.threaded_rows
+
+    def add_scaled_rows(self, dst, rows, src, scale=None):
+        return self.sgns.add_scaled_rows(dst, rows, src, scale)
+
+    def subtract_rows(self, a, b, rows):
+        return self.sgns.subtract_rows(a, b, rows)
+
+    def apply_rows(self, matrix, base, rows, values, pending=None):
+        self.sgns.apply_rows(matrix, base, rows, values, pending)
+
     def __repr__(self):
-        return f"CPUAutoBackend(numpy + OpenCL sgns kernels on {self.sgns.device_name!r})"
+        return f"CPUAutoBackend(numpy + OpenCL sgns and row kernels on {self.sgns.device_name!r})"
 
 
 def auto_backend() -> Backend:

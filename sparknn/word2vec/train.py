@@ -67,7 +67,10 @@ The scheme
    interpolates per row using the update counts: the sum for rows updated a few times, the
    mean for rows updated many times. With one partition every merge is plain sequential
    SGD. Shorter rounds keep partitions closer (better vectors with many partitions) but
-   exchange more; ``sync_start_words`` and ``sync_words`` trade one for the other.
+   exchange more; ``sync_start_words`` and ``sync_words`` trade one for the other. The
+   rows' arithmetic (the merge, a replica's report of its changed rows and its move to the
+   merged rows) is the backend's row operations: OpenCL kernels where the backend has them,
+   with numpy's values bit for bit, so a merge is the same whichever backend ran it.
 8. **Schedule and randomness.** The learning rate decays linearly from ``alpha`` to
    ``min_alpha`` over global progress (epoch + fraction of the partition done). Every random
    draw of a replica comes from ``numpy.random.default_rng([seed, partition, epoch,
@@ -87,6 +90,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from sparknn.backend.numpy_backend import NumpyBackend
 from sparknn.errors import SparknnError
 from sparknn.word2vec.pairs import (
     centre_negatives,
@@ -317,11 +321,6 @@ def keep_freed_memory() -> None:
         pass
 
 
-def changed_rows(matrix, base, rows):
-    """``matrix[rows] - base[rows]``, gathering with ``np.take`` (see :func:`add_rows`)."""
-    return np.take(matrix, rows, axis=0) - np.take(base, rows, axis=0)
-
-
 class PartitionTrainer:
     """One partition's replica: its encoded tokens and its own copy of both matrices.
 
@@ -352,19 +351,8 @@ class PartitionTrainer:
         A ``syn1neg`` row this replica changed but has not sent yet keeps its own unsent
         change on top of the merged value.
         """
-        for matrix, base, rows, values, pending in (
-            (self.syn0, self.base0, rows0, values0, None),
-            (self.syn1neg, self.base1, rows1, values1, self.pending1),
-        ):
-            unsent = np.flatnonzero(pending[rows]) if pending is not None else ()
-            if len(unsent):
-                own = np.take(matrix, rows[unsent], axis=0)  # see add_rows
-                own -= np.take(base, rows[unsent], axis=0)
-            set_rows(base, rows, values)
-            if len(unsent):
-                values = values.copy()
-                values[unsent] += own
-            set_rows(matrix, rows, values)
+        self.backend.apply_rows(self.syn0, self.base0, rows0, values0)
+        self.backend.apply_rows(self.syn1neg, self.base1, rows1, values1, self.pending1)
 
     def train(self, epoch: int, round_index: int, start: float, stop: float) -> RoundResult:
         """Train on the fraction ``[start, stop)`` of the partition; report changed rows."""
@@ -382,8 +370,8 @@ class PartitionTrainer:
         rows1 = np.flatnonzero(send).astype(np.int32)
         return RoundResult(
             self.partition,
-            rows0, changed_rows(self.syn0, self.base0, rows0), counts0[rows0],
-            rows1, changed_rows(self.syn1neg, self.base1, rows1), counts1[rows1],
+            rows0, self.backend.subtract_rows(self.syn0, self.base0, rows0), counts0[rows0],
+            rows1, self.backend.subtract_rows(self.syn1neg, self.base1, rows1), counts1[rows1],
             loss, pairs, hi - lo, alpha, time.perf_counter() - began,
         )  # fmt: skip
 
@@ -440,7 +428,7 @@ class PartitionTrainer:
         return loss, pairs, alpha, counts0, counts1
 
 
-def merge_rows(matrix, parts, how: str, eta: float = 0.002):
+def merge_rows(matrix, parts, how: str, eta: float = 0.002, backend=None):
     """Merge each partition's ``(rows, deltas, update counts)`` into ``matrix``, in place.
 
     ``sum`` adds the deltas; ``mean`` averages them over the partitions that touched a row.
@@ -452,8 +440,10 @@ def merge_rows(matrix, parts, how: str, eta: float = 0.002):
     equilibrium (where summing would overshoot by the partition count and oscillate).
 
     Returns ``(rows, values)``: the sorted rows any partition changed and their new values
-    (what the replicas are sent).
+    (what the replicas are sent). The rows' arithmetic is ``backend``'s row operations (the
+    numpy reference by default; every backend's give the same bits).
     """
+    backend = backend or NumpyBackend()
     parts = [part for part in parts if len(part[0])]
     changed = np.zeros(len(matrix), dtype=bool)
     for rows, _, _ in parts:
@@ -466,30 +456,48 @@ def merge_rows(matrix, parts, how: str, eta: float = 0.002):
     log_keep = np.log1p(-eta)
     for rows, deltas, counts in parts:
         at = position[rows]  # rows are unique within a partition
+        weight = None
         if how == "adaptive":
             moved = -np.expm1(counts.astype(np.float64) * log_keep)  # c(n_p)
-            deltas = deltas * (1.0 / moved)[:, None].astype(np.float32)
-        add_rows(merged, at, deltas)
+            weight = (1.0 / moved).astype(np.float32)
+        backend.add_scaled_rows(merged, at, deltas, weight)
         touched[at] += 1
         updates[at] += counts
+    scale = None
     if how != "sum":
         scale = 1.0 / touched
         if how == "adaptive":
             scale *= -np.expm1(updates * log_keep)  # c(N)
-        merged *= scale[:, None].astype(matrix.dtype)
-    return union, add_rows(matrix, union, merged)
+        scale = scale.astype(matrix.dtype)
+    return union, backend.add_scaled_rows(matrix, union, merged, scale)
 
 
-# The driver merges on this many threads (numpy releases the GIL; the tasks wait for the
-# merge, so their cores are free), syn1neg in this many blocks of rows: most rows that
-# are sent are syn1neg rows.
+def merge_backend(name: str):
+    """The backend whose row operations the driver merges with: the training backend where
+    the driver has it, else numpy (the same bits, see :func:`merge_rows`)."""
+    from sparknn.backend import get_backend
+
+    try:
+        return get_backend(name)
+    except SparknnError:
+        return NumpyBackend()
+
+
+# Where the backend's row operations can run in threads (numpy), the driver merges on this
+# many (the tasks wait for the merge, so their cores are free), syn1neg in this many blocks
+# of rows: most rows that are sent are syn1neg rows. The OpenCL kernels merge in one pass
+# on one core, faster than numpy on two (bench/RESULTS.md).
 MERGE_THREADS, MERGE_BLOCKS = 2, 3
 
 
-def merge_blocks(pool, matrix, parts, how, eta, blocks: int):
+def merge_blocks(pool, matrix, parts, how, eta, blocks: int, backend):
     """:func:`merge_rows` on ``pool`` in ``blocks`` ranges of rows with about as many sent
-    rows each; returns a function that waits and returns ``(rows, values)``. Rows merge
-    independently of each other, so the result is the same as one :func:`merge_rows`."""
+    rows each (at once, unless ``backend.threaded_rows``); returns a function that waits and
+    returns ``(rows, values)``. Rows merge independently of each other, so the result is
+    the same as one :func:`merge_rows`."""
+    if not backend.threaded_rows:
+        merged = merge_rows(matrix, parts, how, eta, backend)
+        return lambda: merged
     rows = next((part[0] for part in parts if len(part[0])), np.zeros(0, np.int32))
     cuts = [0, *(int(rows[len(rows) * k // blocks]) for k in range(1, blocks)), len(matrix)]
     futures = []
@@ -498,7 +506,7 @@ def merge_blocks(pool, matrix, parts, how, eta, blocks: int):
         for part in parts:
             a, b = np.searchsorted(part[0], (lo, hi))  # a partition's rows are sorted
             block.append(tuple(array[a:b] for array in part))
-        futures.append(pool.submit(merge_rows, matrix, block, how, eta))
+        futures.append(pool.submit(merge_rows, matrix, block, how, eta, backend))
 
     def result():
         done = [future.result() for future in futures]
@@ -507,26 +515,6 @@ def merge_blocks(pool, matrix, parts, how, eta, blocks: int):
         return np.concatenate([r for r, _ in done]), np.concatenate([m for _, m in done])
 
     return result
-
-
-def add_rows(matrix, rows, values):
-    """``matrix[rows] += values`` for unique ``rows``; returns the rows' new values.
-
-    About twice as fast as fancy indexing, which copies element by element: ``np.take``
-    gathers whole rows and :func:`set_rows` scatters them (the merges and the replicas'
-    updates are most of a round's fixed cost on a large vocabulary)."""
-    updated = np.take(matrix, rows, axis=0)
-    updated += values
-    set_rows(matrix, rows, updated)
-    return updated
-
-
-def set_rows(matrix, rows, values) -> None:
-    """``matrix[rows] = values``, copying whole rows (each viewed as one opaque item) where
-    numpy's fancy assignment copies element by element (20-30% faster here)."""
-    as_rows = np.dtype((np.void, matrix.shape[1] * matrix.itemsize))
-    values = np.ascontiguousarray(values, dtype=matrix.dtype)
-    matrix.view(as_rows)[rows, 0] = values.view(as_rows)[:, 0]
 
 
 class Progress:
@@ -571,6 +559,7 @@ def _run_rounds(vocab, partition_sizes, settings, source, verbose=True):
     fraction ``[start, stop)`` and return the :class:`RoundResult` list ordered by partition.
     """
     keep_freed_memory()
+    backend = merge_backend(settings.backend)
     syn0, syn1neg = init_vectors(len(vocab), settings.vector_size, settings.seed)
     largest = max(partition_sizes, default=0)
     schedules = round_schedule(
@@ -595,11 +584,12 @@ def _run_rounds(vocab, partition_sizes, settings, source, verbose=True):
             merging = time.perf_counter()
             how, eta = settings.merge, settings.merge_eta
             merging0 = merge_blocks(
-                pool, syn0, [(r.rows0, r.deltas0, r.counts0) for r in results], how, eta, 1
-            )
+                pool, syn0, [(r.rows0, r.deltas0, r.counts0) for r in results], how, eta, 1,
+                backend,
+            )  # fmt: skip
             merging1 = merge_blocks(
                 pool, syn1neg, [(r.rows1, r.deltas1, r.counts1) for r in results], how, eta,
-                MERGE_BLOCKS,
+                MERGE_BLOCKS, backend,
             )  # fmt: skip
             update = (*merging0(), *merging1())
             merge_seconds += time.perf_counter() - merging
