@@ -15,7 +15,6 @@ and whether both backends gave the same bits.
 import argparse
 import sys
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,12 +22,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.negatives import CORPORA, ROUND_WORDS  # noqa: E402
-from bench.word2vec import prepare_corpus  # noqa: E402
+from bench.negatives import CORPORA, ROUND_WORDS, corpus_vocabulary  # noqa: E402
 from sparknn.backend.numpy_backend import NumpyBackend  # noqa: E402
 from sparknn.backend.opencl_backend import CPUAutoBackend  # noqa: E402
 from sparknn.word2vec import train  # noqa: E402
-from sparknn.word2vec.vocab import build_vocabulary  # noqa: E402
 
 BACKENDS = {"numpy": NumpyBackend(), "opencl": CPUAutoBackend()}
 
@@ -55,9 +52,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--workdir", default="/tmp/sparknn-w2v")
     args = parser.parse_args()
-    path, _ = prepare_corpus(args.corpus, Path(args.workdir))
-    lines = path.read_text().splitlines()
-    vocab = build_vocabulary(Counter(t for line in lines for t in line.split()), 5)
+    lines, vocab = corpus_vocabulary(args.corpus, args.workdir)
     head, words = [], 0
     for line in lines:  # the first --words tokens, whole lines
         if words >= args.words:
@@ -90,55 +85,46 @@ def main():
           f"partition: syn1neg rows sent {len(results[0].rows1):,} + "
           f"{len(results[1].rows1):,}, merged {len(update[2]):,}", flush=True)  # fmt: skip
 
-    def timed(operation):
-        """``{backend: (median ms, output)}``, the backends alternating."""
+    def timed(prepare, run):
+        """``{backend: (median ms, output)}`` of ``run(backend, prepare())``, the backends
+        alternating after one untimed call each; ``prepare`` (fresh copies of what ``run``
+        changes) is not timed."""
         seconds, outputs = {name: [] for name in BACKENDS}, {}
+        for backend in BACKENDS.values():  # builds the kernels before timing
+            run(backend, prepare())
         for _ in range(args.repeats):
             for name, backend in BACKENDS.items():
-                inputs = operation.prepare()
+                inputs = prepare()
                 began = time.perf_counter()
-                outputs[name] = operation.run(backend, *inputs)
+                outputs[name] = run(backend, inputs)
                 seconds[name].append(time.perf_counter() - began)
         return {name: (1000 * np.median(s), outputs[name]) for name, s in seconds.items()}
 
-    class Merge:
-        @staticmethod
-        def prepare():
-            return ([m.copy() for m in model],)
+    def merge(backend, copy):
+        return (*merge_both(pool, copy, results, backend), *copy)
 
-        @staticmethod
-        def run(backend, copy):
-            return (*merge_both(pool, copy, results, backend), *copy)
+    def report(backend, _):
+        return tuple(
+            backend.subtract_rows(matrix, base, rows)
+            for matrix, base, rows in ((replica.syn0, replica.base0, results[0].rows0),
+                                       (replica.syn1neg, replica.base1, results[0].rows1))
+        )  # fmt: skip
 
-    class Report:
-        @staticmethod
-        def prepare():
-            return ()
+    def apply(backend, copy):
+        syn0, base0, syn1neg, base1 = copy
+        backend.apply_rows(syn0, base0, update[0], update[1])
+        backend.apply_rows(syn1neg, base1, update[2], update[3], replica.pending1)
+        return copy
 
-        @staticmethod
-        def run(backend):
-            rows0, rows1 = results[0].rows0, results[0].rows1
-            return (
-                backend.subtract_rows(replica.syn0, replica.base0, rows0),
-                backend.subtract_rows(replica.syn1neg, replica.base1, rows1),
-            )
-
-    class Apply:
-        @staticmethod
-        def prepare():
-            return tuple(m.copy() for m in (replica.syn0, replica.base0, replica.syn1neg,
-                                            replica.base1))  # fmt: skip
-
-        @staticmethod
-        def run(backend, syn0, base0, syn1neg, base1):
-            backend.apply_rows(syn0, base0, update[0], update[1])
-            backend.apply_rows(syn1neg, base1, update[2], update[3], replica.pending1)
-            return syn0, base0, syn1neg, base1
-
+    replica_arrays = (replica.syn0, replica.base0, replica.syn1neg, replica.base1)
+    operations = {
+        "merge (driver)": (lambda: [m.copy() for m in model], merge),
+        "report rows (replica)": (lambda: None, report),
+        "apply rows (replica)": (lambda: [m.copy() for m in replica_arrays], apply),
+    }
     print(f"medians of {args.repeats}, ms per round:")
-    for name, operation in (("merge (driver)", Merge), ("report rows (replica)", Report),
-                            ("apply rows (replica)", Apply)):  # fmt: skip
-        got = timed(operation)
+    for name, (prepare, run) in operations.items():
+        got = timed(prepare, run)
         (slow, want), (fast, have) = got["numpy"], got["opencl"]
         same = all(np.array_equal(a, b) for a, b in zip(want, have, strict=True))
         print(f"  {name:<22} numpy {slow:6.1f}  opencl {fast:6.1f}  {slow / fast:.2f}x  "

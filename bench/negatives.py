@@ -29,20 +29,41 @@ ROUND_WORDS = 50_000
 CORPORA = ("wikitext-2", "gutenberg-25m")
 
 
+def corpus_vocabulary(corpus: str, workdir: str):
+    """The prepared corpus's lines and the job's vocabulary of them (min_count 5)."""
+    path, _ = prepare_corpus(corpus, Path(workdir))
+    lines = path.read_text().splitlines()
+    return lines, build_vocabulary(Counter(t for line in lines for t in line.split()), 5)
+
+
+def first_tokens(lines, vocab, words: int):
+    """The first ``words`` tokens of ``lines``, encoded: ``(tokens, sentence_starts)``."""
+    tokens, starts = encode_lines(lines, vocab, str.split)
+    return tokens[:words], starts[starts < words]
+
+
+def round_inputs(tokens, starts, lo: int):
+    """The round of ``ROUND_WORDS`` tokens from ``lo``, as ``sgns_train`` takes it:
+    ``(its tokens, their sentence starts, (alpha at lo, alpha at its end))``, the learning
+    rate decaying from 0.025 over ``tokens``."""
+    hi = min(lo + ROUND_WORDS, len(tokens))
+    first, last = np.searchsorted(starts, (lo, hi))
+    round_starts = np.unique(np.concatenate([[lo], starts[first:last]])) - lo
+    alphas = 0.025 * (1 - lo / len(tokens)), 0.025 * (1 - hi / len(tokens))
+    return tokens[lo:hi], round_starts, alphas
+
+
 def train_slice(backend, tokens, starts, tables, vocab_size, shared: bool):
     """Train rounds over ``tokens`` from a fresh model: ``(words/s, syn1neg rows per round)``."""
     syn0, syn1neg = init_vectors(vocab_size, 100, seed=1)
     seconds, rows = 0.0, []
     for lo in range(0, len(tokens), ROUND_WORDS):
-        hi = min(lo + ROUND_WORDS, len(tokens))
-        first, last = np.searchsorted(starts, (lo, hi))
-        round_starts = np.unique(np.concatenate([[lo], starts[first:last]])) - lo
+        round_tokens, round_starts, alphas = round_inputs(tokens, starts, lo)
         counts0 = np.zeros(vocab_size, np.int32)
         counts1 = np.zeros(vocab_size, np.int32)
-        alphas = 0.025 * (1 - lo / len(tokens)), 0.025 * (1 - hi / len(tokens))
         began = time.perf_counter()
         backend.sgns_train(
-            syn0, syn1neg, tokens[lo:hi], round_starts, tables.keep_prob, tables.negatives,
+            syn0, syn1neg, round_tokens, round_starts, tables.keep_prob, tables.negatives,
             5, 5, *alphas, 1 + lo, counts0, counts1, shared_negatives=shared,
         )  # fmt: skip
         seconds += time.perf_counter() - began
@@ -57,11 +78,8 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--workdir", default="/tmp/sparknn-w2v")
     args = parser.parse_args()
-    path, _ = prepare_corpus(args.corpus, Path(args.workdir))
-    lines = path.read_text().splitlines()
-    vocab = build_vocabulary(Counter(t for line in lines for t in line.split()), 5)
-    tokens, starts = encode_lines(lines, vocab, str.split)
-    tokens, starts = tokens[: args.words], starts[starts < args.words]
+    lines, vocab = corpus_vocabulary(args.corpus, args.workdir)
+    tokens, starts = first_tokens(lines, vocab, args.words)
     tables = Tables.build(vocab, 1e-3)
     backend = OpenCLBackend()
     train_slice(backend, tokens[:ROUND_WORDS], starts[:1], tables, len(vocab), True)  # compile

@@ -34,19 +34,23 @@ import sys
 import tempfile
 import time
 import types
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.negatives import CORPORA, ROUND_WORDS  # noqa: E402
-from bench.word2vec import prepare_corpus  # noqa: E402
+from bench.negatives import (  # noqa: E402
+    CORPORA,
+    ROUND_WORDS,
+    corpus_vocabulary,
+    first_tokens,
+    round_inputs,
+)
 from sparknn.backend import opencl_backend  # noqa: E402
 from sparknn.backend.opencl_backend import OpenCLBackend  # noqa: E402
-from sparknn.word2vec.train import Tables, encode_lines, init_vectors  # noqa: E402
-from sparknn.word2vec.vocab import build_vocabulary, negative_table  # noqa: E402
+from sparknn.word2vec.train import Tables, init_vectors  # noqa: E402
+from sparknn.word2vec.vocab import negative_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNELS = "sparknn/backend/kernels"
@@ -121,16 +125,14 @@ def make_variant(name, sources, table, workdir: Path) -> Variant:
     return Variant(name, folder, table)
 
 
-def train_round(backend, variant, model, tokens, lo, hi, starts, keep_prob):
-    """One round of ``sgns_train`` on ``model``: ``(CPU seconds, loss)``."""
-    first, last = np.searchsorted(starts, (lo, hi))
-    round_starts = np.unique(np.concatenate([[lo], starts[first:last]])) - lo
-    alphas = 0.025 * (1 - lo / len(tokens)), 0.025 * (1 - hi / len(tokens))
+def train_round(backend, variant, model, tokens, starts, lo, keep_prob):
+    """The round from ``lo`` (:func:`round_inputs`) on ``model``: ``(CPU seconds, loss)``."""
+    round_tokens, round_starts, alphas = round_inputs(tokens, starts, lo)
     vocab_size = len(model[0])
     counts0, counts1 = np.zeros(vocab_size, np.int32), np.zeros(vocab_size, np.int32)
     began = time.process_time()
     loss, _ = backend.sgns_train(
-        *model, tokens[lo:hi], round_starts, keep_prob, variant.table, 5, 5, *alphas, 1 + lo,
+        *model, round_tokens, round_starts, keep_prob, variant.table, 5, 5, *alphas, 1 + lo,
         counts0, counts1,
     )  # fmt: skip
     return time.process_time() - began, loss
@@ -147,11 +149,8 @@ def main():
     args = parser.parse_args()
     if not args.variants and not args.against:
         parser.error("name --variants, --against, or both")
-    path, _ = prepare_corpus(args.corpus, Path(args.workdir))
-    lines = path.read_text().splitlines()
-    vocab = build_vocabulary(Counter(t for line in lines for t in line.split()), 5)
-    tokens, starts = encode_lines(lines, vocab, str.split)
-    tokens, starts = tokens[: args.words], starts[starts < args.words]
+    lines, vocab = corpus_vocabulary(args.corpus, args.workdir)
+    tokens, starts = first_tokens(lines, vocab, args.words)
     tables = Tables.build(vocab, 1e-3)
     backend = OpenCLBackend()
     device = backend._dev()
@@ -174,8 +173,7 @@ def main():
         for variant in variants:  # build every kernel before timing
             variant.use(device)
             model = init_vectors(len(vocab), 100, seed=1)
-            train_round(backend, variant, model, tokens, 0, ROUND_WORDS, starts,
-                        tables.keep_prob)  # fmt: skip
+            train_round(backend, variant, model, tokens, starts, 0, tables.keep_prob)
         print(f"{args.corpus}: {len(tokens):,} tokens, {len(vocab):,} words", flush=True)
         rates = {variant.name: [] for variant in variants}
         for run in range(args.runs):
@@ -183,12 +181,11 @@ def main():
             seconds = dict.fromkeys(rates, 0.0)
             losses = dict.fromkeys(rates, 0.0)
             for index, lo in enumerate(range(0, len(tokens), ROUND_WORDS)):
-                hi = min(lo + ROUND_WORDS, len(tokens))
                 turn = index % len(variants)
                 for variant in variants[turn:] + variants[:turn]:
                     variant.use(device)
                     cpu, loss = train_round(backend, variant, models[variant.name], tokens,
-                                            lo, hi, starts, tables.keep_prob)  # fmt: skip
+                                            starts, lo, tables.keep_prob)  # fmt: skip
                     seconds[variant.name] += cpu
                     losses[variant.name] += loss
             for name in rates:

@@ -15,17 +15,15 @@ import argparse
 import json
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.word2vec import prepare_corpus  # noqa: E402
+from bench.negatives import corpus_vocabulary  # noqa: E402
 from sparknn.word2vec.train import DEFAULTS, Settings, encode_lines, split_lines, train_local  # noqa: E402
 from sparknn.word2vec.vectors import WordVectors  # noqa: E402
-from sparknn.word2vec.vocab import build_vocabulary  # noqa: E402
 
 
 def parse_value(key: str, text: str):
@@ -50,9 +48,7 @@ def main():
     from gensim.test.utils import datapath
 
     overrides = {k: parse_value(k, v) for k, v in (item.split("=", 1) for item in args.set)}
-    path, _ = prepare_corpus(args.corpus, Path(args.workdir))
-    lines = path.read_text().splitlines()
-    vocab = build_vocabulary(Counter(t for line in lines for t in line.split()), 5)
+    lines, vocab = corpus_vocabulary(args.corpus, args.workdir)
     settings = {k: v for k, v in DEFAULTS.items() if k in Settings.__dataclass_fields__}
     settings.update(backend="opencl", epochs=args.epochs, **overrides)
     print(f"{args.corpus}: {len(vocab):,} words; settings {json.dumps(overrides)}", flush=True)

@@ -160,7 +160,11 @@ def test_devices_with_their_own_memory_run_the_reference(monkeypatch):
         REF.add_scaled_rows(want_dst, rows, values.copy(), scale),
     )
     np.testing.assert_array_equal(got_dst, want_dst)
-    copying.apply_rows(got_dst, base.copy(), rows, values, pending)
+    got_base, want_base = base.copy(), base.copy()
+    copying.apply_rows(got_dst, got_base, rows, values, pending)
+    REF.apply_rows(want_dst, want_base, rows, values, pending)
+    np.testing.assert_array_equal(got_dst, want_dst)
+    np.testing.assert_array_equal(got_base, want_base)
 
 
 def test_training_with_row_kernels_equals_training_with_the_reference(monkeypatch):
