@@ -8,7 +8,8 @@ on the same 2 cores, each in its own process tree:
 
 * sparknn: ``spark-submit --properties-file conf/spark-defaults.conf jobs/train_word2vec.py``
   with ``--master local[2] --partitions 2`` (as the README runs jobs),
-  once per backend (``-shared``: with ``--shared-negatives``, negatives drawn per centre);
+  once per backend (``-shared``: with ``--shared-negatives``, negatives drawn per centre;
+  ``-hogwild``: with ``--hogwild``, both tasks training one model in shared memory);
 * gensim: ``Word2Vec(sg=1, hs=0, workers=2)``;
 * Spark MLlib: ``pyspark.ml.feature.Word2Vec(numPartitions=2)`` on ``local[2]`` (skip-gram
   with hierarchical softmax; it has no negative sampling and no subsampling).
@@ -60,7 +61,8 @@ PYTHON = sys.executable
 # spark-submit's --driver-memory for sparknn (local mode: the JVM holding the cached corpus)
 DRIVER_MEMORY = os.environ.get("SPARKNN_BENCH_DRIVER_MEMORY", "2g")
 HYPER = {"vector_size": 100, "window": 5, "negative": 5, "sample": 1e-3, "min_count": 5}
-SHARED = "-shared"  # a sparknn system with this suffix runs --shared-negatives
+# A sparknn system's name ends in any of these suffixes for the job's flags
+SUFFIX_FLAGS = {"-shared": "--shared-negatives", "-hogwild": "--hogwild"}
 
 
 def prepare_corpus(name: str, workdir: Path) -> tuple[Path, int]:
@@ -262,8 +264,9 @@ def run_system(system, name, run, corpus, epochs, workdir, extra):
     seed = 1 + run  # quality medians over seeds, not one seed's luck
     if system.startswith("sparknn-"):
         variant = system.removeprefix("sparknn-")
-        if variant.endswith(SHARED):  # negatives drawn per centre
-            variant, extra = variant.removesuffix(SHARED), [*extra, "--shared-negatives"]
+        for suffix, flag in reversed(SUFFIX_FLAGS.items()):
+            if variant.endswith(suffix):
+                variant, extra = variant.removesuffix(suffix), [*extra, flag]
         backend, _, partitions = variant.partition("-p")
         r = run_sparknn(corpus, out, epochs, seed, backend, int(partitions or 2), extra)
         r.pop("meta")
@@ -357,7 +360,8 @@ def main():
         nargs="+",
         default=["sparknn-opencl", "sparknn-numpy", "gensim", "mllib"],
         help="any of sparknn-numpy sparknn-opencl gensim mllib; sparknn-BACKEND-pN trains on N "
-        "partitions instead of 2, sparknn-BACKEND[-pN]-shared with --shared-negatives",
+        "partitions instead of 2, sparknn-BACKEND[-pN][-shared][-hogwild] with "
+        "--shared-negatives, --hogwild",
     )
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "sparknn-w2v"))
     parser.add_argument("--json", help="write all medians here")

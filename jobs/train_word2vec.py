@@ -4,7 +4,7 @@
         [--vector-size 100 --window 5 --negative 5 --sample 1e-3 --min-count 5 --max-vocab N
          --epochs 5 --alpha 0.025 --min-alpha 0.0001 --partitions 2 --backend numpy|opencl|auto
          --seed 1 --lowercase/--no-lowercase --tokenizer whitespace|unicode --export-binary
-         --shared-negatives/--no-shared-negatives]
+         --shared-negatives/--no-shared-negatives --hogwild/--no-hogwild]
         [--master local[2]]
 
 Writes DIR/vectors.npy, vocab.tsv, metadata.json, vectors.txt (and vectors.bin with

@@ -168,6 +168,24 @@ def test_both_pair_paths_equal_reference(ocl, distinct, shared):
     assert_equals_reference(got, want)
 
 
+@pytest.mark.parametrize("shared", [False, True])
+def test_training_without_counts_is_the_same_training(ocl, shared):
+    """counts0 = counts1 = None (hogwild) compiles the counting out and changes nothing
+    else: the same pairs, loss and vectors, bit for bit."""
+    case = make_case(3)
+    counted = run(ocl, case, shared=shared)
+    syn0, syn1neg, tokens, starts, keep, table = case
+    syn0, syn1neg = syn0.copy(), syn1neg.copy()
+    loss, pairs = ocl.sgns_train(syn0, syn1neg, tokens, starts, keep, table, 3, 4, 0.05, 0.01,
+                                 12345, None, None, shared_negatives=shared)  # fmt: skip
+    assert (loss, pairs) == counted[:2] and pairs > 100
+    np.testing.assert_array_equal(syn0, counted[2])
+    np.testing.assert_array_equal(syn1neg, counted[3])
+    with pytest.raises(SparknnError, match="both be arrays or both None"):
+        ocl.sgns_train(syn0, syn1neg, tokens, starts, keep, table, 3, 4, 0.05, 0.01, 1,
+                       counted[4], None)  # fmt: skip
+
+
 def test_counts_are_added_to_and_matrices_updated_in_place(ocl):
     syn0, syn1neg, tokens, starts, keep, table = make_case(3)
     counts0, counts1 = np.full(30, 5, np.int32), np.full(30, 7, np.int32)

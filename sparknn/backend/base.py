@@ -108,7 +108,8 @@ class Backend(ABC):
         the next starts, the last at ``n``. ``keep_prob``: float32 ``(V,)``;
         ``negative_table``: int32 ``(T,)`` of word ids (``vocab.negative_table``).
         ``counts0``, ``counts1``: int32 ``(V,)``, *added to* in place: the number of updates
-        each ``syn0`` row and each ``syn1neg`` row received. ``n == 0`` returns ``(0.0, 0)``.
+        each ``syn0`` row and each ``syn1neg`` row received; both None: not counted (saves
+        a random increment per target). ``n == 0`` returns ``(0.0, 0)``.
 
         RNG: splitmix64, ``next()`` = ``s += 0x9E3779B97F4A7C15; z = s;
         z = (z ^ z >> 30) * 0xBF58476D1CE4E5B9; z = (z ^ z >> 27) * 0x94D049BB133111EB;
@@ -155,6 +156,11 @@ class Backend(ABC):
     # unique row indices (int32) of float32 C-contiguous matrices. These are the reference,
     # in numpy; a backend may run them itself where that is faster, but must compute every
     # value bit for bit as here, so that which backend merged a round never changes a vector.
+
+    #: True where sgns_train/sgns_update update the caller's arrays where they lie (numpy;
+    #: OpenCL on a device that computes in host memory), so processes that map one model
+    #: train it together; False where a call copies the model to a device and back (a GPU).
+    trains_in_place: bool = True
 
     #: Callers may run row operations on disjoint rows in several threads at once (numpy
     #: releases the GIL); False where one call at a time is the way (OpenCL kernels).

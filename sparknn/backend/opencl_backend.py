@@ -488,6 +488,10 @@ class OpenCLBackend(Backend):
     def threaded_rows(self) -> bool:
         return not self._dev().zero_copy  # a kernel object must not be shared by threads
 
+    @property
+    def trains_in_place(self) -> bool:
+        return self._dev().zero_copy
+
     def _row_kernel(self, name, matrices, rows, per_row=(), **defines):
         """The rows.cl kernel ``name``, or None where the reference runs instead: on a
         device with memory of its own, for arrays the kernel cannot update in place, and
@@ -618,6 +622,9 @@ class OpenCLBackend(Backend):
         n = len(tokens)
         if n == 0:
             return 0.0, 0
+        counting = counts0 is not None
+        if not counting:  # the kernel takes the arguments but never touches them
+            counts0, counts1 = np.zeros(1, np.int32), np.zeros(1, np.int32)
         n_sentences = len(bounds) - 1
         # Sentence [a, b) goes to work-item floor(a * workers / n): groups of whole sentences
         # of about n / workers tokens, in order.
@@ -630,6 +637,7 @@ class OpenCLBackend(Backend):
             ("DIM", syn0.shape[1]),
             ("NEGATIVE", int(negative)),
             ("SGNS_ATOMIC_COUNTS", int(workers > 1)),
+            ("SGNS_COUNTS", int(counting)),
             ("SGNS_SHARED_NEGATIVES", int(bool(shared_negatives))),
             ("SGNS_ATOMIC_ROWS", dev.atomic_rows(workers)),
         )
@@ -682,7 +690,11 @@ def _check_sgns_train(
     if syn0.shape != syn1neg.shape:
         raise SparknnError(f"sgns_train: syn0 {syn0.shape} and syn1neg {syn1neg.shape} differ")
     V = syn0.shape[0]
+    if (counts0 is None) != (counts1 is None):
+        raise SparknnError("sgns_train: counts0 and counts1 must both be arrays or both None")
     for name, counts in (("counts0", counts0), ("counts1", counts1)):
+        if counts is None:  # not counted
+            continue
         if not isinstance(counts, np.ndarray) or counts.dtype != np.int32 or counts.shape != (V,):
             raise SparknnError(f"sgns_train: {name} must be an int32 array of shape ({V},)")
         if not counts.flags.c_contiguous or not counts.flags.writeable:
@@ -792,6 +804,10 @@ class CPUAutoBackend(NumpyBackend):
     @property
     def threaded_rows(self) -> bool:
         return self.sgns.threaded_rows
+
+    @property
+    def trains_in_place(self) -> bool:
+        return self.sgns.trains_in_place
 
     def add_scaled_rows(self, dst, rows, src, scale=None):
         return self.sgns.add_scaled_rows(dst, rows, src, scale)

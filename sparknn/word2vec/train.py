@@ -79,6 +79,19 @@ The scheme
    OpenCL kernel (the default on a CPU device; on a GPU the kernel runs many Hogwild
    work-items, so the pairs are the same for a seed but the vectors vary run to run).
 
+9. **Hogwild on one host (``hogwild``, off by default).** Where every task runs on the
+   driver's host (``local[N]``, ``local-cluster``, one machine), the replicas can skip the
+   exchange altogether: the driver writes the model to a file in shared memory
+   (:mod:`sparknn.word2vec.shared_model`), every task maps it, and their kernels update the
+   same pages lock-free, as gensim's and word2vec.c's threads share one model. Nothing is
+   reported, merged or applied, and no update counts are kept; rounds of
+   ``HOGWILD_ROUND_WORDS`` only pace the progress reports. What it trades: the tasks' races
+   make the vectors vary run to run (one partition, or one process, where the replicas take
+   turns, stays exact), it needs a backend that trains the host's memory in place (not a
+   GPU, which would copy the whole model back over the other tasks' updates), and a task
+   on another host fails with an error that says so. Measured on Gutenberg-25M
+   (bench/RESULTS.md): several times the exchanging job's words/s, at gensim's accuracy.
+
 ``train_local`` runs the same replicas and merges in one process (the reference for the
 Spark run and the fast path for tests); ``train_spark`` runs them on a cluster.
 """
@@ -128,6 +141,7 @@ DEFAULTS = {
     "merge_eta": 0.002,
     "send_min_updates": 8,
     "shared_negatives": False,
+    "hogwild": False,
     "export_binary": False,
 }
 
@@ -153,6 +167,7 @@ class Settings:
     merge_eta: float = 0.002
     send_min_updates: int = 8
     shared_negatives: bool = False
+    hogwild: bool = False
 
     def __post_init__(self):
         for name in (
@@ -198,6 +213,10 @@ def init_vectors(vocab_size: int, vector_size: int, seed: int):
 
 # Fraction of training after which rounds hold ``sync_words`` tokens (see round_schedule).
 SYNC_RAMP = 0.5
+
+# Tokens per partition and round with ``hogwild``: there is nothing to exchange, so rounds
+# only pace the progress reports (about a second each).
+HOGWILD_ROUND_WORDS = 500_000
 
 
 def round_schedule(
@@ -331,7 +350,8 @@ class PartitionTrainer:
     """
 
     def __init__(
-        self, partition, tokens, sentence_starts, vocab_size, settings, tables, partitions
+        self, partition, tokens, sentence_starts, vocab_size, settings, tables, partitions,
+        model=None,
     ):  # fmt: skip
         from sparknn.backend import get_backend
 
@@ -340,6 +360,18 @@ class PartitionTrainer:
         self.tokens, self.sentence_starts = tokens, sentence_starts
         self.settings, self.tables = settings, tables
         self.backend = get_backend(settings.backend)
+        # A shared model (hogwild, see the module docstring) is trained in place alongside
+        # the other replicas: there is nothing to report or to apply.
+        self.shared = model is not None
+        if self.shared:
+            if not self.backend.trains_in_place:
+                raise SparknnError(
+                    f"hogwild: backend {settings.backend!r} copies the model to its device and "
+                    "back, which would undo the other tasks' updates; use a CPU backend or "
+                    "turn hogwild off"
+                )
+            self.syn0, self.syn1neg = model
+            return
         self.syn0, self.syn1neg = init_vectors(vocab_size, settings.vector_size, settings.seed)
         self.base0, self.base1 = self.syn0.copy(), self.syn1neg.copy()
         # Per syn1neg row: updates since this replica last sent it (0: nothing unsent).
@@ -351,6 +383,8 @@ class PartitionTrainer:
         A ``syn1neg`` row this replica changed but has not sent yet keeps its own unsent
         change on top of the merged value.
         """
+        if self.shared:
+            return
         self.backend.apply_rows(self.syn0, self.base0, rows0, values0)
         self.backend.apply_rows(self.syn1neg, self.base1, rows1, values1, self.pending1)
 
@@ -360,6 +394,13 @@ class PartitionTrainer:
         lo, hi = slice_bounds(self.sentence_starts, len(self.tokens), start, stop)
         rng = np.random.default_rng([self.settings.seed, self.partition, epoch, round_index])
         loss, pairs, alpha, counts0, counts1 = self._train_slice(lo, hi, epoch, rng)
+        if self.shared:  # the other replicas already train on what changed
+            none, dim = np.zeros(0, np.int32), self.syn0.shape[1]
+            return RoundResult(
+                self.partition, none, np.zeros((0, dim), np.float32), none,
+                none, np.zeros((0, dim), np.float32), none,
+                loss, pairs, hi - lo, alpha, time.perf_counter() - began,
+            )  # fmt: skip
         rows0 = np.flatnonzero(counts0).astype(np.int32)
         # syn1neg rows wait until they have had send_threshold updates (everything is
         # sent in the last round): see "Deferred rows" in the module docstring.
@@ -376,11 +417,14 @@ class PartitionTrainer:
         )  # fmt: skip
 
     def _train_slice(self, lo, hi, epoch, rng):
-        """SGNS over tokens ``[lo, hi)``, in place: ``(loss, pairs, alpha, counts0, counts1)``."""
+        """SGNS over tokens ``[lo, hi)``, in place: ``(loss, pairs, alpha, counts0, counts1)``
+        (the counts are None for a shared model: nothing is reported)."""
         settings, tables, n = self.settings, self.tables, len(self.tokens)
         vocab_size = len(self.syn0)
-        counts0 = np.zeros(vocab_size, dtype=np.int32)
-        counts1 = np.zeros(vocab_size, dtype=np.int32)
+        counts0 = counts1 = None
+        if not self.shared:
+            counts0 = np.zeros(vocab_size, dtype=np.int32)
+            counts1 = np.zeros(vocab_size, dtype=np.int32)
         sentence_starts = self.sentence_starts
         first, last = np.searchsorted(sentence_starts, (lo, hi))  # starts are sorted
         starts = sentence_starts[first:last] - lo
@@ -422,9 +466,10 @@ class PartitionTrainer:
                 self.syn0, self.syn1neg, inputs, outputs, negatives, alphas
             )
             pairs += len(inputs)
-            counts0 += np.bincount(inputs, minlength=vocab_size).astype(np.int32)
-            counts1 += np.bincount(outputs, minlength=vocab_size).astype(np.int32)
-            counts1 += np.bincount(negatives.ravel(), minlength=vocab_size).astype(np.int32)
+            if not self.shared:
+                counts0 += np.bincount(inputs, minlength=vocab_size).astype(np.int32)
+                counts1 += np.bincount(outputs, minlength=vocab_size).astype(np.int32)
+                counts1 += np.bincount(negatives.ravel(), minlength=vocab_size).astype(np.int32)
         return loss, pairs, alpha, counts0, counts1
 
 
@@ -550,25 +595,32 @@ class TrainResult:
     metadata: dict
 
 
-def _run_rounds(vocab, partition_sizes, settings, source, verbose=True):
+def _run_rounds(vocab, partition_sizes, settings, source, verbose=True, model=None):
     """The driver loop shared by local and Spark training: rounds, merges, progress.
 
     ``source.run_round(epoch, round_index, start, stop, update, model)`` has every partition
     apply ``update`` (the rows merged last round and their new values; ``model`` is the
     whole ``(syn0, syn1neg)`` for a replica that must be sent everything), train on the
     fraction ``[start, stop)`` and return the :class:`RoundResult` list ordered by partition.
+    With ``settings.hogwild``, ``model`` is the one the replicas train in place.
     """
     keep_freed_memory()
     backend = merge_backend(settings.backend)
-    syn0, syn1neg = init_vectors(len(vocab), settings.vector_size, settings.seed)
+    if model is None:
+        model = init_vectors(len(vocab), settings.vector_size, settings.seed)
+    syn0, syn1neg = model
     largest = max(partition_sizes, default=0)
-    schedules = round_schedule(
-        largest, settings.epochs, *round_words(settings, len(partition_sizes))
-    )
+    if settings.hogwild:
+        schedules = round_schedule(largest, settings.epochs, HOGWILD_ROUND_WORDS)
+    else:
+        schedules = round_schedule(
+            largest, settings.epochs, *round_words(settings, len(partition_sizes))
+        )
     total_rounds = sum(len(cuts) - 1 for cuts in schedules)
     progress = Progress(sum(partition_sizes), settings.epochs)
     empty = np.zeros(0, dtype=np.int32)
-    update = (empty, syn0[empty], empty, syn1neg[empty])  # nothing merged before round 1
+    nothing = (empty, syn0[empty], empty, syn1neg[empty])
+    update = nothing  # nothing merged before round 1
     started, started_at, loss_history = time.perf_counter(), time.time(), []
     compute_seconds = merge_seconds = 0.0
     rows_sent = np.zeros(2, dtype=np.int64)  # syn0, syn1neg rows the partitions sent
@@ -583,15 +635,18 @@ def _run_rounds(vocab, partition_sizes, settings, source, verbose=True):
             )  # fmt: skip
             merging = time.perf_counter()
             how, eta = settings.merge, settings.merge_eta
-            merging0 = merge_blocks(
-                pool, syn0, [(r.rows0, r.deltas0, r.counts0) for r in results], how, eta, 1,
-                backend,
-            )  # fmt: skip
-            merging1 = merge_blocks(
-                pool, syn1neg, [(r.rows1, r.deltas1, r.counts1) for r in results], how, eta,
-                MERGE_BLOCKS, backend,
-            )  # fmt: skip
-            update = (*merging0(), *merging1())
+            if settings.hogwild:  # the replicas trained the driver's model itself
+                update = nothing
+            else:
+                merging0 = merge_blocks(
+                    pool, syn0, [(r.rows0, r.deltas0, r.counts0) for r in results], how, eta,
+                    1, backend,
+                )  # fmt: skip
+                merging1 = merge_blocks(
+                    pool, syn1neg, [(r.rows1, r.deltas1, r.counts1) for r in results], how,
+                    eta, MERGE_BLOCKS, backend,
+                )  # fmt: skip
+                update = (*merging0(), *merging1())
             merge_seconds += time.perf_counter() - merging
             compute_seconds += max(r.seconds for r in results)
             rows_sent += [sum(len(r.rows0) for r in results), sum(len(r.rows1) for r in results)]
@@ -644,12 +699,17 @@ class LocalRounds:
 def train_local(vocab: Vocabulary, parts, settings: Settings, verbose=False) -> TrainResult:
     """Train in this process on ``parts`` (list of (tokens, sentence_starts)), same scheme."""
     tables = Tables.build(vocab, settings.sample)
+    # hogwild: one model, which the replicas (taking turns here) all train in place
+    shared = None
+    if settings.hogwild:
+        shared = init_vectors(len(vocab), settings.vector_size, settings.seed)
     trainers = [
-        PartitionTrainer(p, tokens, starts, len(vocab), settings, tables, len(parts))
+        PartitionTrainer(p, tokens, starts, len(vocab), settings, tables, len(parts), shared)
         for p, (tokens, starts) in enumerate(parts)
     ]
     sizes = [len(tokens) for tokens, _ in parts]
-    vectors, metadata = _run_rounds(vocab, sizes, settings, LocalRounds(trainers), verbose)
+    source = LocalRounds(trainers)
+    vectors, metadata = _run_rounds(vocab, sizes, settings, source, verbose, model=shared)
     return TrainResult(vocab, vectors, metadata)
 
 
@@ -690,6 +750,7 @@ def train_spark(spark, corpus, config: dict, verbose=True, fail_at_round=None) -
     from sparknn.distributed.sources import executor_slots
     from sparknn.word2vec.encoding import count_tokens, encode_partitions, tokenize_lines
     from sparknn.word2vec.exchange import SparkRounds
+    from sparknn.word2vec.shared_model import SharedModel, map_shared_model
     from sparknn.word2vec.tokenize import get_tokenizer
     from sparknn.word2vec.vocab import build_vocabulary
 
@@ -727,31 +788,46 @@ def train_spark(spark, corpus, config: dict, verbose=True, fail_at_round=None) -
     prepare_seconds = time.perf_counter() - started
     tables_bc = sc.broadcast((vocab.keep_probabilities(settings.sample), vocab.counts))
     vocab_size = len(vocab)
+    shared = None
+    if settings.hogwild:
+        shared = SharedModel(*init_vectors(vocab_size, settings.vector_size, settings.seed))
+    model_path = shared.path if shared else None  # the tasks get the path, not the model
 
     def make_trainers(records):
         keep_prob, word_counts = tables_bc.value
         tables = Tables(keep_prob, negative_table(word_counts))
         held = {p: (tokens, starts) for p, tokens, starts in records}
         empty = (np.zeros(0, np.int32), np.zeros(0, np.int64))
+        model = None
+        if model_path is not None:
+            model = map_shared_model(model_path, vocab_size, settings.vector_size)
         # A partition without a line still trains (on nothing), so every task answers.
         mine = [p for p in range(partitions) if p % tasks == TaskContext.get().partitionId()]
         return [
-            PartitionTrainer(p, *held.get(p, empty), vocab_size, settings, tables, partitions)
+            PartitionTrainer(
+                p, *held.get(p, empty), vocab_size, settings, tables, partitions, model
+            )
             for p in mine
         ]
 
-    source = SparkRounds(spark, encoded, make_trainers, settings.vector_size, log=_log(verbose))
-    if fail_at_round is not None:
-        source.server.die_at_round = (fail_at_round, 0)
     try:
-        vectors, metadata = _run_rounds(vocab, sizes, settings, source, verbose)
-    finally:
+        source = SparkRounds(spark, encoded, make_trainers, settings.vector_size, log=_log(verbose))
+        if fail_at_round is not None:
+            source.server.die_at_round = (fail_at_round, 0)
         try:
-            source.close()
+            model = (shared.syn0, shared.syn1neg) if shared else None
+            vectors, metadata = _run_rounds(vocab, sizes, settings, source, verbose, model)
+            vectors = np.array(vectors)  # out of the shared file before it goes
         finally:
-            encoded.unpersist()
-            vocab_bc.destroy()
-            tables_bc.destroy()
+            try:
+                source.close()
+            finally:
+                encoded.unpersist()
+                vocab_bc.destroy()
+                tables_bc.destroy()
+    finally:
+        if shared is not None:
+            shared.remove()
     metadata.update(tasks=tasks, task_failures=source.stage.failures)
     metadata.update(
         {

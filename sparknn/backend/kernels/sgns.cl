@@ -421,6 +421,9 @@ __attribute__((always_inline)) inline float sgns_pair(__global float *restrict l
 }
 #undef SGNS_PAIR_UPDATE
 
+#ifndef SGNS_COUNTS  // 0: the caller needs no update counts (hogwild: nothing is reported)
+#define SGNS_COUNTS 1
+#endif
 #if SGNS_ATOMIC_COUNTS  // several work-items: rows are shared
 #define COUNT(counts, row) atomic_inc((counts) + (row))
 #else
@@ -492,10 +495,12 @@ __kernel void sgns_train(__global float *restrict syn0, __global float *restrict
       }
       for (int k = 0; k < DIM; ++k) ROW_ADD(l1 + k, neu1e[k]);
     }
+#if SGNS_COUNTS
     COUNT(counts1, pair.output);
     for (int k = 0; k < NEGATIVE; ++k)
       if (pair.negative[k] != pair.output) COUNT(counts1, pair.negative[k]);
     COUNT(counts0, pair.input);
+#endif
     ++n_pairs;
   }
 #undef NEXT_PAIR

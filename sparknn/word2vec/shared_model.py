@@ -1,0 +1,67 @@
+"""One word2vec model in shared memory, trained in place by every task on the driver's host.
+
+With ``hogwild`` (see "Hogwild on one host" in train.py) the driver creates the model as a
+file in a fresh 0700 folder, on ``/dev/shm`` where it has room (memory, never written to
+disk) and in the temporary folder otherwise, and every task maps it: their kernels then
+update the same pages, lock-free, as gensim's and word2vec.c's threads share one model.
+The folder's random name is the handshake: a task on another host does not find it.
+"""
+
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from sparknn.errors import SparknnError
+
+SHARED_MEMORY = "/dev/shm"
+MODEL_FILE = "model.f32"
+
+
+class SharedModel:
+    """The driver's side: create the file holding ``syn0`` then ``syn1neg`` (float32, both
+    ``(vocab_size, dim)``), initialised from ``(syn0, syn1neg)``; :meth:`remove` deletes it."""
+
+    def __init__(self, syn0: np.ndarray, syn1neg: np.ndarray):
+        nbytes = syn0.nbytes + syn1neg.nbytes
+        self.folder = tempfile.mkdtemp(prefix="sparknn-w2v-", dir=_room_for(nbytes))
+        self.path = os.path.join(self.folder, MODEL_FILE)
+        self.shape = syn0.shape
+        try:
+            mapped = np.memmap(self.path, dtype=np.float32, mode="w+", shape=(2, *self.shape))
+            mapped[0], mapped[1] = syn0, syn1neg
+            self.syn0, self.syn1neg = mapped[0], mapped[1]
+        except BaseException:
+            self.remove()
+            raise
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def map_shared_model(path: str, vocab_size: int, dim: int):
+    """A task's side: ``(syn0, syn1neg)`` mapped from the driver's file, updated in place."""
+    expected = 2 * vocab_size * dim * np.dtype(np.float32).itemsize
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        raise SparknnError(
+            f"hogwild: the shared model {path} is not on this task's host "
+            f"({os.uname().nodename}); hogwild needs every task on the driver's host (a local "
+            f"master, local-cluster or one machine); turn it off to exchange rows instead"
+        ) from None
+    if size != expected:
+        raise SparknnError(f"hogwild: {path} holds {size} bytes, expected {expected}")
+    mapped = np.memmap(path, dtype=np.float32, mode="r+", shape=(2, vocab_size, dim))
+    return mapped[0], mapped[1]
+
+
+def _room_for(nbytes: int) -> str | None:
+    """``/dev/shm`` if it can hold ``nbytes`` with room to spare (a container's is often
+    64 MB, and writing past a full tmpfs kills the writer), else None (the temp folder)."""
+    try:
+        stats = os.statvfs(SHARED_MEMORY)
+    except OSError:
+        return None
+    return SHARED_MEMORY if stats.f_bavail * stats.f_frsize >= 2 * nbytes else None
