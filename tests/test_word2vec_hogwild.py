@@ -113,5 +113,5 @@ def test_spark_hogwild_task_without_the_shared_model_is_a_clear_error(spark, tmp
     monkeypatch.setattr(shared_model, "SharedModel", ElsewhereModel)
     lines = planted_corpus(200, seed=1)
     config = {**SETTINGS, "epochs": 1, "min_count": 1, "partitions": 2, "hogwild": True}
-    with pytest.raises(Exception, match="not on this task's host"):
+    with pytest.raises(SparknnError, match="not on this task.s host"):
         train_spark(spark, write_corpus(tmp_path, lines), config, verbose=False)
