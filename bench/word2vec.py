@@ -61,7 +61,7 @@ PYTHON = sys.executable
 # spark-submit's --driver-memory for sparknn (local mode: the JVM holding the cached corpus)
 DRIVER_MEMORY = os.environ.get("SPARKNN_BENCH_DRIVER_MEMORY", "2g")
 HYPER = {"vector_size": 100, "window": 5, "negative": 5, "sample": 1e-3, "min_count": 5}
-# A sparknn system's name ends in any of these suffixes for the job's flags
+# A sparknn system's name ends in any of these suffixes, in this order, for the job's flags
 SUFFIX_FLAGS = {"-shared": "--shared-negatives", "-hogwild": "--hogwild"}
 
 
@@ -264,7 +264,7 @@ def run_system(system, name, run, corpus, epochs, workdir, extra):
     seed = 1 + run  # quality medians over seeds, not one seed's luck
     if system.startswith("sparknn-"):
         variant = system.removeprefix("sparknn-")
-        for suffix, flag in reversed(SUFFIX_FLAGS.items()):
+        for suffix, flag in reversed(SUFFIX_FLAGS.items()):  # the last suffix first
             if variant.endswith(suffix):
                 variant, extra = variant.removesuffix(suffix), [*extra, flag]
         backend, _, partitions = variant.partition("-p")

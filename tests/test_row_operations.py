@@ -144,6 +144,23 @@ def test_merges_are_the_same_with_every_backend(kernels, how):
     assert not np.array_equal(got_matrix, matrix)
 
 
+@pytest.mark.parametrize("backend", [REF, CPUAutoBackend()], ids=["threads", "kernels"])
+def test_a_round_in_which_no_partition_sends_a_row_merges_nothing(backend):
+    """Every syn1neg row deferred (or hogwild, where no replica reports rows): the merge in
+    row blocks has no sent row to cut the blocks at, and returns no rows."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sparknn.word2vec.train import merge_blocks
+
+    matrix = np.ones((30, 4), np.float32)
+    nothing = (np.zeros(0, np.int32), np.zeros((0, 4), np.float32), np.zeros(0, np.int32))
+    with ThreadPoolExecutor(2) as pool:
+        rows, values = merge_blocks(pool, matrix, [nothing, nothing], "adaptive", 0.002, 3,
+                                    backend)()  # fmt: skip
+    assert len(rows) == 0 and values.shape == (0, 4)
+    np.testing.assert_array_equal(matrix, 1.0)
+
+
 def test_devices_with_their_own_memory_run_the_reference(monkeypatch):
     """On a GPU the matrices would cross to the device and back for each call: there the
     reference runs (forced here on PoCL, as a device with memory of its own)."""

@@ -30,6 +30,10 @@ class Backend(ABC):
 
     name: str = "abstract"
     fused_sgns: bool = False  # implements sgns_train
+    #: True where sgns_train/sgns_update update the caller's arrays where they lie (numpy;
+    #: OpenCL on a device that computes in host memory), so processes that map one model
+    #: train it together; False where a call copies the model to a device and back (a GPU).
+    trains_in_place: bool = True
 
     @abstractmethod
     def gemm(self, a, b, trans_a=False, trans_b=False, out=None, accumulate=False) -> np.ndarray:
@@ -156,11 +160,6 @@ class Backend(ABC):
     # unique row indices (int32) of float32 C-contiguous matrices. These are the reference,
     # in numpy; a backend may run them itself where that is faster, but must compute every
     # value bit for bit as here, so that which backend merged a round never changes a vector.
-
-    #: True where sgns_train/sgns_update update the caller's arrays where they lie (numpy;
-    #: OpenCL on a device that computes in host memory), so processes that map one model
-    #: train it together; False where a call copies the model to a device and back (a GPU).
-    trains_in_place: bool = True
 
     #: Callers may run row operations on disjoint rows in several threads at once (numpy
     #: releases the GIL); False where one call at a time is the way (OpenCL kernels).

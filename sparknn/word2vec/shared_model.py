@@ -17,6 +17,7 @@ from sparknn.errors import SparknnError
 
 SHARED_MEMORY = "/dev/shm"
 MODEL_FILE = "model.f32"
+DTYPE = np.float32
 
 
 class SharedModel:
@@ -27,11 +28,9 @@ class SharedModel:
         nbytes = syn0.nbytes + syn1neg.nbytes
         self.folder = tempfile.mkdtemp(prefix="sparknn-w2v-", dir=_room_for(nbytes))
         self.path = os.path.join(self.folder, MODEL_FILE)
-        self.shape = syn0.shape
         try:
-            mapped = np.memmap(self.path, dtype=np.float32, mode="w+", shape=(2, *self.shape))
-            mapped[0], mapped[1] = syn0, syn1neg
-            self.syn0, self.syn1neg = mapped[0], mapped[1]
+            self.syn0, self.syn1neg = _mapped(self.path, "w+", *syn0.shape)
+            self.syn0[:], self.syn1neg[:] = syn0, syn1neg
         except BaseException:
             self.remove()
             raise
@@ -42,7 +41,7 @@ class SharedModel:
 
 def map_shared_model(path: str, vocab_size: int, dim: int):
     """A task's side: ``(syn0, syn1neg)`` mapped from the driver's file, updated in place."""
-    expected = 2 * vocab_size * dim * np.dtype(np.float32).itemsize
+    expected = 2 * vocab_size * dim * np.dtype(DTYPE).itemsize
     try:
         size = os.path.getsize(path)
     except OSError:
@@ -53,7 +52,12 @@ def map_shared_model(path: str, vocab_size: int, dim: int):
         ) from None
     if size != expected:
         raise SparknnError(f"hogwild: {path} holds {size} bytes, expected {expected}")
-    mapped = np.memmap(path, dtype=np.float32, mode="r+", shape=(2, vocab_size, dim))
+    return _mapped(path, "r+", vocab_size, dim)
+
+
+def _mapped(path: str, mode: str, vocab_size: int, dim: int):
+    """The file's ``(syn0, syn1neg)``: two ``(vocab_size, dim)`` matrices, one after the other."""
+    mapped = np.memmap(path, dtype=DTYPE, mode=mode, shape=(2, vocab_size, dim))
     return mapped[0], mapped[1]
 
 

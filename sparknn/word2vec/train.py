@@ -264,7 +264,9 @@ def unseen_squared(partitions: int) -> int:
 def round_words(settings: Settings, partitions: int):
     """``(sync_words, start_words, warmup_words)`` of :func:`round_schedule` for a partition
     count: the settings' round lengths divided by :func:`unseen_squared` (rounded up); one
-    partition needs no ramp."""
+    partition needs no ramp, and hogwild's rounds only pace progress reports."""
+    if settings.hogwild:
+        return HOGWILD_ROUND_WORDS, 0, 0
     if partitions < 2:
         return settings.sync_words, 0, 0
     divisor = unseen_squared(partitions)
@@ -347,7 +349,9 @@ class PartitionTrainer:
     Every replica starts from :func:`init_vectors` (the same for a seed) and keeps ``base0``/
     ``base1``, the model as of the start of the round, to report its rows' deltas. Between
     rounds it receives the merged rows' values (:meth:`apply`), so all replicas and the
-    driver agree on the model at the start of every round.
+    driver agree on the model at the start of every round. Given ``model`` (hogwild), it
+    trains that ``(syn0, syn1neg)``, shared with the other replicas, in place instead: no
+    base, nothing to report or to apply.
     """
 
     def __init__(
@@ -361,22 +365,20 @@ class PartitionTrainer:
         self.tokens, self.sentence_starts = tokens, sentence_starts
         self.settings, self.tables = settings, tables
         self.backend = get_backend(settings.backend)
-        # A shared model (hogwild, see the module docstring) is trained in place alongside
-        # the other replicas: there is nothing to report or to apply.
-        self.shared = model is not None
+        self.shared = model is not None  # hogwild, see the module docstring
+        if self.shared and not self.backend.trains_in_place:
+            raise SparknnError(
+                f"hogwild: backend {settings.backend!r} copies the model to its device and "
+                "back, which would undo the other tasks' updates; use a CPU backend or "
+                "turn hogwild off"
+            )
         if self.shared:
-            if not self.backend.trains_in_place:
-                raise SparknnError(
-                    f"hogwild: backend {settings.backend!r} copies the model to its device and "
-                    "back, which would undo the other tasks' updates; use a CPU backend or "
-                    "turn hogwild off"
-                )
             self.syn0, self.syn1neg = model
-            return
-        self.syn0, self.syn1neg = init_vectors(vocab_size, settings.vector_size, settings.seed)
-        self.base0, self.base1 = self.syn0.copy(), self.syn1neg.copy()
-        # Per syn1neg row: updates since this replica last sent it (0: nothing unsent).
-        self.pending1 = np.zeros(vocab_size, dtype=np.int32)
+        else:
+            self.syn0, self.syn1neg = init_vectors(vocab_size, settings.vector_size, settings.seed)
+            self.base0, self.base1 = self.syn0.copy(), self.syn1neg.copy()
+            # Per syn1neg row: updates since this replica last sent it (0: nothing unsent).
+            self.pending1 = np.zeros(vocab_size, dtype=np.int32)
 
     def apply(self, rows0, values0, rows1, values1) -> None:
         """Move to the merged model: the merged values of the rows anyone changed.
@@ -541,10 +543,10 @@ def merge_blocks(pool, matrix, parts, how, eta, blocks: int, backend):
     rows each (at once, unless ``backend.threaded_rows``); returns a function that waits and
     returns ``(rows, values)``. Rows merge independently of each other, so the result is
     the same as one :func:`merge_rows`."""
-    if not backend.threaded_rows:
+    rows = next((part[0] for part in parts if len(part[0])), np.zeros(0, np.int32))
+    if not backend.threaded_rows or len(rows) == 0:  # nothing sent: no rows to cut at
         merged = merge_rows(matrix, parts, how, eta, backend)
         return lambda: merged
-    rows = next((part[0] for part in parts if len(part[0])), np.zeros(0, np.int32))
     cuts = [0, *(int(rows[len(rows) * k // blocks]) for k in range(1, blocks)), len(matrix)]
     futures = []
     for lo, hi in zip(cuts[:-1], cuts[1:], strict=False):
@@ -603,7 +605,8 @@ def _run_rounds(vocab, partition_sizes, settings, source, verbose=True, model=No
     apply ``update`` (the rows merged last round and their new values; ``model`` is the
     whole ``(syn0, syn1neg)`` for a replica that must be sent everything), train on the
     fraction ``[start, stop)`` and return the :class:`RoundResult` list ordered by partition.
-    With ``settings.hogwild``, ``model`` is the one the replicas train in place.
+    With ``settings.hogwild``, ``model`` is the one the replicas train in place (they send
+    no rows, so the merges are empty).
     """
     keep_freed_memory()
     backend = merge_backend(settings.backend)
@@ -611,17 +614,13 @@ def _run_rounds(vocab, partition_sizes, settings, source, verbose=True, model=No
         model = init_vectors(len(vocab), settings.vector_size, settings.seed)
     syn0, syn1neg = model
     largest = max(partition_sizes, default=0)
-    if settings.hogwild:
-        schedules = round_schedule(largest, settings.epochs, HOGWILD_ROUND_WORDS)
-    else:
-        schedules = round_schedule(
-            largest, settings.epochs, *round_words(settings, len(partition_sizes))
-        )
+    schedules = round_schedule(
+        largest, settings.epochs, *round_words(settings, len(partition_sizes))
+    )
     total_rounds = sum(len(cuts) - 1 for cuts in schedules)
     progress = Progress(sum(partition_sizes), settings.epochs)
     empty = np.zeros(0, dtype=np.int32)
-    nothing = (empty, syn0[empty], empty, syn1neg[empty])
-    update = nothing  # nothing merged before round 1
+    update = (empty, syn0[empty], empty, syn1neg[empty])  # nothing merged before round 1
     started, started_at, loss_history = time.perf_counter(), time.time(), []
     compute_seconds = merge_seconds = 0.0
     rows_sent = np.zeros(2, dtype=np.int64)  # syn0, syn1neg rows the partitions sent
@@ -636,18 +635,15 @@ def _run_rounds(vocab, partition_sizes, settings, source, verbose=True, model=No
             )  # fmt: skip
             merging = time.perf_counter()
             how, eta = settings.merge, settings.merge_eta
-            if settings.hogwild:  # the replicas trained the driver's model itself
-                update = nothing
-            else:
-                merging0 = merge_blocks(
-                    pool, syn0, [(r.rows0, r.deltas0, r.counts0) for r in results], how, eta,
-                    1, backend,
-                )  # fmt: skip
-                merging1 = merge_blocks(
-                    pool, syn1neg, [(r.rows1, r.deltas1, r.counts1) for r in results], how,
-                    eta, MERGE_BLOCKS, backend,
-                )  # fmt: skip
-                update = (*merging0(), *merging1())
+            merging0 = merge_blocks(
+                pool, syn0, [(r.rows0, r.deltas0, r.counts0) for r in results], how, eta, 1,
+                backend,
+            )  # fmt: skip
+            merging1 = merge_blocks(
+                pool, syn1neg, [(r.rows1, r.deltas1, r.counts1) for r in results], how, eta,
+                MERGE_BLOCKS, backend,
+            )  # fmt: skip
+            update = (*merging0(), *merging1())
             merge_seconds += time.perf_counter() - merging
             compute_seconds += max(r.seconds for r in results)
             rows_sent += [sum(len(r.rows0) for r in results), sum(len(r.rows1) for r in results)]
