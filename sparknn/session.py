@@ -4,8 +4,11 @@
 ``spark://host:port``. It exists because a plain ``SparkSession.builder`` gets several
 things wrong for us on a fresh machine:
 
-* executors must run the same Python as the driver (``PYSPARK_PYTHON``);
-* the driver must bind to loopback on sandboxed hosts (``SPARK_LOCAL_IP``);
+* executors must run the same Python as the driver (``PYSPARK_PYTHON``), unless the user
+  configured theirs (``spark.pyspark.python``, ``spark.executorEnv.PYSPARK_PYTHON``);
+* a driver whose executors all run on this host binds to loopback, which works on sandboxed
+  hosts whose name does not resolve (``SPARK_LOCAL_IP``); a driver of a cluster on other hosts
+  keeps Spark's own choice of address, since executors must reach it;
 * each Python worker should use one BLAS thread, since Spark already runs one task per core;
 * executors need the sparknn code itself, which we ship as a zip (``addPyFile``) so the
   same call works on a real cluster where sparknn is not installed on the workers;
@@ -23,6 +26,8 @@ from pathlib import Path
 from sparknn.errors import SparknnError
 
 DEFAULT_MASTER = "local[2]"
+# Where a user may have said which Python executors run; we then leave it alone.
+PYTHON_SETTINGS = ("spark.pyspark.python", "spark.executorEnv.PYSPARK_PYTHON")
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
@@ -69,33 +74,56 @@ def _launcher_master() -> str | None:
     return os.environ.get("SPARKNN_MASTER")
 
 
-def session(master: str | None = None, app_name: str = "sparknn", conf: dict | None = None):
-    """Return a SparkSession for ``master``.
+def runs_on_this_host(master: str) -> bool:
+    """Whether every executor of ``master`` runs on this host: ``local[...]``,
+    ``local-cluster[...]``, or a standalone master (or HA list) on a loopback address."""
+    if master == "local" or master.startswith(("local[", "local-cluster[")):
+        return True
+    if not master.startswith("spark://"):
+        return False  # yarn, k8s://, mesos://...: executors on other machines
+    hosts = [entry.rsplit(":", 1)[0].strip("[]") for entry in master[8:].split(",")]
+    return all(host == "localhost" or host.startswith("127.") or host == "::1" for host in hosts)
 
-    Default master: spark-submit's ``--master`` when launched by it, else $SPARKNN_MASTER,
-    else local[2].
-    """
-    check_java()
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
-    from pyspark.sql import SparkSession
-
-    active = SparkSession.getActiveSession()
-    if active is not None and master is None:
-        return active  # under spark-submit, or a notebook that already made one
-    master = _with_task_retries(master or _launcher_master() or DEFAULT_MASTER)
-    builder = SparkSession.builder.master(master).appName(app_name)
-    settings = {
+def spark_settings(configured, conf: dict) -> dict:
+    """The settings sparknn gives a new session: its defaults for the keys neither
+    ``configured`` (a SparkConf) nor ``conf`` sets, then ``conf``."""
+    defaults = {
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.ui.showConsoleProgress": "false",
         "spark.python.worker.reuse": "true",
         **{f"spark.executorEnv.{k}": v for k, v in ONE_THREAD.items()},
-        "spark.executorEnv.PYSPARK_PYTHON": os.environ["PYSPARK_PYTHON"],
-        **(conf or {}),
     }
-    for key, value in settings.items():
+    if not any(key in conf or configured.contains(key) for key in PYTHON_SETTINGS):
+        defaults["spark.executorEnv.PYSPARK_PYTHON"] = os.environ["PYSPARK_PYTHON"]
+    unset = {key: value for key, value in defaults.items() if not configured.contains(key)}
+    return {**unset, **conf}
+
+
+def session(master: str | None = None, app_name: str = "sparknn", conf: dict | None = None):
+    """Return a SparkSession for ``master``.
+
+    Default master: spark-submit's ``--master`` when launched by it, else $SPARKNN_MASTER,
+    else local[2]. ``conf`` and anything already configured (spark-submit's ``--conf``,
+    ``spark-defaults.conf``) win over sparknn's defaults.
+    """
+    check_java()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+
+    from pyspark import SparkConf
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None and master is None:
+        return active  # a notebook, or a job, that already made one
+    master = _with_task_retries(master or _launcher_master() or DEFAULT_MASTER)
+    if runs_on_this_host(master) and "PYSPARK_GATEWAY_PORT" not in os.environ:
+        # Read by the JVM we are about to start (spark-submit's is already running).
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = SparkSession.builder.master(master).appName(app_name)
+    # SparkConf() holds spark-submit's properties when it launched us.
+    for key, value in spark_settings(SparkConf(), conf or {}).items():
         builder = builder.config(key, value)
     try:
         spark = builder.getOrCreate()

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,9 @@ def test_device_by_index_and_by_name(monkeypatch):
 def test_unknown_device_lists_what_was_found(monkeypatch, wanted):
     monkeypatch.setenv(opencl_backend.DEVICE_ENV, wanted)
     first = opencl_backend.list_devices()[0][1].name.strip()
-    with pytest.raises(SparknnError, match=rf"{wanted}.*found: \[0\] {first}"):
+    # Device names hold regex metacharacters, e.g. 'pthread-Intel(R) Xeon(R) Processor'.
+    expected = rf"{re.escape(wanted)}.*found: \[0\] {re.escape(first)}"
+    with pytest.raises(SparknnError, match=expected):
         OpenCLBackend()
 
 

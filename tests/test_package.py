@@ -58,3 +58,50 @@ def test_spark_defaults_jvm_options_start_a_jvm():
         assert done.returncode == 0, done.stderr
     bad = subprocess.run([java, "-XX:NoSuchFlag=1", "-version"], capture_output=True, timeout=60)
     assert bad.returncode != 0  # the check can fail
+
+
+@pytest.mark.parametrize(
+    ("master", "on_this_host"),
+    [
+        ("local", True),
+        ("local[2]", True),
+        ("local[*,4]", True),
+        ("local-cluster[2,1,1024]", True),
+        ("spark://127.0.0.1:7077", True),
+        ("spark://localhost:7077,127.0.0.2:7078", True),
+        ("spark://[::1]:7077", True),
+        ("spark://10.0.0.5:7077", False),
+        ("spark://master.example.org:7077", False),
+        ("spark://127.0.0.1:7077,other:7077", False),
+        ("yarn", False),
+        ("k8s://https://kubernetes:443", False),
+    ],
+)
+def test_only_a_driver_whose_executors_share_its_host_binds_to_loopback(master, on_this_host):
+    from sparknn.session import runs_on_this_host
+
+    assert runs_on_this_host(master) is on_this_host
+
+
+def test_what_the_user_configured_wins_over_sparknn_defaults(monkeypatch):
+    from pyspark import SparkConf
+
+    from sparknn.session import spark_settings
+
+    monkeypatch.setenv("PYSPARK_PYTHON", "/driver/python")
+    fresh = spark_settings(SparkConf(loadDefaults=False), {})
+    assert fresh["spark.executorEnv.PYSPARK_PYTHON"] == "/driver/python"
+    assert fresh["spark.python.worker.reuse"] == "true"
+
+    # spark-submit --conf ... (a packed venv on the executors, say) is left as the user set it
+    submitted = SparkConf(loadDefaults=False)
+    submitted.set("spark.executorEnv.PYSPARK_PYTHON", "./env/bin/python")
+    submitted.set("spark.python.worker.reuse", "false")
+    settings = spark_settings(submitted, {})
+    assert "spark.executorEnv.PYSPARK_PYTHON" not in settings
+    assert "spark.python.worker.reuse" not in settings
+    assert settings["spark.executorEnv.OMP_NUM_THREADS"] == "1"
+
+    chosen = spark_settings(SparkConf(loadDefaults=False), {"spark.pyspark.python": "/py"})
+    assert chosen["spark.pyspark.python"] == "/py"
+    assert "spark.executorEnv.PYSPARK_PYTHON" not in chosen

@@ -69,8 +69,8 @@ class TaskServer:
     def __init__(self, n_tasks, secret, bind_host="", advertise_host=None):
         self.n_tasks = n_tasks
         self.secret = secret
-        self.listener = socket.create_server((bind_host, 0), backlog=64)
-        self.host = advertise_host or socket.gethostname()
+        self.listener = _tcp_listener(bind_host)
+        self.host = advertise_host or bind_host or socket.gethostname()
         self.port = self.listener.getsockname()[1]
         self.unix_folder, self.unix_path, self.unix_listener = _unix_listener()
         self.incoming: queue.Queue = queue.Queue()
@@ -168,6 +168,18 @@ class TaskServer:
             conn.channel.close()
         self.tasks.clear()
         self.pool.shutdown(wait=False)
+
+
+def _tcp_listener(bind_host: str) -> socket.socket:
+    """A listening TCP socket on ``bind_host`` ("" or "0.0.0.0": every interface)."""
+    try:
+        return socket.create_server((bind_host, 0), backlog=64)
+    except OSError as error:
+        raise SparknnError(
+            f"the driver cannot listen on {bind_host!r} for its training tasks ({error}); it "
+            "listens on spark.driver.bindAddress, else spark.driver.host: set them to an "
+            "address of this machine that executors can reach"
+        ) from None
 
 
 def _unix_listener():

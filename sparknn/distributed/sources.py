@@ -7,8 +7,8 @@ single-process run and a Spark run. ``version`` identifies the parameter vector 
 updates applied): tasks are sent the parameters only when their copy is older.
 """
 
-import os
 import re
+import socket
 import threading
 import time
 import uuid
@@ -47,11 +47,17 @@ class LocalGradients:
 
 
 def driver_address(spark) -> tuple[str, str]:
-    """(bind host, host executors connect to): Spark's own idea of where the driver lives."""
+    """``(address to listen on, address executors connect to)``, as Spark's own driver does.
+
+    Executors reach the driver at ``spark.driver.host`` (Spark sets it when the context
+    starts: the host's address, or what the user or ``SPARK_LOCAL_IP`` chose); the driver
+    listens on ``spark.driver.bindAddress``, which defaults to that same address. Only the
+    JVM's configuration counts: this process's environment may differ from the JVM's (under
+    spark-submit the JVM started first).
+    """
     conf = spark.sparkContext.getConf()
-    advertise = conf.get("spark.driver.host", None) or os.environ.get("SPARK_LOCAL_IP")
-    bind = conf.get("spark.driver.bindAddress", None) or os.environ.get("SPARK_LOCAL_IP") or ""
-    return bind, advertise or ""
+    advertise = conf.get("spark.driver.host", None) or socket.gethostname()
+    return conf.get("spark.driver.bindAddress", None) or advertise, advertise
 
 
 def _concurrent_tasks(spark) -> int | None:

@@ -32,12 +32,22 @@ from sparknn.distributed.protocol import (
     Header,
     client_handshake,
 )
+from sparknn.errors import SparknnError
+
+# The driver listens before it launches the stage, so a task that cannot connect within
+# this many seconds never will: it fails at once (and with it, after Spark's retries, the
+# job) instead of after minutes.
+CONNECT_TIMEOUT = 10.0
 
 
-def connect(address, secret: bytes, hello: Header, timeout: float = 60.0) -> Channel:
+def connect(address, secret: bytes, hello: Header, timeout: float = CONNECT_TIMEOUT) -> Channel:
     """Connect to the driver's server at ``address`` = ``(host, port, unix socket path)``
     and pass its handshake: over the Unix socket when this task runs on the driver's host
-    (the path exists here and accepts us), else over TCP."""
+    (the path exists here and accepts us), else over TCP.
+
+    Raises SparknnError naming the address and the Spark settings behind it when the
+    driver cannot be reached within ``timeout`` seconds.
+    """
     host, port, unix_path = address
     if unix_path and os.path.exists(unix_path):
         sock = socket.socket(socket.AF_UNIX)
@@ -49,12 +59,18 @@ def connect(address, secret: bytes, hello: Header, timeout: float = 60.0) -> Cha
             sock.close()  # e.g. another host's folder of the same name: use TCP
     deadline = time.monotonic() + timeout
     while True:
+        remaining = deadline - time.monotonic()
         try:
-            sock = socket.create_connection((host, port), timeout=10)
+            sock = socket.create_connection((host, port), timeout=max(remaining, 0.1))
             break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
+        except OSError as error:
+            if time.monotonic() + 0.2 >= deadline:
+                raise SparknnError(
+                    f"a training task on {socket.gethostname()} could not connect to the driver "
+                    f"at {host}:{port} ({error}); executors reach the driver at "
+                    "spark.driver.host, and it listens on spark.driver.bindAddress: set them to "
+                    "an address of the driver's machine that executors can route to"
+                ) from None
             time.sleep(0.2)
     return _handshake(sock, secret, hello)
 
@@ -119,6 +135,7 @@ def barrier_task(address, secret: bytes, make_replica, serve_loop=serve):
         generation = min(int(i) for i in ids)
         hello = Header(HELLO, context.partitionId(), generation)
         channel = connect(address, secret, hello)
+        transport = "unix" if channel.sock.family == socket.AF_UNIX else "tcp"
         try:
             report = serve_loop(channel, replica)
         finally:
@@ -128,6 +145,7 @@ def barrier_task(address, secret: bytes, make_replica, serve_loop=serve):
             generation=generation,
             host=socket.gethostname(),
             pid=os.getpid(),
+            transport=transport,
         )
         yield report
 

@@ -827,6 +827,11 @@ def train_spark(spark, corpus, config: dict, verbose=True, fail_at_round=None) -
         if shared is not None:
             shared.remove()
     metadata.update(tasks=tasks, task_failures=source.stage.failures)
+    # Where the tasks ran and how they reached the driver ("unix" on its host, else "tcp").
+    metadata["task_connections"] = [
+        {"host": report["host"], "transport": report["transport"]}
+        for report in source.stage.reports or []
+    ]
     metadata.update(
         {
             "corpus": [str(c) for c in ([corpus] if isinstance(corpus, str) else corpus)],
