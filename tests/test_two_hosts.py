@@ -61,6 +61,7 @@ class SecondHost:
         self.link = f"snn{tag}"  # interface names are at most 15 bytes
         subnet = f"10.231.{os.getpid() % 250}"
         self.driver_ip, self.worker_ip = f"{subnet}.1", f"{subnet}.2"
+        self.remove()  # a namesake left by a killed run
         _run("ip", "netns", "add", self.namespace)
         try:
             _run("ip", "link", "add", f"{self.link}a", "type", "veth", "peer", "name",
