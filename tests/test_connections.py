@@ -1,14 +1,23 @@
-"""Task <-> driver connections: a Unix socket on the driver's host, TCP otherwise."""
+"""Task <-> driver connections: a Unix socket on the driver's host, TCP otherwise; clients that
+never answer the handshake, or answer it wrongly, do not keep tasks out."""
 
 import os
 import socket
 import tempfile
+import threading
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from sparknn.distributed.protocol import HELLO, STEP, Header, new_secret
+from sparknn.distributed.protocol import (
+    HELLO,
+    NONCE_BYTES,
+    STEP,
+    Header,
+    new_secret,
+    recv_exact,
+)
 from sparknn.distributed.server import TaskServer
 from sparknn.distributed.worker import connect
 from sparknn.errors import SparknnError
@@ -26,10 +35,10 @@ def server():
     server.close()
 
 
-def _round_trip(server, channel):
+def _round_trip(server, channel, task=0):
     """A frame each way between the server's end and the task's end of ``channel``."""
     server.wait_for_tasks(lambda: None, timeout=10)
-    driver_end = server.tasks[0].channel
+    driver_end = server.tasks[task].channel
     payload = np.arange(300_000, dtype=np.float32)  # more than one socket buffer's worth
     driver_end.send(Header(STEP, step=7), payload)
     header = channel.recv_header()
@@ -73,6 +82,115 @@ def test_closing_the_server_removes_its_unix_socket():
     assert os.stat(folder).st_mode & 0o777 == 0o700
     server.close()
     assert not os.path.exists(folder)
+
+
+class _PatientServer(_Server):
+    """Gives handshakes so long that a connection it closes during a test was displaced, not
+    timed out, and lets few wait, so that few connections fill it."""
+
+    handshake_timeout = 600.0
+    spare_handshakes = 4
+
+
+def _idle(server, unix=False):
+    """A connection to ``server`` that never answers its challenge."""
+    if unix:
+        sock = socket.socket(socket.AF_UNIX)
+        sock.connect(server.unix_path)
+    else:
+        sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.settimeout(10)  # far below the server's handshake_timeout
+    return sock
+
+
+def _challenged(sock):
+    """``sock`` once the server has accepted it and sent its challenge."""
+    recv_exact(sock, memoryview(bytearray(NONCE_BYTES)))
+    return sock
+
+
+def _still_open(sock) -> bool:
+    sock.setblocking(False)
+    try:
+        return sock.recv(1) != b""
+    except BlockingIOError:
+        return True
+    finally:
+        sock.settimeout(10)
+
+
+def _closes(sock) -> bool:
+    return sock.recv(1) == b""
+
+
+def test_idle_connections_do_not_delay_a_task():
+    """Connections that never answer, on both listeners and opened first: a task still passes
+    the handshake (its connect gives up long before the server gives up on them) and the idle
+    ones were not closed to make way for it."""
+    server = _PatientServer(n_tasks=2, secret=new_secret(), bind_host="127.0.0.1")
+    idle = [_idle(server, unix=i % 2 == 1) for i in range(server.spare_handshakes)]
+    try:
+        by_unix = connect(server.address, server.secret, Header(HELLO, 0, 0))
+        by_tcp = connect(("127.0.0.1", server.port, None), server.secret, Header(HELLO, 1, 0))
+        _round_trip(server, by_unix, task=0)
+        _round_trip(server, by_tcp, task=1)
+        assert all(_still_open(_challenged(sock)) for sock in idle)
+    finally:
+        server.close()
+        for sock in idle:
+            sock.close()
+
+
+def test_at_most_n_tasks_plus_spare_connections_wait_and_the_oldest_makes_way():
+    server = _PatientServer(n_tasks=1, secret=new_secret(), bind_host="127.0.0.1")
+    bound = 1 + _PatientServer.spare_handshakes
+    idle = [_challenged(_idle(server, unix=i % 2 == 1)) for i in range(bound + 2)]
+    try:
+        assert _closes(idle[0]) and _closes(idle[1])  # displaced, in order
+        assert all(_still_open(sock) for sock in idle[2:])
+        # A task arriving with the bound reached displaces the oldest waiting connection.
+        channel = connect(server.address, server.secret, Header(HELLO, 0, 0))
+        _round_trip(server, channel)
+        assert _closes(idle[2])
+        assert all(_still_open(sock) for sock in idle[3:])
+    finally:
+        server.close()
+        for sock in idle:
+            sock.close()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"\xff" * 80,  # garbage
+        Header(STEP, length=2**62).pack() + bytes(32),  # a huge frame, unsigned
+        Header(HELLO).pack() + bytes(32),  # a HELLO with a wrong signature
+    ],
+    ids=["garbage", "huge-frame", "unsigned-hello"],
+)
+def test_a_wrong_answer_is_refused_and_a_task_still_connects(answer):
+    server = _PatientServer(n_tasks=1, secret=new_secret(), bind_host="127.0.0.1")
+    try:
+        with _challenged(_idle(server)) as sock:
+            sock.sendall(answer)
+            assert _closes(sock)
+        channel = connect(server.address, server.secret, Header(HELLO, 0, 0))
+        _round_trip(server, channel)
+    finally:
+        server.close()
+
+
+def test_close_ends_the_handshakes_in_progress_and_the_server_threads():
+    before = set(threading.enumerate())
+    server = _PatientServer(n_tasks=1, secret=new_secret(), bind_host="127.0.0.1")
+    idle = [_challenged(_idle(server, unix=i % 2 == 1)) for i in range(3)]
+    server.close()
+    try:
+        assert all(_closes(sock) for sock in idle)
+        assert set(threading.enumerate()) <= before
+    finally:
+        for sock in idle:
+            sock.close()
 
 
 def test_a_temp_folder_too_long_for_a_unix_socket_leaves_tcp(tmp_path, monkeypatch):

@@ -1,5 +1,10 @@
 """Synchronous data-parallel SGD on local-cluster: partition-count independence, equality with
-the single-process path, and recovery from a task that dies mid-training."""
+the single-process path, and recovery from a task that dies mid-training, with a flood of idle
+connections against the driver while Spark relaunches it."""
+
+import selectors
+import socket
+import threading
 
 import numpy as np
 import pytest
@@ -11,6 +16,62 @@ from sparknn.distributed import BatchSchedule, LocalGradients, SparkGradients
 from sparknn.distributed.trainer import fit
 
 STEPS = 50
+FLOOD = 50  # idle connections held open against the driver during the relaunch
+
+
+class IdleFlood:
+    """``count`` connections to a task server's listeners at ``address`` (TCP and Unix socket
+    by turns) that never answer its challenge, from the first task failure ``log``ged by the
+    stage; each one the server closes is opened again, until ``stop()``."""
+
+    def __init__(self, count):
+        self.address = None
+        self.opened = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(count,), daemon=True)
+
+    def log(self, message):
+        print(message)
+        if self._thread.ident is None:  # not started yet
+            self._thread.start()
+
+    def _open(self, selector, index):
+        host, port, unix_path = self.address
+        try:
+            if index % 2 and unix_path:
+                sock = socket.socket(socket.AF_UNIX)
+                sock.connect(unix_path)
+            else:
+                sock = socket.create_connection((host, port))
+        except OSError:  # the server has closed
+            return
+        sock.setblocking(False)
+        selector.register(sock, selectors.EVENT_READ, index)
+        self.opened += 1
+
+    def _run(self, count):
+        with selectors.DefaultSelector() as selector:
+            for index in range(count):
+                self._open(selector, index)
+            while not self._stop.is_set():
+                for key, _ in selector.select(timeout=0.2):
+                    try:
+                        closed = key.fileobj.recv(64) == b""  # else: the challenge, ignored
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        closed = True
+                    if closed:
+                        selector.unregister(key.fileobj)
+                        key.fileobj.close()
+                        self._open(selector, key.data)
+            for key in list(selector.get_map().values()):
+                key.fileobj.close()
+
+    def stop(self):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
 
 
 def tiny_model(vocab_size):
@@ -32,16 +93,21 @@ def runs(spark, dubliners_path, tmp_path_factory):
             model = tiny_model(len(corpus.vocab))
             results.setdefault("initial", model.params.copy())
             replica = CharLMReplica.factory(model.get_config(), "numpy")
+            flood = IdleFlood(FLOOD)
             source = SparkGradients(
-                spark, corpus.shards, replica, model.params.size, model.dtype, fail_at_step
-            )
+                spark, corpus.shards, replica, model.params.size, model.dtype, fail_at_step,
+                log=flood.log,
+            )  # fmt: skip
+            flood.address = source.server.address
             try:
                 fit(model, source, schedule, STEPS)
             finally:
+                flood.stop()
                 source.close()
             key = partitions if fail_at_step is None else "fault"
             results[key] = model.params.copy()
             results[f"{key}/source"] = source
+            results[f"{key}/flood"] = flood
         if partitions == 1:  # the single-process reference over the same batches
             model = tiny_model(len(corpus.vocab))
             local = CharLMReplica(model, corpus.shards.collect(), per_shard=False)
@@ -65,8 +131,11 @@ def test_spark_run_equals_single_process_run(runs):
 
 
 def test_task_failure_is_retried_and_changes_nothing(runs):
+    """A task dies at step 7; while Spark relaunches the stage, idle connections flood the
+    driver's listeners (reopened as the server drops them) until training ends."""
     source = runs["fault/source"]
     assert source.failures == 1  # the injected exit happened and was noticed
+    assert runs["fault/flood"].opened >= FLOOD
     generations = {report["generation"] for report in source.reports}
     assert len(generations) == 1 and all(r["steps"] == STEPS - 7 for r in source.reports)
     np.testing.assert_allclose(runs["fault"], runs[2], rtol=1e-4, atol=1e-9)

@@ -7,7 +7,9 @@ back with ``recv_into`` a preallocated buffer.
 
 Authentication: the driver sends a random nonce; the task answers with
 ``HMAC-SHA256(secret, nonce + hello header)``. The per-job secret travels to executors inside
-the Spark task closure, never over this socket.
+the Spark task closure, never over this socket. The driver reads the answers of many
+connections at once (:mod:`sparknn.distributed.server`), so checking one is separate from
+reading it.
 """
 
 import hashlib
@@ -23,6 +25,7 @@ MAGIC = b"SNN1"
 # magic, kind, dtype code, flags, step, count, length, loss, seconds
 HEADER = struct.Struct("<4sBBHqqqdd")
 NONCE_BYTES = 32
+ANSWER_BYTES = HEADER.size + hashlib.sha256().digest_size  # a task's HELLO header and its HMAC
 SOCKET_BUFFER = 8 << 20
 
 # Message kinds. Driver -> task: STEP, EVAL, STOP. Task -> driver: HELLO, GRAD, LOSS.
@@ -136,13 +139,10 @@ def client_handshake(channel: Channel, secret: bytes, hello: Header) -> None:
     channel.sock.sendall(packed + sign(secret, bytes(nonce), packed))
 
 
-def server_handshake(channel: Channel, secret: bytes) -> Header:
-    """Challenge the peer; return its HELLO header or raise PermissionError."""
-    nonce = os.urandom(NONCE_BYTES)
-    channel.sock.sendall(nonce)
-    raw = bytearray(HEADER.size + hashlib.sha256().digest_size)
-    recv_exact(channel.sock, memoryview(raw))
-    packed, digest = bytes(raw[: HEADER.size]), bytes(raw[HEADER.size :])
+def check_hello(secret: bytes, nonce: bytes, answer: bytes) -> Header:
+    """The HELLO header of a task's ``answer`` (:data:`ANSWER_BYTES`) to ``nonce``; raises
+    PermissionError unless it is signed with ``secret``."""
+    packed, digest = answer[: HEADER.size], answer[HEADER.size :]
     if not hmac.compare_digest(digest, sign(secret, nonce, packed)):
         raise PermissionError("worker failed authentication")
     hello = Header.unpack(packed)

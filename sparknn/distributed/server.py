@@ -6,33 +6,43 @@ than loopback TCP (3.0-3.7 vs 1.1 GB/s over two runs of bench/transport.py), and
 exchanges tens of MB every round.
 
 An accept thread authenticates incoming tasks at any time, so a retried barrier stage can
-reconnect while the driver waits. A *generation* is the set of tasks of one stage attempt;
-when a newer attempt connects, the older connections are dropped. A step is all-or-nothing:
-if any connection fails during an exchange, the driver closes the generation, waits for
-Spark to relaunch the stage and sends the same step again, so a task failure never changes
-the result.
+reconnect while the driver waits. It waits on every listener and every unauthenticated
+connection at once, so a connection that does not answer the challenge delays no other. Each
+has ``handshake_timeout`` seconds to pass the handshake; at most ``n_tasks +
+spare_handshakes`` wait at a time, and one more displaces the oldest waiting. Idle or hostile
+connections thus hold bounded resources and cannot lock out a task, which answers as soon as
+it is challenged.
+
+A *generation* is the set of tasks of one stage attempt; when a newer attempt connects, the
+older connections are dropped. A step is all-or-nothing: if any connection fails during an
+exchange, the driver closes the generation, waits for Spark to relaunch the stage and sends
+the same step again, so a task failure never changes the result.
 """
 
 import os
 import queue
+import selectors
 import shutil
 import socket
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from sparknn.distributed.protocol import (
+    ANSWER_BYTES,
     DTYPE_CODES,
     EVAL,
     FLAG_DIE,
+    NONCE_BYTES,
     STEP,
     STOP,
     Channel,
     Header,
-    server_handshake,
+    check_hello,
 )
 from sparknn.errors import SparknnError
 
@@ -66,6 +76,9 @@ class TaskServer:
     (it must have ``channel``, ``task`` and ``generation``).
     """
 
+    handshake_timeout = 5.0  # seconds a new connection has to authenticate
+    spare_handshakes = 64  # unauthenticated connections allowed to wait beyond n_tasks
+
     def __init__(self, n_tasks, secret, bind_host="", advertise_host=None):
         self.n_tasks = n_tasks
         self.secret = secret
@@ -79,13 +92,15 @@ class TaskServer:
         self.reconnects = 0
         self.pool = ThreadPoolExecutor(max_workers=max(1, n_tasks), thread_name_prefix="sparknn")
         self._closed = threading.Event()
-        self._acceptors = [
-            threading.Thread(target=self._accept_loop, args=(listener,), daemon=True)
-            for listener in (self.listener, self.unix_listener)
-            if listener is not None
-        ]
-        for acceptor in self._acceptors:
-            acceptor.start()
+        self.max_pending = n_tasks + self.spare_handshakes
+        self._pending: dict[socket.socket, _Handshake] = {}  # oldest first; accept thread only
+        self._selector = selectors.DefaultSelector()
+        for listener in (self.listener, self.unix_listener):
+            if listener is not None:
+                listener.setblocking(False)
+                self._selector.register(listener, selectors.EVENT_READ)
+        self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
+        self._acceptor.start()
 
     def connection(self, channel: Channel, hello: Header):
         raise NotImplementedError
@@ -96,24 +111,74 @@ class TaskServer:
         takes."""
         return self.host, self.port, self.unix_path
 
-    def _accept_loop(self, listener: socket.socket) -> None:
-        listener.settimeout(0.2)
-        while not self._closed.is_set():
-            try:
-                sock, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            sock.settimeout(30)
+    def _accept_loop(self) -> None:
+        """Accept connections and read their handshake answers, all without blocking."""
+        try:
+            while not self._closed.is_set():
+                for key, _ in self._selector.select(timeout=0.2):
+                    if key.data is None:
+                        self._accept(key.fileobj)
+                    elif key.fileobj in self._pending:  # not displaced earlier in this batch
+                        self._read_answer(key.data)
+                now = time.monotonic()
+                for handshake in [h for h in self._pending.values() if h.deadline < now]:
+                    self._drop(handshake)
+        finally:
+            for handshake in list(self._pending.values()):
+                self._drop(handshake)
+            self._selector.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        try:
+            sock, _ = listener.accept()
+        except OSError:  # the listener closed, or the peer left before we got to it
+            return
+        nonce = os.urandom(NONCE_BYTES)
+        try:
             channel = Channel(sock)
-            try:
-                hello = server_handshake(channel, self.secret)
-            except (OSError, PermissionError, ConnectionError):
-                channel.close()
-                continue
-            sock.settimeout(None)
-            self.incoming.put(self.connection(channel, hello))
+            sock.setblocking(False)
+            if sock.send(nonce) != NONCE_BYTES:  # an empty send buffer takes it whole
+                raise ConnectionError("challenge not sent")
+        except OSError:
+            sock.close()
+            return
+        if len(self._pending) >= self.max_pending:
+            self._drop(next(iter(self._pending.values())))
+        handshake = _Handshake(channel, nonce, time.monotonic() + self.handshake_timeout)
+        self._pending[sock] = handshake
+        self._selector.register(sock, selectors.EVENT_READ, handshake)
+
+    def _read_answer(self, handshake: "_Handshake") -> None:
+        view = memoryview(handshake.answer)[handshake.received :]
+        try:
+            received = handshake.channel.sock.recv_into(view)
+        except BlockingIOError:
+            return
+        except OSError:
+            received = 0
+        if received == 0:  # the peer left
+            self._drop(handshake)
+            return
+        handshake.received += received
+        if handshake.received < ANSWER_BYTES:
+            return
+        self._forget(handshake)
+        try:
+            hello = check_hello(self.secret, handshake.nonce, bytes(handshake.answer))
+        except (PermissionError, ConnectionError):
+            handshake.channel.close()
+            return
+        handshake.channel.sock.settimeout(None)  # blocking from here on
+        self.incoming.put(self.connection(handshake.channel, hello))
+
+    def _forget(self, handshake: "_Handshake") -> None:
+        sock = handshake.channel.sock
+        self._selector.unregister(sock)
+        del self._pending[sock]
+
+    def _drop(self, handshake: "_Handshake") -> None:
+        self._forget(handshake)
+        handshake.channel.close()
 
     def wait_for_tasks(self, job_failed, timeout: float) -> None:
         """Block until every task of the newest stage attempt is connected."""
@@ -158,12 +223,11 @@ class TaskServer:
             except OSError:
                 pass
         self._closed.set()
+        self._acceptor.join()  # it closes the connections still in their handshake
         self.listener.close()
         if self.unix_listener is not None:
             self.unix_listener.close()
             shutil.rmtree(self.unix_folder, ignore_errors=True)
-        for acceptor in self._acceptors:
-            acceptor.join(timeout=2)
         for conn in self.tasks.values():
             conn.channel.close()
         self.tasks.clear()
@@ -180,6 +244,17 @@ def _tcp_listener(bind_host: str) -> socket.socket:
             "listens on spark.driver.bindAddress, else spark.driver.host: set them to an "
             "address of this machine that executors can reach"
         ) from None
+
+
+@dataclass
+class _Handshake:
+    """A connection that has been sent ``nonce`` and must answer by ``deadline``."""
+
+    channel: Channel
+    nonce: bytes
+    deadline: float
+    answer: bytearray = field(default_factory=lambda: bytearray(ANSWER_BYTES))
+    received: int = 0  # bytes of the answer read so far
 
 
 def _unix_listener():

@@ -72,6 +72,7 @@ def connect(address, secret: bytes, hello: Header, timeout: float = CONNECT_TIME
                     "an address of the driver's machine that executors can route to"
                 ) from None
             time.sleep(0.2)
+    sock.settimeout(timeout)  # for the handshake, whatever was left of the deadline
     return _handshake(sock, secret, hello)
 
 
