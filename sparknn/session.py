@@ -8,10 +8,13 @@ things wrong for us on a fresh machine:
 * the driver must bind to loopback on sandboxed hosts (``SPARK_LOCAL_IP``);
 * each Python worker should use one BLAS thread, since Spark already runs one task per core;
 * executors need the sparknn code itself, which we ship as a zip (``addPyFile``) so the
-  same call works on a real cluster where sparknn is not installed on the workers;
-* a missing ``java`` should be a one-line hint, not a Py4J stack trace.
+  same call works on a real cluster where sparknn is not installed on the workers (one zip
+  per process, removed when it exits; Spark serves it from its path meanwhile);
+* a missing ``java`` should be a one-line hint, not a Py4J stack trace;
+* temporary files of earlier jobs killed before they could remove them are swept.
 """
 
+import atexit
 import os
 import re
 import shutil
@@ -21,6 +24,7 @@ import zipfile
 from pathlib import Path
 
 from sparknn.errors import SparknnError
+from sparknn.files import exit_on_sigterm, owned_prefix, sweep_stale
 
 DEFAULT_MASTER = "local[2]"
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
@@ -44,15 +48,24 @@ def _with_task_retries(master: str) -> str:
     return f"local[{match.group(1)},4]" if match else master
 
 
+_zip_path: str | None = None
+
+
 def package_zip() -> str:
-    """Zip the sparknn package (sources and kernels) so executors can import it."""
+    """The sparknn package (sources and kernels) zipped so executors can import it: made once
+    per process in the temporary folder and removed when the process exits."""
+    global _zip_path
+    if _zip_path is not None and os.path.isfile(_zip_path):
+        return _zip_path
     package_dir = Path(__file__).resolve().parent
-    fd, path = tempfile.mkstemp(prefix="sparknn-", suffix=".zip")
+    fd, path = tempfile.mkstemp(prefix=owned_prefix("zip"), suffix=".zip")
     os.close(fd)
+    atexit.register(Path(path).unlink, missing_ok=True)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for file in sorted(package_dir.rglob("*")):
             if file.is_file() and "__pycache__" not in file.parts:
                 archive.write(file, Path("sparknn") / file.relative_to(package_dir))
+    _zip_path = path
     return path
 
 
@@ -76,6 +89,8 @@ def session(master: str | None = None, app_name: str = "sparknn", conf: dict | N
     else local[2].
     """
     check_java()
+    sweep_stale()  # what killed jobs of this user left in the temporary folders
+    exit_on_sigterm()  # so that this one cleans up after itself when terminated
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
