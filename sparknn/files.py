@@ -14,8 +14,11 @@ process is gone (:func:`sweep_stale`); SIGTERM is made to unwind the process
 (:func:`exit_on_sigterm`), so that it removes its own.
 """
 
+import fnmatch
+import glob
 import os
 import re
+import secrets
 import shutil
 import signal
 import tempfile
@@ -36,6 +39,7 @@ def owned_prefix(kind: str) -> str:
 
 
 def process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs (a recycled pid counts: its artifacts stay)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -65,14 +69,18 @@ def sweep_stale(folders=None, prefix: str = "") -> list[Path]:
             try:
                 if path.lstat().st_uid != os.getuid():
                     continue
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path)
-                else:
-                    path.unlink()
+                _delete(path)
             except OSError:
                 continue  # removed meanwhile, or not ours to remove
             removed.append(path)
     return removed
+
+
+def _delete(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def exit_on_sigterm() -> None:
@@ -91,7 +99,7 @@ def _exit(signum, frame):
 
 def default_mode(directory: bool = False) -> int:
     """The mode ``open`` (0666) or ``mkdir`` (0777) would create, less the umask."""
-    umask = os.umask(0)
+    umask = os.umask(0o077)  # read by setting it: files made meanwhile are private, not open
     os.umask(umask)
     return (0o777 if directory else 0o666) & ~umask
 
@@ -133,14 +141,30 @@ def _local(path) -> Path | None:
     return Path(text)
 
 
-def _without_glob(path: Path) -> Path:
-    """The part of ``path`` before its first glob character: what a glob reads from."""
-    parts = []
-    for part in path.parts:
-        if any(c in part for c in "*?["):
-            break
-        parts.append(part)
-    return Path(*parts) if parts else Path(".")
+def _read_paths(local: Path) -> list[Path]:
+    """The paths a local input names: itself, or what its glob matches now."""
+    if not any(c in str(local) for c in "*?["):
+        return [local]
+    return [Path(match) for match in glob.glob(str(local))]
+
+
+def _overlap(output: Path, given) -> str | None:
+    """How ``output`` overlaps the input ``given`` (a path, glob or URI), or None."""
+    local = _local(given)
+    if local is None:
+        return None
+    resolved, pattern = output.resolve(), local.resolve()
+    if resolved == pattern:
+        return f"is the input {given}"
+    if fnmatch.fnmatch(str(resolved), str(pattern)):
+        return f"matches the input {given}"
+    for source in (path.resolve() for path in _read_paths(local)):
+        shown = given if source == pattern else source  # a glob's: the match
+        if source in resolved.parents:
+            return f"lies inside the input {shown}"
+        if resolved in source.parents:
+            return f"contains the input {shown}"
+    return None
 
 
 def check_output(output, inputs=(), overwrite: bool = False, flag: str = "--output") -> Path:
@@ -148,25 +172,15 @@ def check_output(output, inputs=(), overwrite: bool = False, flag: str = "--outp
     contains or lies inside an input; an existing file; an existing non-empty directory
     unless ``overwrite``; one whose folder cannot be written. Returns ``output`` as a Path."""
     output = Path(output)
-    resolved = output.resolve()
     for given in [inputs] if isinstance(inputs, (str, os.PathLike)) else inputs:
-        local = _local(given)
-        if local is None:
-            continue
-        source = _without_glob(local).resolve()
-        if resolved == source or source in resolved.parents or resolved in source.parents:
-            relation = (
-                "is" if resolved == source else
-                "lies inside" if source in resolved.parents else "contains"
-            )  # fmt: skip
-            raise SparknnError(
-                f"{flag} {output} {relation} the input {given}; choose an output apart from it"
-            )
+        overlap = _overlap(output, given)
+        if overlap is not None:
+            raise SparknnError(f"{flag} {output} {overlap}; choose an output apart from it")
     if os.path.lexists(output) and not os.path.isdir(output):
         raise SparknnError(f"{flag} {output} is an existing file; give a directory path")
     if _holds_something(output) and not overwrite:
         raise SparknnError(f"{flag} {output} already exists; pass --overwrite to replace it")
-    ancestor = resolved.parent
+    ancestor = output.resolve().parent
     while not os.path.exists(ancestor):  # False, not an error, where it cannot be seen
         ancestor = ancestor.parent
     if not os.path.isdir(ancestor):
@@ -181,16 +195,19 @@ def check_output(output, inputs=(), overwrite: bool = False, flag: str = "--outp
 
 
 def _move_aside(path: Path) -> Path:
-    aside = tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.{owned_prefix('old')}")
-    os.replace(path, aside)  # a directory may replace an empty one
-    return Path(aside)
+    """Rename ``path`` to a new name beside it, for removal."""
+    while True:
+        aside = path.with_name(f".{path.name}.{owned_prefix('old')}{secrets.token_hex(4)}")
+        if not os.path.lexists(aside):
+            os.rename(path, aside)
+            return aside
 
 
 def remove_directory(path) -> None:
     """Remove ``path`` at once for its readers: renamed aside, then deleted."""
     path = Path(path)
-    if path.exists() or path.is_symlink():
-        shutil.rmtree(_move_aside(path), ignore_errors=True)
+    if os.path.lexists(path):
+        _delete(_move_aside(path))
 
 
 @contextmanager
@@ -204,10 +221,10 @@ def staged_directory(output, overwrite: bool = False):
     output.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale([output.parent], prefix=f".{output.name}.")
     staging = tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.{owned_prefix('tmp')}")
+    aside = None
     try:
         yield Path(staging)
         os.chmod(staging, default_mode(directory=True))  # mkdtemp creates 0700
-        aside = None
         if _holds_something(output):
             if not overwrite:
                 raise SparknnError(f"{output} already exists; pass --overwrite to replace it")
@@ -222,4 +239,7 @@ def staged_directory(output, overwrite: bool = False):
         shutil.rmtree(staging, ignore_errors=True)
         raise
     if aside is not None:
-        shutil.rmtree(aside, ignore_errors=True)
+        try:
+            _delete(aside)
+        except OSError:
+            pass  # the new output is in place; what is left is named for the sweep

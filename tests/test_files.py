@@ -209,7 +209,10 @@ def test_outputs_of_every_job_get_the_umasks_modes(tmp_path, umask):
         ("model/nn", ["model"], "lies inside the input model"),
         (".", ["model"], "contains the input model"),
         ("out", ["books/*.txt"], None),
-        ("books/out", ["books/*.txt"], "lies inside the input books/"),
+        ("books/out", ["books/*.txt"], None),
+        ("books/out.txt", ["books/*.txt"], "matches the input books/*.txt"),
+        ("books/a.txt/out", ["books/*.txt"], "lies inside the input .*books/a.txt"),
+        ("books", ["books/*.txt"], "contains the input .*books/a.txt"),
         ("out", ["hdfs:///out"], None),
         ("file.txt", [], "is an existing file"),
         ("file.txt/out", [], "file.txt is a file, not a directory"),
@@ -223,11 +226,12 @@ def test_check_output(tmp_path, monkeypatch, output, inputs, message):
     for folder in ("model", "books", "full", "empty"):
         Path(folder).mkdir()
     Path("full/vectors.npy").write_bytes(b"")
+    Path("books/a.txt").mkdir()  # a folder of text files, read through the glob
     Path("file.txt").write_text("x")
     if message is None:
         assert check_output(output, inputs) == Path(output)
     else:
-        with pytest.raises(SparknnError, match=message.replace("*", r"\*")):
+        with pytest.raises(SparknnError, match=message.replace("/*", r"/\*")):
             check_output(output, inputs)
     assert check_output("full", overwrite=True) == Path("full")
 
