@@ -15,6 +15,7 @@ import numpy as np
 
 from sparknn.corpus.chars import CharVocab, gather_examples
 from sparknn.errors import SparknnError
+from sparknn.files import atomic_file
 
 MODEL_FILE = "model.npz"
 VOCAB_FILE = "vocab.json"
@@ -144,8 +145,6 @@ def sample(model, vocab: CharVocab, seed_text: str, length=400, temperature=0.5,
 
 def save_charlm(model, vocab: CharVocab, directory) -> Path:
     """``model.npz`` (loadable with ``sparknn.load``) and ``vocab.json`` beside it, atomically."""
-    from sparknn.files import atomic_file
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     model.save(directory / MODEL_FILE)
