@@ -1,13 +1,14 @@
 """Top-k neighbours of every vocabulary word, computed on Spark, written as Parquet.
 
-    spark-submit jobs/neighbors.py MODEL --topn 10 --output PATH [--block-rows 2048]
-        [--partitions N] [--master local[2]]
+    spark-submit jobs/neighbors.py MODEL --topn 10 --output PATH [--overwrite]
+        [--block-rows 2048] [--partitions N] [--master local[2]]
 
 The unit-normalised matrix is broadcast once; the vocabulary is cut into row blocks, one
 Spark task per block computes ``block @ matrix.T`` (a BLAS product) and keeps the top-k of
 each row with argpartition. Output columns: ``word``, ``neighbors`` (array of words, best
 first), ``cosines`` (array of float). The Parquet directory is written under a temporary
-name next to PATH and renamed into place.
+name next to PATH and renamed into place; an existing PATH is replaced only with
+--overwrite, and never one that is, holds or lies inside MODEL.
 """
 
 import argparse
@@ -17,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, too
 
 from sparknn.errors import SparknnError  # noqa: E402
+from sparknn.files import check_output  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -24,6 +26,7 @@ def parse_args(argv=None):
     parser.add_argument("model", help="sparknn output directory or word2vec text/binary file")
     parser.add_argument("--topn", type=int, default=10)
     parser.add_argument("--output", required=True, help="Parquet output directory")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     parser.add_argument("--block-rows", type=int, default=2048, help="rows per matrix block")
     parser.add_argument("--partitions", type=int, default=None, help="Spark partitions")
     parser.add_argument("--master", help="Spark master (default: spark-submit's, or local[2])")
@@ -35,6 +38,7 @@ def main(argv=None) -> int:
         args = parse_args(argv)
         if args.topn < 1 or args.block_rows < 1:
             raise SparknnError("--topn and --block-rows must be >= 1")
+        check_output(args.output, [args.model], args.overwrite)
         from sparknn.session import session
         from sparknn.word2vec.all_neighbors import write_neighbors
         from sparknn.word2vec.vectors import load_vectors
@@ -43,7 +47,10 @@ def main(argv=None) -> int:
         if len(vectors) < 2:
             raise SparknnError("the model needs at least two words to have neighbours")
         spark = session(args.master, app_name="sparknn-neighbors")
-        write_neighbors(spark, vectors, args.topn, args.output, args.block_rows, args.partitions)
+        write_neighbors(
+            spark, vectors, args.topn, args.output, args.block_rows, args.partitions,
+            overwrite=args.overwrite,
+        )  # fmt: skip
         print(f"wrote neighbours of {len(vectors):,} words to {args.output}", file=sys.stderr)
         return 0
     except SparknnError as error:

@@ -3,11 +3,13 @@
     spark-submit jobs/train_charlm.py --config conf/charlm.toml [--corpus PATH] [--output DIR]
         [--max-steps N] [--epochs N] [--batch-size N] [--seq-len N] [--hidden N] [--layers N]
         [--partitions N] [--backend numpy|opencl|auto] [--lr X] [--seed N]
-        [--checkpoint-every N] [--resume] [--strip-gutenberg/--no-strip-gutenberg]
+        [--checkpoint-every N] [--resume | --overwrite]
+        [--strip-gutenberg/--no-strip-gutenberg]
 
 Writes to --output: metrics.csv (one row per step), checkpoints/, samples/epoch-N.txt
 (temperatures 0.2, 0.5, 1.0, 1.2 from a seed string taken from the corpus), and the final
-model.npz (``sparknn.load``) with vocab.json (``sparknn generate DIR``). The run itself is
+model.npz (``sparknn.load``) with vocab.json (``sparknn generate DIR``). An existing
+--output needs --resume (continue its run) or --overwrite (replace it). The run itself is
 :func:`sparknn.charlm_train.train`.
 """
 

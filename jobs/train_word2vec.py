@@ -1,6 +1,7 @@
 """Train skip-gram word2vec on Spark.
 
-    spark-submit jobs/train_word2vec.py --corpus PATH --output DIR [--config conf/word2vec.toml]
+    spark-submit jobs/train_word2vec.py --corpus PATH --output DIR [--overwrite]
+        [--config conf/word2vec.toml]
         [--vector-size 100 --window 5 --negative 5 --sample 1e-3 --min-count 5 --max-vocab N
          --epochs 5 --alpha 0.025 --min-alpha 0.0001 --partitions 2 --backend numpy|opencl|auto
          --seed 1 --lowercase/--no-lowercase --tokenizer whitespace|unicode --export-binary
@@ -8,7 +9,8 @@
         [--master local[2]]
 
 Writes DIR/vectors.npy, vocab.tsv, metadata.json, vectors.txt (and vectors.bin with
---export-binary). The training scheme is described in sparknn/word2vec/train.py.
+--export-binary), all at once when training ends; an existing DIR only with --overwrite.
+The training scheme is described in sparknn/word2vec/train.py.
 """
 
 import argparse
@@ -20,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from sparknn.backend import BACKENDS  # noqa: E402
 from sparknn.config import add_config_arguments, resolve  # noqa: E402
 from sparknn.errors import SparknnError  # noqa: E402
+from sparknn.files import check_output  # noqa: E402
 from sparknn.word2vec.tokenize import TOKENIZERS  # noqa: E402
 from sparknn.word2vec.train import DEFAULTS, MERGES  # noqa: E402
 
@@ -30,6 +33,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", nargs="+", required=True, help="text file(s), dirs or globs")
     parser.add_argument("--output", required=True, help="output directory")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     parser.add_argument("--master", help="Spark master (default: spark-submit's, or local[2])")
     add_config_arguments(parser, DEFAULTS)
     return parser.parse_args(argv)
@@ -42,6 +46,7 @@ def main(argv=None) -> int:
         for key, allowed in CHOICES.items():
             if config[key] not in allowed:
                 raise SparknnError(f"--{key} {config[key]!r} is not one of {', '.join(allowed)}")
+        check_output(args.output, args.corpus, args.overwrite)
         from sparknn.session import session
         from sparknn.word2vec.formats import save_model
         from sparknn.word2vec.train import train_spark
@@ -56,6 +61,7 @@ def main(argv=None) -> int:
             result.vectors,
             result.metadata,
             binary=config["export_binary"],
+            overwrite=args.overwrite,
         )
         print(f"wrote {len(vocab):,} vectors to {args.output}", file=sys.stderr)
         return 0

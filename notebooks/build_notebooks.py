@@ -546,7 +546,8 @@ and load them back, as `sparknn neighbors DIR WORD...` does from a shell:
 from sparknn.word2vec.formats import save_model
 
 saved = Path(setting("OUTPUT", "../runs/quickstart")).resolve() / f"word2vec-{W2V_DIMS[0]}"
-save_model(saved, wv.words, wv.counts, wv.vectors, {"corpus": str(CORPUS)})
+# overwrite: a rerun replaces this notebook's own earlier output
+save_model(saved, wv.words, wv.counts, wv.vectors, {"corpus": str(CORPUS)}, overwrite=True)
 reloaded = sparknn.load_vectors(saved)
 print(f"saved to {saved}; reloaded {len(reloaded):,} words")
 print(f"try:  sparknn neighbors {saved} night drink")

@@ -15,6 +15,7 @@ import numpy as np
 
 from sparknn.corpus.chars import CharVocab, gather_examples
 from sparknn.errors import SparknnError
+from sparknn.files import atomic_file
 
 MODEL_FILE = "model.npz"
 VOCAB_FILE = "vocab.json"
@@ -144,16 +145,11 @@ def sample(model, vocab: CharVocab, seed_text: str, length=400, temperature=0.5,
 
 def save_charlm(model, vocab: CharVocab, directory) -> Path:
     """``model.npz`` (loadable with ``sparknn.load``) and ``vocab.json`` beside it, atomically."""
-    import os
-    import tempfile
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     model.save(directory / MODEL_FILE)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+    with atomic_file(directory / VOCAB_FILE) as handle:
         json.dump({"chars": vocab.to_json()}, handle, ensure_ascii=False)
-    os.replace(tmp, directory / VOCAB_FILE)
     return directory / MODEL_FILE
 
 

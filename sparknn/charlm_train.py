@@ -5,17 +5,19 @@ data-parallel SGD (:mod:`sparknn.distributed`) and writes to ``config["output"]`
 metrics.csv (one row per step), checkpoints/, samples/epoch-N.txt (temperatures 0.2, 0.5,
 1.0, 1.2 from a seed string taken from the corpus), and the final model.npz
 (``sparknn.load``) with vocab.json (``sparknn generate DIR``). ``DEFAULTS`` lists every key.
+An existing output is refused, unless ``resume`` (continue its run) or ``overwrite`` (it is
+removed once the corpus has been read).
 """
 
 import csv
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from sparknn.errors import SparknnError
+from sparknn.files import atomic_file, check_output, remove_directory
 
 DEFAULTS = {
     "corpus": "data/dubliners.txt",
@@ -39,6 +41,7 @@ DEFAULTS = {
     "output": "runs/charlm",
     "checkpoint_every": 200,
     "resume": False,
+    "overwrite": False,
     "log_every": 10,
     "eval_every": 0,
     "sample_length": 300,
@@ -82,12 +85,10 @@ class MetricsFile:
         if keep_until_step is not None and path.is_file():
             with path.open(newline="") as handle:
                 rows = [r for r in csv.DictReader(handle) if int(r["step"]) <= keep_until_step]
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".csv")
-        with os.fdopen(fd, "w", newline="") as handle:
+        with atomic_file(path) as handle:
             writer = csv.DictWriter(handle, METRICS)
             writer.writeheader()
             writer.writerows(rows)
-        os.replace(tmp, path)
         self.handle = path.open("a", newline="")
         self.writer = csv.DictWriter(self.handle, METRICS)
 
@@ -137,10 +138,14 @@ def train(config: dict, spark=None) -> Path:
 
     output = Path(config["output"])
     checkpoint_dir = output / "checkpoints"
-    if not config["resume"] and checkpoints(checkpoint_dir):
+    if config["resume"] and config["overwrite"]:
+        raise SparknnError("pass --resume (continue the run in --output) or --overwrite, not both")
+    if not config["resume"] and not config["overwrite"] and checkpoints(checkpoint_dir):
         raise SparknnError(
-            f"{output} already holds checkpoints of a run; pass --resume or choose another --output"
+            f"{output} already holds checkpoints of a run; pass --resume to continue it, "
+            "--overwrite to replace it, or choose another --output"
         )
+    check_output(output, config["corpus"], overwrite=config["resume"] or config["overwrite"])
     try:
         get_backend(config["backend"])
     except ImportError as error:
@@ -169,6 +174,8 @@ def train(config: dict, spark=None) -> Path:
         backend=config["backend"],
     )
     signature = run_signature(config, corpus, model)
+    if config["overwrite"]:
+        remove_directory(output)  # not before: a bad corpus must not cost the old output
     output.mkdir(parents=True, exist_ok=True)
     start_step = resume(model, checkpoint_dir, signature) if config["resume"] else 0
 

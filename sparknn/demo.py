@@ -13,13 +13,13 @@ previous demo's), and ends in a few minutes on 2 cores.
 """
 
 import argparse
-import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from sparknn.errors import SparknnError
+from sparknn.files import check_output
 
 SHIPPED_CORPUS = Path(__file__).resolve().parents[1] / "data" / "dubliners.txt"
 QUERIES = ("night", "drink", "eyes", "dublin", "aunt")
@@ -81,7 +81,7 @@ def train_word2vec(spark, corpus: Path, output: Path, settings: DemoSettings):
     }
     result = train_spark(spark, str(corpus), config)
     vocab = result.vocab
-    save_model(output, vocab.words, vocab.counts, result.vectors, result.metadata)
+    save_model(output, vocab.words, vocab.counts, result.vectors, result.metadata, overwrite=True)
     return WordVectors(vocab.words, result.vectors, vocab.counts)
 
 
@@ -101,33 +101,32 @@ def train_charlm(spark, corpus: Path, output: Path, settings: DemoSettings) -> P
         "log_every": max(1, settings.lm_steps // 12),
         "checkpoint_every": 0,
         "sample_length": settings.lm_sample_length,
+        "overwrite": True,
     }
     train(config, spark)
     return max((output / "samples").glob("epoch-*.txt"), key=lambda p: int(p.stem[6:]))
 
 
-def fresh_directory(path: Path, marker: str) -> Path:
-    """The demo's own output folder, emptied: each demo run starts from scratch. Only a
-    folder holding ``marker`` (a file every finished or interrupted run writes) is removed."""
-    if path.exists():
-        if not (path / marker).is_file() and any(path.iterdir()):
-            raise SparknnError(
-                f"{path} exists and is not an earlier demo's output; choose another --output"
-            )
-        shutil.rmtree(path)
+def demo_directory(path: Path, marker: str) -> Path:
+    """The demo's own output folder, which each demo run replaces. Only a folder holding
+    ``marker`` (a file every finished or interrupted run writes) is replaced."""
+    if path.exists() and not (path / marker).is_file() and any(path.iterdir()):
+        raise SparknnError(
+            f"{path} exists and is not an earlier demo's output; choose another --output"
+        )
     return path
 
 
 def run_demo(spark, corpus: Path, settings: DemoSettings, output: Path) -> None:
     started = time.perf_counter()
     section(f"word2vec: skip-gram, {settings.w2v_dims} dims, {settings.w2v_epochs} epochs")
-    w2v_dir = fresh_directory(output / "word2vec", "vectors.npy")
+    w2v_dir = demo_directory(output / "word2vec", "vectors.npy")
     vectors = train_word2vec(spark, corpus, w2v_dir, settings)
     print(f"{len(vectors):,} words; nearest neighbours by cosine similarity:\n")
     print(neighbour_columns(vectors, QUERIES, settings.neighbours))
 
     section(f"char-LSTM: LSTM({settings.lm_hidden}), {settings.lm_steps} synchronous SGD steps")
-    lm_dir = fresh_directory(output / "charlm", "metrics.csv")
+    lm_dir = demo_directory(output / "charlm", "metrics.csv")
     samples = train_charlm(spark, corpus, lm_dir, settings)
     print(f"\ngenerated text ({samples}):")
     print(samples.read_text(encoding="utf-8"))
@@ -156,6 +155,7 @@ def main(argv=None) -> int:
     try:
         if not args.corpus.is_file():
             raise SparknnError(f"corpus not found: {args.corpus} (pass --corpus PATH)")
+        check_output(args.output, [args.corpus], overwrite=True)  # it replaces its own outputs
         from sparknn.session import session
 
         spark = session(args.master or "local[2]", app_name="sparknn-demo")

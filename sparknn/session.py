@@ -11,10 +11,13 @@ things wrong for us on a fresh machine:
   keeps Spark's own choice of address, since executors must reach it;
 * each Python worker should use one BLAS thread, since Spark already runs one task per core;
 * executors need the sparknn code itself, which we ship as a zip (``addPyFile``) so the
-  same call works on a real cluster where sparknn is not installed on the workers;
-* a missing ``java`` should be a one-line hint, not a Py4J stack trace.
+  same call works on a real cluster where sparknn is not installed on the workers (one zip
+  per process, removed when it exits; Spark serves it from its path meanwhile);
+* a missing ``java`` should be a one-line hint, not a Py4J stack trace;
+* temporary files of earlier jobs killed before they could remove them are swept.
 """
 
+import atexit
 import os
 import re
 import shutil
@@ -24,6 +27,7 @@ import zipfile
 from pathlib import Path
 
 from sparknn.errors import SparknnError
+from sparknn.files import exit_on_sigterm, owned_prefix, sweep_stale
 
 DEFAULT_MASTER = "local[2]"
 # Where a user may have said which Python executors run; we then leave it alone.
@@ -49,15 +53,24 @@ def _with_task_retries(master: str) -> str:
     return f"local[{match.group(1)},4]" if match else master
 
 
+_zip_path: str | None = None
+
+
 def package_zip() -> str:
-    """Zip the sparknn package (sources and kernels) so executors can import it."""
+    """The sparknn package (sources and kernels) zipped so executors can import it: made once
+    per process in the temporary folder and removed when the process exits."""
+    global _zip_path
+    if _zip_path is not None and os.path.isfile(_zip_path):
+        return _zip_path
     package_dir = Path(__file__).resolve().parent
-    fd, path = tempfile.mkstemp(prefix="sparknn-", suffix=".zip")
+    fd, path = tempfile.mkstemp(prefix=owned_prefix("zip"), suffix=".zip")
     os.close(fd)
+    atexit.register(Path(path).unlink, missing_ok=True)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for file in sorted(package_dir.rglob("*")):
             if file.is_file() and "__pycache__" not in file.parts:
                 archive.write(file, Path("sparknn") / file.relative_to(package_dir))
+    _zip_path = path
     return path
 
 
@@ -108,6 +121,8 @@ def session(master: str | None = None, app_name: str = "sparknn", conf: dict | N
     ``spark-defaults.conf``) win over sparknn's defaults.
     """
     check_java()
+    sweep_stale()  # what killed jobs of this user left in the temporary folders
+    exit_on_sigterm()  # so that this one cleans up after itself when terminated
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 

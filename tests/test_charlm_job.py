@@ -75,7 +75,7 @@ def test_spark_submit_writes_metrics_samples_checkpoints_and_model(submitted, ca
 
 
 def test_resume_after_driver_death_equals_uninterrupted_run(
-    spark, submitted, corpus_file, tmp_path
+    spark, submitted, corpus_file, tmp_path, capsys
 ):
     job = load_job()
     output = tmp_path / "resumed"
@@ -83,7 +83,12 @@ def test_resume_after_driver_death_equals_uninterrupted_run(
     argv += ["--output", str(output), *TINY]
     first = job.parse_config(argv + ["--max-steps", "6"])  # "dies" after step 6; ckpt at 4
     job.train(first, spark)
+    # ... while writing the checkpoint of step 6 (truncated: say, the disk was full)
+    checkpoint = (output / "checkpoints" / "step-00000004.npz").read_bytes()
+    (output / "checkpoints" / "step-00000006.npz").write_bytes(checkpoint[: len(checkpoint) // 2])
+    capsys.readouterr()
     job.train(job.parse_config(argv + ["--resume"]), spark)
+    assert "step-00000006.npz" in capsys.readouterr().err  # said it skipped it
     resumed, _ = load_charlm(output)
     uninterrupted, _ = load_charlm(submitted[0])
     np.testing.assert_allclose(resumed.params, uninterrupted.params, rtol=1e-5, atol=1e-7)
@@ -102,5 +107,6 @@ def test_bad_config_and_corpus_exit_nonzero_with_one_line(spark, tmp_path, capsy
     config.write_text("seq_len = 10\nhiden = 3\n")
     assert job.main(["--config", str(config)]) == 2
     assert "unknown config key(s) hiden" in capsys.readouterr().err
-    assert job.main(["--corpus", str(tmp_path / "missing.txt"), "--output", str(tmp_path)]) == 2
+    missing = str(tmp_path / "missing.txt")
+    assert job.main(["--corpus", missing, "--output", str(tmp_path / "out")]) == 2
     assert "corpus not found" in capsys.readouterr().err

@@ -17,6 +17,9 @@ def test_demo_prints_neighbour_tables_and_samples(spark, dubliners_path, tmp_pat
     (tmp_path / "word2vec").mkdir()  # an earlier demo's output is replaced
     (tmp_path / "word2vec" / "vectors.npy").write_text("from an earlier demo")
     (tmp_path / "word2vec" / "stale.txt").write_text("from an earlier demo")
+    (tmp_path / "charlm" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "charlm" / "metrics.csv").write_text("from an earlier demo")
+    (tmp_path / "charlm" / "checkpoints" / "step-00000004.npz").write_text("an earlier demo's")
     run_demo(spark, dubliners_path, settings, tmp_path)
     out = capsys.readouterr().out
     lines = out.splitlines()
@@ -41,6 +44,7 @@ def test_demo_prints_neighbour_tables_and_samples(spark, dubliners_path, tmp_pat
     for temperature in ("0.2", "0.5", "1.0", "1.2"):
         assert f"----- temperature {temperature} -----" in out
     model, vocab = load_charlm(tmp_path / "charlm")
+    assert not (tmp_path / "charlm" / "checkpoints").exists()
     assert model.layers[-1].units == len(vocab)
     assert f"sparknn neighbors {tmp_path / 'word2vec'}" in out
 

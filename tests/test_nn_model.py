@@ -132,6 +132,13 @@ def test_load_rejects_non_models_and_never_unpickles(tmp_path):
     os.replace(tmp_path / "obj.npy", bogus)
     with pytest.raises(SparknnError, match="not a sparknn model"):
         sparknn.load(bogus)
+    model = char_model()
+    model.build((None,))
+    model.save(tmp_path / "model.npz")
+    whole = (tmp_path / "model.npz").read_bytes()
+    (tmp_path / "model.npz").write_bytes(whole[: len(whole) // 2])  # a copy cut short
+    with pytest.raises(SparknnError, match="not a sparknn model"):
+        sparknn.load(tmp_path / "model.npz")
 
 
 def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):

@@ -308,6 +308,9 @@ def test_neighbors_job_matches_brute_force(spark, tmp_path):
         expected = wv.most_similar(word, topn=5)
         assert rows[word].neighbors == [w for w, _ in expected]
         np.testing.assert_allclose(rows[word].cosines, [s for _, s in expected], atol=1e-5)
+    write_neighbors(spark, wv, topn=2, output=str(tmp_path / "nn"), overwrite=True)
+    assert {len(r.neighbors) for r in spark.read.parquet(str(tmp_path / "nn")).collect()} == {2}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nn"]
 
 
 def test_job_rejects_bad_flags_before_starting_spark(tmp_path, capsys):

@@ -6,14 +6,14 @@ new one, never half of one. Batches are a function of (seed, step), so no RNG st
 """
 
 import json
-import os
 import re
-import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from sparknn.errors import SparknnError
+from sparknn.files import atomic_file
 
 NAME = re.compile(r"step-(\d{8})\.npz$")
 
@@ -23,14 +23,8 @@ def save_checkpoint(directory, step: int, params, optimizer_state: dict, meta: d
     directory.mkdir(parents=True, exist_ok=True)
     arrays = {"params": params, **{f"optimizer/{k}": v for k, v in optimizer_state.items()}}
     arrays["meta"] = np.frombuffer(json.dumps({**meta, "step": step}).encode(), dtype=np.uint8)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, directory / f"step-{step:08d}.npz")
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(directory / f"step-{step:08d}.npz", "wb") as handle:
+        np.savez(handle, **arrays)
     for old in sorted(checkpoints(directory))[:-keep]:
         old.unlink(missing_ok=True)
 
@@ -49,14 +43,9 @@ def load_checkpoint(path):
             meta = json.loads(bytes(data["meta"]).decode())
             params = data["params"]
             state = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("optimizer/")}
-    except (OSError, KeyError, ValueError) as error:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise SparknnError(f"cannot read checkpoint {path}: {error}") from None
     return int(meta["step"]), params, state, meta
-
-
-def latest_checkpoint(directory):
-    found = checkpoints(directory)
-    return found[-1] if found else None
 
 
 def check_compatible(meta: dict, expected: dict, path) -> None:

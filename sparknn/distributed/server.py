@@ -45,6 +45,7 @@ from sparknn.distributed.protocol import (
     check_hello,
 )
 from sparknn.errors import SparknnError
+from sparknn.files import owned_prefix
 
 
 class TaskFailed(Exception):
@@ -260,8 +261,9 @@ class _Handshake:
 def _unix_listener():
     """``(folder, path, listening socket)`` of a Unix socket in a fresh 0700 folder, which
     only this user's processes on this host can reach (they must still pass the handshake);
-    ``(None, None, None)`` where there is none to be had (TCP only, then)."""
-    folder = tempfile.mkdtemp(prefix="sparknn-")
+    ``(None, None, None)`` where there is none to be had (TCP only, then). The folder's name
+    carries this process's id, so that a later job removes it if this one is killed."""
+    folder = tempfile.mkdtemp(prefix=owned_prefix("sock"))
     path = os.path.join(folder, "driver.sock")
     listener = socket.socket(socket.AF_UNIX)
     try:

@@ -7,12 +7,13 @@ loop runs single-process and on Spark, so the two differ only in the order gradi
 added.
 """
 
+import sys
 import time
 from dataclasses import dataclass
 
 from sparknn.distributed.checkpoint import (
     check_compatible,
-    latest_checkpoint,
+    checkpoints,
     load_checkpoint,
     save_checkpoint,
 )
@@ -76,11 +77,24 @@ def fit(
 
 
 def resume(model, checkpoint_dir, expected_meta: dict) -> int:
-    """Load the newest checkpoint into ``model``; return the step to continue from."""
-    path = latest_checkpoint(checkpoint_dir)
-    if path is None:
+    """Load the newest readable checkpoint into ``model``; return the step to continue from.
+
+    An unreadable newer one (truncated by a full disk, say) is passed over with a line on
+    stderr naming it and the checkpoint used instead."""
+    found = checkpoints(checkpoint_dir)
+    if not found:
         raise SparknnError(f"--resume: no checkpoint in {checkpoint_dir}")
-    step, params, optimizer_state, meta = load_checkpoint(path)
+    unreadable = []
+    for path in reversed(found):
+        try:
+            step, params, optimizer_state, meta = load_checkpoint(path)
+            break
+        except SparknnError as error:
+            unreadable.append(str(error))
+    else:
+        raise SparknnError(f"--resume: no readable checkpoint in {checkpoint_dir}: {unreadable[0]}")
+    for problem in unreadable:
+        print(f"resume: {problem}; resuming from {path.name}", file=sys.stderr, flush=True)
     check_compatible(meta, expected_meta, path)
     if params.shape != model.params.shape:
         raise SparknnError(

@@ -5,13 +5,13 @@ leaves a half-written model behind.
 """
 
 import json
-import os
-import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from sparknn.errors import SparknnError
+from sparknn.files import atomic_file
 
 FORMAT = "sparknn.model/1"
 _OPTIMIZER_PREFIX = "optimizer/"
@@ -34,15 +34,8 @@ def write_npz_atomic(path, arrays: dict) -> None:
     path = Path(path)
     if not path.parent.is_dir():
         raise SparknnError(f"cannot write {path}: directory {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_file(path, "wb") as handle:
+        np.savez(handle, **arrays)
 
 
 def load_model(path, backend=None):
@@ -60,7 +53,7 @@ def load_model(path, backend=None):
                 for key in data.files
                 if key.startswith(_OPTIMIZER_PREFIX)
             }
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise SparknnError(f"{path} is not a sparknn model file ({error})") from error
     if config.get("format") != FORMAT:
         raise SparknnError(f"{path}: unsupported model format {config.get('format')!r}")

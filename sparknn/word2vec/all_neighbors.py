@@ -6,11 +6,9 @@ top-k with argpartition. Used by ``jobs/neighbors.py``; lives in the package so 
 can import it.
 """
 
-import os
-import shutil
-from pathlib import Path
-
 import numpy as np
+
+from sparknn.files import staged_directory
 
 
 def top_neighbors(normed, start, stop, topn):
@@ -24,7 +22,11 @@ def top_neighbors(normed, start, stop, topn):
     return best, np.take_along_axis(scores, best, axis=1)
 
 
-def write_neighbors(spark, vectors, topn, output, block_rows=2048, partitions=None):
+def write_neighbors(
+    spark, vectors, topn, output, block_rows=2048, partitions=None, overwrite=False
+):
+    """Write the Parquet directory ``output`` whole (staged beside it, then renamed); an
+    existing one is replaced only with ``overwrite``."""
     from pyspark.sql.types import ArrayType, FloatType, StringType, StructField, StructType
 
     sc = spark.sparkContext
@@ -52,14 +54,10 @@ def write_neighbors(spark, vectors, topn, output, block_rows=2048, partitions=No
         ]
     )
     rows = sc.parallelize(starts, partitions).flatMap(block)
-    output = Path(output)
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
     try:
-        spark.createDataFrame(rows, schema).write.mode("overwrite").parquet(str(tmp))
-        if output.exists():
-            shutil.rmtree(output)
-        os.replace(tmp, output)
+        with staged_directory(output, overwrite) as staging:
+            # Spark writes into the staged folder, which it must find absent or be told so.
+            spark.createDataFrame(rows, schema).write.mode("overwrite").parquet(str(staging))
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
         normed_bc.destroy()
         words_bc.destroy()

@@ -9,18 +9,18 @@ An output directory holds
 * ``vectors.bin`` - word2vec binary format, when asked for (``V d`` header, then per word
   ``word<SPACE>`` followed by ``d`` little-endian float32 and a newline, as word2vec.c writes).
 
-Every file is written to a temporary name in the same directory and moved into place, so
-a crash never leaves a half-written file under the final name.
+The directory is written into a fresh one beside it and renamed into place, so a crash
+never leaves a half-written directory, nor new files beside old ones; a word2vec file alone is
+written to a temporary name and moved into place.
 """
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from sparknn.errors import SparknnError
+from sparknn.files import atomic_file, staged_directory
 
 VECTORS, VOCAB, METADATA, TEXT, BINARY = (
     "vectors.npy",
@@ -31,45 +31,21 @@ VECTORS, VOCAB, METADATA, TEXT, BINARY = (
 )
 
 
-class _AtomicFile:
-    """``with _AtomicFile(path, "wb") as f:`` - written to a temp file, then os.replace."""
-
-    def __init__(self, path, mode="w"):
-        self.path, self.mode = Path(path), mode
-
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        kwargs = {} if "b" in self.mode else {"encoding": "utf-8", "newline": "\n"}
-        self.handle = os.fdopen(fd, self.mode, **kwargs)
-        return self.handle
-
-    def __exit__(self, exc_type, exc, tb):
-        self.handle.close()
-        if exc_type is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp creates 0600; use normal permissions
-            os.replace(self.tmp, self.path)
-        else:
-            os.unlink(self.tmp)
-        return False
-
-
-def save_model(directory, words, counts, vectors, metadata, binary=False):
-    """Write an output directory (see module docstring)."""
-    directory = Path(directory)
+def save_model(directory, words, counts, vectors, metadata, binary=False, overwrite=False):
+    """Write an output directory (see module docstring); replace an existing one only with
+    ``overwrite``."""
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    with _AtomicFile(directory / VECTORS, "wb") as handle:
-        np.save(handle, vectors, allow_pickle=False)
-    with _AtomicFile(directory / VOCAB) as handle:
-        handle.writelines(f"{w}\t{int(c)}\n" for w, c in zip(words, counts, strict=True))
-    save_word2vec_text(directory / TEXT, words, vectors)
-    if binary:
-        save_word2vec_binary(directory / BINARY, words, vectors)
-    with _AtomicFile(directory / METADATA) as handle:
-        json.dump(metadata, handle, indent=2, default=_json_default)
-        handle.write("\n")
+    with staged_directory(directory, overwrite) as staging:
+        with open(staging / VECTORS, "wb") as handle:
+            np.save(handle, vectors, allow_pickle=False)
+        with open(staging / VOCAB, "w", encoding="utf-8", newline="\n") as handle:
+            handle.writelines(f"{w}\t{int(c)}\n" for w, c in zip(words, counts, strict=True))
+        save_word2vec_text(staging / TEXT, words, vectors)
+        if binary:
+            save_word2vec_binary(staging / BINARY, words, vectors)
+        with open(staging / METADATA, "w", encoding="utf-8", newline="\n") as handle:
+            json.dump(metadata, handle, indent=2, default=_json_default)
+            handle.write("\n")
 
 
 def _json_default(value):
@@ -82,7 +58,7 @@ def _json_default(value):
 
 def save_word2vec_text(path, words, vectors):
     vectors = np.asarray(vectors, dtype=np.float32)
-    with _AtomicFile(path) as handle:
+    with atomic_file(path) as handle:
         handle.write(f"{len(words)} {vectors.shape[1]}\n")
         row_format = " ".join(["%.6g"] * vectors.shape[1])
         for word, row in zip(words, vectors, strict=True):
@@ -91,7 +67,7 @@ def save_word2vec_text(path, words, vectors):
 
 def save_word2vec_binary(path, words, vectors):
     vectors = np.asarray(vectors, dtype="<f4")
-    with _AtomicFile(path, "wb") as handle:
+    with atomic_file(path, "wb") as handle:
         handle.write(f"{len(words)} {vectors.shape[1]}\n".encode())
         for word, row in zip(words, vectors, strict=True):
             handle.write(word.encode("utf-8") + b" " + row.tobytes() + b"\n")

@@ -4,7 +4,9 @@ With ``hogwild`` (see "Hogwild on one host" in train.py) the driver creates the 
 file in a fresh 0700 folder, on ``/dev/shm`` where it has room (memory, never written to
 disk) and in the temporary folder otherwise, and every task maps it: their kernels then
 update the same pages, lock-free, as gensim's and word2vec.c's threads share one model.
-The folder's random name is the handshake: a task on another host does not find it.
+The folder's random name is the handshake: a task on another host does not find it. The
+name also carries the driver's pid: a driver killed before removing it leaves it to the next
+job's sweep (:func:`sparknn.files.sweep_stale`).
 """
 
 import os
@@ -14,8 +16,8 @@ import tempfile
 import numpy as np
 
 from sparknn.errors import SparknnError
+from sparknn.files import SHARED_MEMORY, owned_prefix
 
-SHARED_MEMORY = "/dev/shm"
 MODEL_FILE = "model.f32"
 DTYPE = np.float32
 
@@ -26,7 +28,7 @@ class SharedModel:
 
     def __init__(self, syn0: np.ndarray, syn1neg: np.ndarray):
         nbytes = syn0.nbytes + syn1neg.nbytes
-        self.folder = tempfile.mkdtemp(prefix="sparknn-w2v-", dir=_room_for(nbytes))
+        self.folder = tempfile.mkdtemp(prefix=owned_prefix("w2v"), dir=_room_for(nbytes))
         self.path = os.path.join(self.folder, MODEL_FILE)
         try:
             self.syn0, self.syn1neg = _mapped(self.path, "w+", *syn0.shape)
