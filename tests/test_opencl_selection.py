@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ def test_device_by_index_and_by_name(monkeypatch):
 def test_unknown_device_lists_what_was_found(monkeypatch, wanted):
     monkeypatch.setenv(opencl_backend.DEVICE_ENV, wanted)
     first = opencl_backend.list_devices()[0][1].name.strip()
-    with pytest.raises(SparknnError, match=rf"{wanted}.*found: \[0\] {first}"):
+    with pytest.raises(SparknnError, match=rf"{wanted}.*found: \[0\] {re.escape(first)}"):
         OpenCLBackend()
 
 
@@ -134,3 +135,62 @@ def test_kernel_build_failure_names_the_device_and_the_file():
     with pytest.raises(SparknnError, match=failure) as raised:
         backend._dev().kernel("sgns.cl", "sgns_update", (("DIM", "not_a_number"),))
     assert backend.device_name in str(raised.value)
+
+
+class FakeDevice:
+    """Enough of a pyopencl device for device selection: a name and a type."""
+
+    def __init__(self, name, gpu):
+        import pyopencl as cl
+
+        self.name = name
+        self.type = cl.device_type.GPU if gpu else cl.device_type.CPU
+
+
+def fake_devices():
+    """A CPU device listed first, then two GPUs on another platform: addresses index GPUs."""
+    return [
+        ("Portable Computing Language", FakeDevice("cpu-0", gpu=False)),
+        ("Fake GPUs", FakeDevice("gpu-a", gpu=True)),
+        ("Fake GPUs", FakeDevice("gpu-b", gpu=True)),
+    ]
+
+
+def test_spark_gpu_addresses_index_the_gpus_in_order():
+    found = fake_devices()
+    assert opencl_backend.gpu_for_address(found, "0") == 1
+    assert opencl_backend.gpu_for_address(found, "1") == 2
+
+
+@pytest.mark.parametrize("address", ["2", "GPU-5f3c", "-1", ""])
+def test_a_gpu_address_that_is_no_gpu_index_is_a_clear_error(address):
+    with pytest.raises(SparknnError, match=rf"GPU address {address!r}.*there are 2 .*0\.\.1"):
+        opencl_backend.gpu_for_address(fake_devices(), address)
+
+
+def test_assigned_gpu_wins_over_the_environment_and_auto_follows_it(monkeypatch, caplog):
+    monkeypatch.setattr(opencl_backend, "list_devices", fake_devices)
+    monkeypatch.setenv(opencl_backend.DEVICE_ENV, "cpu")
+    assert OpenCLBackend().device_name == "cpu-0"  # no assignment: the environment
+    with caplog.at_level(logging.WARNING, logger="sparknn"):
+        assert OpenCLBackend(gpu_address="1").device_name == "gpu-b"
+    assert f"{opencl_backend.DEVICE_ENV}='cpu' ignored" in caplog.text
+    assert OpenCLBackend(device="gpu-a", gpu_address="1").device_name == "gpu-a"  # argument
+    chosen = auto_backend("0")
+    assert isinstance(chosen, OpenCLBackend) and chosen.device_name == "gpu-a"
+    monkeypatch.setattr(opencl_backend, "list_devices", lambda: fake_devices()[:1])
+    with pytest.raises(SparknnError, match="there are 0"):  # not a silent fall-back to CPU
+        auto_backend("0")
+
+
+def test_get_backend_follows_the_tasks_gpu_across_tasks_of_one_worker(monkeypatch):
+    """A reused Python worker may run a task holding GPU 0, then one holding GPU 1."""
+    import sparknn.backend as backends
+
+    monkeypatch.setattr(opencl_backend, "list_devices", fake_devices)
+    monkeypatch.setattr(backends, "_instances", {})
+    for address, name in [("0", "gpu-a"), ("1", "gpu-b"), ("0", "gpu-a")]:
+        monkeypatch.setattr(backends, "task_gpu_address", lambda address=address: address)
+        assert backends.get_backend("opencl").device_name == name
+        assert backends.get_backend("auto").device_name == name
+    assert backends.get_backend("opencl") is backends.get_backend("opencl")  # still cached
