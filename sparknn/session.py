@@ -9,7 +9,9 @@ things wrong for us on a fresh machine:
 * each Python worker should use one BLAS thread, since Spark already runs one task per core;
 * executors need the sparknn code itself, which we ship as a zip (``addPyFile``) so the
   same call works on a real cluster where sparknn is not installed on the workers;
-* a missing ``java`` should be a one-line hint, not a Py4J stack trace.
+* a missing ``java`` should be a one-line hint, not a Py4J stack trace;
+* under spark-submit, Spark logs at INFO (some 45 lines of start-up before a job's own
+  output); we start it at WARN, as the pyspark shell does (``spark.log.level`` overrides).
 """
 
 import os
@@ -69,6 +71,25 @@ def _launcher_master() -> str | None:
     return os.environ.get("SPARKNN_MASTER")
 
 
+def _quiet_launcher_logs() -> None:
+    """Under spark-submit, set Spark's log level to WARN before the SparkContext starts."""
+    # Spark configures log4j lazily, on its first log line, which would undo a level set
+    # before that: so configure it first. The SparkContext applies a spark.log.level the
+    # user sets after this, so theirs wins. These are Spark internals: if they move, the
+    # job only gets louder.
+    from py4j.protocol import Py4JError
+    from pyspark import SparkContext
+
+    SparkContext._ensure_initialized()
+    jvm = SparkContext._jvm
+    try:
+        utils = getattr(jvm.org.apache.spark.util, "Utils$").__getattr__("MODULE$")
+        utils.initializeLogIfNecessary(False)
+        utils.setLogLevel(jvm.org.apache.logging.log4j.Level.WARN)
+    except Py4JError:
+        pass
+
+
 def session(master: str | None = None, app_name: str = "sparknn", conf: dict | None = None):
     """Return a SparkSession for ``master``.
 
@@ -86,6 +107,8 @@ def session(master: str | None = None, app_name: str = "sparknn", conf: dict | N
     if active is not None and master is None:
         return active  # under spark-submit, or a notebook that already made one
     master = _with_task_retries(master or _launcher_master() or DEFAULT_MASTER)
+    if "PYSPARK_GATEWAY_PORT" in os.environ:  # spark-submit's JVM is already running
+        _quiet_launcher_logs()
     builder = SparkSession.builder.master(master).appName(app_name)
     settings = {
         "spark.sql.execution.arrow.pyspark.enabled": "true",
