@@ -25,9 +25,11 @@ test: setup
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
+# Jupyter refuses to start as root (in containers, often the only user) without --allow-root.
+USER_ID ?= $(shell id -u)
 notebooks: setup
 	$(PY) -m pip install -q -e '.[notebooks]'
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(USER_ID)),--allow-root)
 
 bench: setup
 	$(PY) -m pip install -q --index-url https://download.pytorch.org/whl/cpu torch==2.13.0

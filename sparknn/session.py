@@ -14,6 +14,8 @@ things wrong for us on a fresh machine:
   same call works on a real cluster where sparknn is not installed on the workers (one zip
   per process, removed when it exits; Spark serves it from its path meanwhile);
 * a missing ``java`` should be a one-line hint, not a Py4J stack trace;
+* under spark-submit, Spark logs at INFO (some 45 lines of start-up before a job's own
+  output); we start it at WARN, as the pyspark shell does (``spark.log.level`` overrides);
 * temporary files of earlier jobs killed before they could remove them are swept.
 """
 
@@ -87,6 +89,25 @@ def _launcher_master() -> str | None:
     return os.environ.get("SPARKNN_MASTER")
 
 
+def _quiet_launcher_logs() -> None:
+    """Under spark-submit, set Spark's log level to WARN before the SparkContext starts."""
+    # Spark configures log4j lazily, on its first log line, which would undo a level set
+    # before that: so configure it first. The SparkContext applies a spark.log.level the
+    # user sets after this, so theirs wins. These are Spark internals: if they move, the
+    # job only gets louder.
+    from py4j.protocol import Py4JError
+    from pyspark import SparkContext
+
+    SparkContext._ensure_initialized()
+    jvm = SparkContext._jvm
+    try:
+        utils = getattr(jvm.org.apache.spark.util, "Utils$").__getattr__("MODULE$")
+        utils.initializeLogIfNecessary(False)
+        utils.setLogLevel(jvm.org.apache.logging.log4j.Level.WARN)
+    except Py4JError:
+        pass
+
+
 def runs_on_this_host(master: str) -> bool:
     """Whether every executor of ``master`` runs on this host: ``local[...]``,
     ``local-cluster[...]``, or a standalone master (or HA list) on a loopback address."""
@@ -133,9 +154,10 @@ def session(master: str | None = None, app_name: str = "sparknn", conf: dict | N
     if active is not None and master is None:
         return active  # a notebook, or a job, that already made one
     master = _with_task_retries(master or _launcher_master() or DEFAULT_MASTER)
-    if runs_on_this_host(master) and "PYSPARK_GATEWAY_PORT" not in os.environ:
-        # Read by the JVM we are about to start (spark-submit's is already running).
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if "PYSPARK_GATEWAY_PORT" in os.environ:  # spark-submit's JVM is already running
+        _quiet_launcher_logs()
+    elif runs_on_this_host(master):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # read by the JVM we start
     builder = SparkSession.builder.master(master).appName(app_name)
     # SparkConf() holds spark-submit's properties when it launched us.
     for key, value in spark_settings(SparkConf(), conf or {}).items():

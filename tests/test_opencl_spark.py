@@ -62,3 +62,84 @@ def test_opencl_kernels_run_on_executors(spark):
         assert loss == pytest.approx(want_loss, rel=1e-5)
         np.testing.assert_allclose(trained0, want0, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(trained1, want1, rtol=1e-5, atol=1e-6)
+
+
+# A GPU discovery script for a worker of the test's cluster: each call claims the next free
+# address (an exclusive file per address), so the two workers are given GPUs "0" and "1".
+DISCOVERY_SCRIPT = """#!{python}
+import json, os
+index = 0
+while True:
+    try:
+        os.close(os.open(os.path.join({folder!r}, f"claimed-{{index}}"), os.O_CREAT | os.O_EXCL))
+        break
+    except FileExistsError:
+        index += 1
+print(json.dumps({{"name": "gpu", "addresses": [str(index)]}}))
+"""
+
+# The driver of a Spark application with GPU scheduling on local-cluster. Its tasks see a
+# fake OpenCL device list (a CPU device, then two GPUs): the machine running the tests has
+# no GPUs, and the mapping from address to device is what is under test.
+GPU_JOB = """
+import json, sys
+from sparknn.session import session
+
+def report(_rows):
+    import os
+    import pyopencl as cl
+    from pyspark import TaskContext
+    from sparknn.backend import get_backend, opencl_backend
+
+    class FakeDevice:
+        def __init__(self, name, kind):
+            self.name, self.type = name, kind
+
+    opencl_backend.list_devices = lambda: [
+        ("CPU platform", FakeDevice("cpu-0", cl.device_type.CPU)),
+        ("GPU platform", FakeDevice("gpu-a", cl.device_type.GPU)),
+        ("GPU platform", FakeDevice("gpu-b", cl.device_type.GPU)),
+    ]
+    yield {
+        "pid": os.getpid(),
+        "address": TaskContext.get().resources()["gpu"].addresses,
+        "opencl": get_backend("opencl").device_name,
+        "auto": get_backend("auto").device_name,
+    }
+
+spark = session(master="local-cluster[2,1,1024]", conf={
+    "spark.worker.resource.gpu.amount": "1",
+    "spark.worker.resource.gpu.discoveryScript": sys.argv[1],
+    "spark.executor.resource.gpu.amount": "1",
+    "spark.task.resource.gpu.amount": "1",
+    "spark.scheduler.minRegisteredResourcesRatio": "1",  # both executors before any task
+})
+print(json.dumps(spark.sparkContext.parallelize(range(6), 6).mapPartitions(report).collect()))
+spark.stop()
+"""
+
+
+def test_each_task_computes_on_the_gpu_spark_assigned_it(tmp_path):
+    """Two executors, one GPU each (addresses from a discovery script): every task's backend
+    is the GPU of its address, counted among the GPUs only, whatever the environment says."""
+    import json
+    import subprocess
+    import sys
+
+    script = tmp_path / "discover_gpus.py"
+    script.write_text(DISCOVERY_SCRIPT.format(python=sys.executable, folder=str(tmp_path)))
+    script.chmod(0o755)
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=repo, SPARKNN_OPENCL_DEVICE="cpu")  # overridden in tasks
+    done = subprocess.run(
+        [sys.executable, "-c", GPU_JOB, str(script)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    reports = json.loads(done.stdout.strip().splitlines()[-1])
+    assert sorted(path.name for path in tmp_path.glob("claimed-*")) == ["claimed-0", "claimed-1"]
+    assert {tuple(r["address"]) for r in reports} == {("0",), ("1",)}  # both executors ran tasks
+    by_address = {"0": "gpu-a", "1": "gpu-b"}
+    for r in reports:
+        assert r["opencl"] == r["auto"] == by_address[r["address"][0]], r
+    assert len({r["pid"] for r in reports}) >= 2

@@ -105,3 +105,20 @@ def test_what_the_user_configured_wins_over_sparknn_defaults(monkeypatch):
     chosen = spark_settings(SparkConf(loadDefaults=False), {"spark.pyspark.python": "/py"})
     assert chosen["spark.pyspark.python"] == "/py"
     assert "spark.executorEnv.PYSPARK_PYTHON" not in chosen
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_notebooks_starts_jupyter_as_root_too():
+    """Jupyter exits at once for root ('Running as root is not recommended. Use
+    --allow-root to bypass.'): make notebooks passes the flag for root, only for root."""
+
+    def jupyter_command(user_id):
+        done = subprocess.run(
+            ["make", "-n", "notebooks", f"USER_ID={user_id}"],
+            capture_output=True, text=True, cwd=REPO, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return next(line for line in done.stdout.splitlines() if "jupyter lab" in line)
+
+    assert jupyter_command(0).split()[-1] == "--allow-root"
+    assert "--allow-root" not in jupyter_command(1000)

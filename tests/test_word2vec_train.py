@@ -356,6 +356,8 @@ def test_spark_submit_job_writes_a_loadable_model(tmp_path, dubliners_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     output = proc.stdout + proc.stderr  # spark-submit forwards the driver's stderr to stdout
     assert "words/s" in output and "ETA" in output and "alpha" in output
+    # As quiet as the demo: Spark starts at WARN, not with some 45 INFO lines of start-up.
+    assert [line for line in proc.stderr.splitlines() if " INFO " in line] == []
     metadata = json.loads((out / "metadata.json").read_text())
     assert metadata["settings"]["vector_size"] == 16 and metadata["partitions"] == 2
     assert metadata["corpus_words"] > 60_000 and metadata["training_seconds"] > 0

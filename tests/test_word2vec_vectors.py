@@ -198,3 +198,69 @@ def test_most_similar_on_a_large_model_uses_argpartition_correctly():
     scores[7] = -np.inf
     expected = np.argsort(-scores)[:10]
     assert [w for w, _ in wv.most_similar("w7", topn=10)] == [f"w{i}" for i in expected]
+
+
+def gensim_analogy_correct(words, vectors, questions, restrict_vocab):
+    """gensim's evaluate_word_analogies(case_insensitive=True) for one section, transcribed
+    loop by loop (keyedvectors.py): the reference for the vectorised version."""
+    words, vectors = words[:restrict_vocab], vectors[:restrict_vocab]
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    ok_vocab = {w.upper(): i for i, w in reversed(list(enumerate(words)))}
+    correct = 0
+    for line in questions:
+        a, b, c, expected = (w.upper() for w in line.split())
+        if not {a, b, c, expected} <= ok_vocab.keys():
+            continue
+        mean = unit[ok_vocab[b]] + unit[ok_vocab[c]] - unit[ok_vocab[a]]
+        dists = unit @ (mean / np.linalg.norm(mean))
+        excluded = {ok_vocab[a], ok_vocab[b], ok_vocab[c]}
+        candidates = [i for i in range(len(words)) if i not in excluded]
+        ranked = sorted(candidates, key=lambda i: -dists[i])
+        predicted = None
+        for i in ranked[:5]:
+            predicted = words[i].upper()
+            if predicted not in {a, b, c}:
+                break
+        correct += predicted == expected
+    return correct
+
+
+def test_case_insensitive_analogies_answer_as_gensim(tmp_path):
+    """A case variant of a question word is never the answer; one of the expected word is a
+    right answer (the old code answered 'King' and marked 'Woman' wrong)."""
+    unit = lambda v: np.asarray(v, np.float32) / np.linalg.norm(v)  # noqa: E731
+    king, queen = unit([1, 1, 0, 0, 0]), unit([1, -1, 0, 0.2, 0])
+    man, woman = unit([0, 1, 1, 0, 0]), unit([0, -1, 1, 0, 0])
+    King = unit([1, -1, 0, 0, 0.05])  # nearly woman - man + king: ahead of queen  # noqa: N806
+    Woman = unit(queen - king + man)  # exactly queen - king + man: ahead of woman  # noqa: N806
+    words = ["king", "queen", "man", "woman", "King", "Woman", "apple"]
+    vectors = np.stack([king, queen, man, woman, King, Woman, unit([-1, 0, -1, 0, 1])])
+    wv = WordVectors(words, vectors)
+    # The premises: each question's best candidate is the variant, the plain word next.
+    assert [w for w, _ in wv.most_similar(["woman", "king"], ["man"], topn=2)] == ["King", "queen"]
+    assert [w for w, _ in wv.most_similar(["queen", "man"], ["king"], topn=2)] == ["Woman", "woman"]
+    questions = tmp_path / "q.txt"
+    questions.write_text(": a\nman woman king queen\n: b\nking queen man woman\n")
+    accuracy, sections = wv.evaluate_word_analogies(questions)
+    assert [s["correct"] for s in sections] == [1, 1, 2] and accuracy == 1.0
+    _, sections = wv.evaluate_word_analogies(questions, case_insensitive=False)
+    assert [s["correct"] for s in sections] == [0, 0, 0]  # 'King', 'Woman': other words
+
+
+def test_case_insensitive_analogies_count_as_gensim_on_many_variants(tmp_path):
+    rng = np.random.default_rng(7)
+    base = [f"word{i}" for i in range(40)]
+    variants = [w.upper() for w in base[:25]] + [w.capitalize() for w in base[10:30]]
+    words = base + variants  # every variant less frequent than its plain word
+    vectors = rng.standard_normal((len(words), 6)).astype(np.float32)
+    vectors[40:] = vectors[[int(w[4:]) for w in variants]] + 0.3 * rng.standard_normal((45, 6))
+    wv = WordVectors(words, vectors)
+    lines = [" ".join(rng.choice(base, 4, replace=False)) for _ in range(300)]
+    # Questions mixing plain and variant spellings, some with words beyond restrict_vocab.
+    lines += [" ".join(rng.choice(words, 4, replace=False)) for _ in range(300)]
+    questions = tmp_path / "q.txt"
+    questions.write_text(": random\n" + "\n".join(lines) + "\n")
+    for restrict_vocab in (len(words), 60):
+        _, sections = wv.evaluate_word_analogies(questions, restrict_vocab=restrict_vocab)
+        want = gensim_analogy_correct(words, vectors, lines, restrict_vocab)
+        assert sections[0]["correct"] == want and want > 0

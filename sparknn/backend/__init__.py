@@ -2,15 +2,20 @@
 
 ``get_backend(name)`` returns a cached per-process instance. The OpenCL backend is imported
 only when asked for, so nothing outside ``sparknn.backend.opencl_backend`` imports pyopencl
-and a forked Spark worker never inherits an OpenCL context.
+and a forked Spark worker never inherits an OpenCL context. Inside a Spark task that Spark
+assigned a GPU (``spark.task.resource.gpu.amount``), ``opencl`` and ``auto`` compute on that
+GPU: a reused Python worker may run tasks holding different GPUs, so the cache is per
+(name, GPU address).
 """
+
+import sys
 
 from sparknn.backend.base import ACTIVATIONS, Backend
 from sparknn.backend.numpy_backend import NumpyBackend
 from sparknn.errors import SparknnError
 
 BACKENDS = ("numpy", "opencl", "auto")
-_instances: dict[str, Backend] = {}
+_instances: dict[tuple[str, str | None], Backend] = {}
 
 
 def get_backend(name: str = "numpy") -> Backend:
@@ -19,19 +24,32 @@ def get_backend(name: str = "numpy") -> Backend:
         return name
     if name not in BACKENDS:
         raise SparknnError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
-    if name not in _instances:
-        _instances[name] = _create(name)
-    return _instances[name]
+    key = (name, None if name == "numpy" else task_gpu_address())
+    if key not in _instances:
+        _instances[key] = _create(*key)
+    return _instances[key]
 
 
-def _create(name: str) -> Backend:
+def task_gpu_address() -> str | None:
+    """The GPU address Spark assigned the running task (the first, if it holds several), or
+    None: outside a Spark task, or in a task without GPUs."""
+    if "pyspark" not in sys.modules:  # not in a Spark worker: nothing to ask, nothing to import
+        return None
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    gpu = context.resources().get("gpu") if context is not None else None
+    return gpu.addresses[0] if gpu is not None and gpu.addresses else None
+
+
+def _create(name: str, gpu_address: str | None) -> Backend:
     if name == "numpy":
         return NumpyBackend()
     from sparknn.backend import opencl_backend  # deferred: pyopencl only when asked for
 
     if name == "opencl":
-        return opencl_backend.OpenCLBackend()
-    return opencl_backend.auto_backend()
+        return opencl_backend.OpenCLBackend(gpu_address=gpu_address)
+    return opencl_backend.auto_backend(gpu_address)
 
 
 __all__ = ["ACTIVATIONS", "BACKENDS", "Backend", "get_backend", "NumpyBackend"]

@@ -101,14 +101,41 @@ def is_gpu(device) -> bool:
     return bool(device.type & (cl.device_type.GPU | cl.device_type.ACCELERATOR))
 
 
-def choose_device(found, wanted: str | None = None):
-    """Pick a device: by index or name substring (``wanted`` or $SPARKNN_OPENCL_DEVICE),
-    else the first GPU, else the first device. Raises SparknnError naming what was found."""
+def gpu_for_address(found, address: str) -> int:
+    """The index in ``found`` of the GPU that Spark assigned a task as ``address``.
+
+    Spark's GPU addresses are whatever the discovery script printed; sparknn reads them as
+    indices among ``found``'s GPUs (and accelerators), in order, so that the tasks of one
+    host that hold different addresses compute on different devices. Raises SparknnError
+    for an address that is not such an index."""
+    gpus = [index for index, (_, device) in enumerate(found) if is_gpu(device)]
+    if not (address.isdigit() and int(address) < len(gpus)):
+        raise SparknnError(
+            f"Spark assigned this task GPU address {address!r}, but sparknn reads addresses "
+            f"as indices among the OpenCL GPUs, and there are {len(gpus)} "
+            f"({describe_devices(found)}); make the GPU discovery script print indices "
+            f"0..{len(gpus) - 1}"
+        )
+    return gpus[int(address)]
+
+
+def choose_device(found, wanted: str | None = None, gpu_address: str | None = None):
+    """Pick a device: ``wanted`` (index or name substring), else the GPU Spark assigned the
+    task (``gpu_address``, see :func:`gpu_for_address`), else $SPARKNN_OPENCL_DEVICE (index
+    or name substring), else the first GPU, else the first device. Raises SparknnError
+    naming what was found."""
     source = "device"
-    if wanted is None:
-        wanted, source = os.environ.get(DEVICE_ENV), DEVICE_ENV
     if not found:
         raise SparknnError(f"backend 'opencl' has no usable device: {describe_devices(found)}")
+    if wanted is None and gpu_address is not None:
+        if os.environ.get(DEVICE_ENV):  # one value for every task: it cannot spread them
+            log.warning(
+                "%s=%r ignored: Spark assigned this task GPU %r",
+                DEVICE_ENV, os.environ[DEVICE_ENV], gpu_address,
+            )  # fmt: skip
+        return found[gpu_for_address(found, gpu_address)][1]
+    if wanted is None:
+        wanted, source = os.environ.get(DEVICE_ENV), DEVICE_ENV
     if wanted is not None and str(wanted).strip() != "":
         wanted = str(wanted).strip()
         if wanted.isdigit():
@@ -227,9 +254,11 @@ class _DeviceState:
 class OpenCLBackend(Backend):
     """Backend running the heavy operations as OpenCL kernels (float32).
 
-    ``device``: index or name substring; default $SPARKNN_OPENCL_DEVICE, else the first GPU,
-    else the first device. Construction checks that a device exists (a clear SparknnError
-    listing what was found otherwise) but creates no context: that happens on first use.
+    ``device``: index or name substring; default the GPU Spark assigned the task
+    (``gpu_address``, its address in ``TaskContext.resources()["gpu"]``, read as an index
+    among the OpenCL GPUs), else $SPARKNN_OPENCL_DEVICE, else the first GPU, else the first
+    device. Construction checks that a device exists (a clear SparknnError listing what was
+    found otherwise) but creates no context: that happens on first use.
 
     ``sgns_workers``: how many work-items (contiguous chunks of pairs, Hogwild between
     chunks) ``sgns_update`` uses; None = 4 per compute unit, all cores busy, results depend
@@ -243,13 +272,16 @@ class OpenCLBackend(Backend):
     name = "opencl"
     fused_sgns = True
 
-    def __init__(self, device: str | int | None = None, sgns_workers: int | None = None):
+    def __init__(
+        self, device: str | int | None = None, sgns_workers: int | None = None,
+        gpu_address: str | None = None,
+    ):  # fmt: skip
         if sgns_workers is not None and (not isinstance(sgns_workers, int) or sgns_workers < 1):
             raise SparknnError(f"sgns_workers must be None or an int >= 1, got {sgns_workers!r}")
         self.device = device
         self.sgns_workers = sgns_workers
         found = list_devices()
-        chosen = choose_device(found, None if device is None else str(device))
+        chosen = choose_device(found, None if device is None else str(device), gpu_address)
         self.device_name = chosen.name.strip()
         self._device_index = next(i for i, (_, d) in enumerate(found) if d == chosen)
         self._reference = NumpyBackend()
@@ -822,16 +854,19 @@ class CPUAutoBackend(NumpyBackend):
         return f"CPUAutoBackend(numpy + OpenCL sgns and row kernels on {self.sgns.device_name!r})"
 
 
-def auto_backend() -> Backend:
+def auto_backend(gpu_address: str | None = None) -> Backend:
     """OpenCL on a GPU; on CPU-only machines numpy for dense ops and OpenCL for sgns_update
-    (:class:`CPUAutoBackend`); numpy alone when there is no OpenCL device. An explicit
-    $SPARKNN_OPENCL_DEVICE means that device, for everything. Logs one line when it falls
-    back."""
+    (:class:`CPUAutoBackend`); numpy alone when there is no OpenCL device. A GPU that Spark
+    assigned the task (``gpu_address``) means OpenCL on that GPU (an error if OpenCL lists no
+    such GPU); else an explicit $SPARKNN_OPENCL_DEVICE means that device, for everything.
+    Logs one line when it falls back."""
     try:
         found = list_devices()
     except SparknnError as error:
         log.info("backend auto: %s; using numpy", error)
         return NumpyBackend()
+    if gpu_address is not None:
+        return OpenCLBackend(gpu_address=gpu_address)
     wanted = os.environ.get(DEVICE_ENV)
     if wanted:
         return OpenCLBackend(wanted)

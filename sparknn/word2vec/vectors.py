@@ -136,7 +136,10 @@ class WordVectors:
         """Accuracy on a questions-words file (``: section`` headers, ``a b c d`` lines).
 
         Like gensim: only the first ``restrict_vocab`` words are candidates, questions with a
-        word outside them are skipped, the three question words are never the answer.
+        word outside them are skipped, the three question words are never the answer. With
+        ``case_insensitive``, a word stands for all its case variants (its vector is the most
+        frequent variant's): a variant of a question word is never the answer, a variant of
+        the expected word is a right one.
         Returns ``(accuracy, sections)``; each section is a dict with ``section``,
         ``correct``, ``total``, ``accuracy``; the last is ``Total accuracy``; plus
         ``skipped`` (out-of-vocabulary questions).
@@ -146,6 +149,7 @@ class WordVectors:
         lookup = {}
         for i, word in enumerate(self.words[:limit]):
             lookup.setdefault(fold(word), i)  # most frequent spelling wins
+        spelling = np.array([lookup[fold(word)] for word in self.words[:limit]], dtype=np.int64)
         normed = self.normed[:limit]
         sections, current = [], None
         for number, line in enumerate(_read_lines(path), start=1):
@@ -167,7 +171,7 @@ class WordVectors:
         results, all_correct, all_total, all_skipped = [], 0, 0, 0
         for section in sections:
             questions = np.array(section["questions"], dtype=np.int64).reshape(-1, 4)
-            correct = _count_correct_analogies(normed, questions)
+            correct = _count_correct_analogies(normed, questions, spelling)
             total = len(questions)
             results.append(_section(section["section"], correct, total, section["skipped"]))
             all_correct, all_total = all_correct + correct, all_total + total
@@ -225,8 +229,17 @@ def _section(name, correct, total, skipped):
     }
 
 
-def _count_correct_analogies(normed, questions, batch=512):
-    """3CosAdd over the candidate matrix, the three question words excluded."""
+# gensim answers an analogy with the first of this many best candidates that is no variant
+# of a question word, or with the last of them if all are.
+ANSWER_CANDIDATES = 5
+
+
+def _count_correct_analogies(normed, questions, spelling, batch=512):
+    """3CosAdd over the candidate matrix, as gensim scores it. ``questions`` hold rows;
+    ``spelling[row]`` is the row standing for all the case variants of that row's word (the
+    row itself when case matters), which is what the question rows are. The three question
+    rows are no candidates; of the best candidates the answer is the first that is no
+    variant of a question word, and it is right when it is a variant of the expected word."""
     correct = 0
     for start in range(0, len(questions), batch):
         q = questions[start : start + batch]
@@ -234,7 +247,17 @@ def _count_correct_analogies(normed, questions, batch=512):
         scores = target @ normed.T  # (B, V)
         rows = np.arange(len(q))[:, None]
         scores[rows, q[:, :3]] = -np.inf
-        correct += int((scores.argmax(axis=1) == q[:, 3]).sum())
+        count = min(ANSWER_CANDIDATES, scores.shape[1])
+        best = np.argpartition(-scores, count - 1, axis=1)[:, :count]
+        order = np.argsort(-np.take_along_axis(scores, best, axis=1), axis=1, kind="stable")
+        best = np.take_along_axis(best, order, axis=1)
+        real = np.isfinite(np.take_along_axis(scores, best, axis=1))  # tiny vocabularies
+        words = spelling[best]
+        allowed = real & (words[:, :, None] != q[:, None, :3]).all(axis=2)
+        last_real = real.sum(axis=1) - 1
+        chosen = np.where(allowed.any(axis=1), allowed.argmax(axis=1), last_real)
+        answer = words[np.arange(len(q)), chosen]
+        correct += int(((answer == q[:, 3]) & (last_real >= 0)).sum())
     return correct
 
 
