@@ -110,3 +110,21 @@ def test_bad_config_and_corpus_exit_nonzero_with_one_line(spark, tmp_path, capsy
     missing = str(tmp_path / "missing.txt")
     assert job.main(["--corpus", missing, "--output", str(tmp_path / "out")]) == 2
     assert "corpus not found" in capsys.readouterr().err
+
+
+def test_a_diverging_run_exits_nonzero_without_saving_bad_weights(
+    spark, corpus_file, tmp_path, capsys
+):
+    """lr 1e30 keeps the loss finite (about 1e31) but diverged: the job stops at step 2
+    with one line and writes no model and no checkpoint of the bad weights."""
+    job = load_job()
+    output = tmp_path / "diverged"
+    argv = ["--config", str(REPO / "conf" / "charlm.toml"), "--corpus", str(corpus_file)]
+    argv += ["--output", str(output), *TINY, "--checkpoint-every", "1", "--lr", "1e30"]
+    assert job.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0], err
+    assert err[0].startswith("train_charlm: error: loss became ")
+    assert err[0].endswith(" at step 2: training diverged; lower the learning rate or set clipnorm")
+    assert not (output / "model.npz").exists()
+    assert not list((output / "checkpoints").glob("*.npz"))

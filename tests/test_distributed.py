@@ -139,3 +139,41 @@ def test_task_failure_is_retried_and_changes_nothing(runs):
     generations = {report["generation"] for report in source.reports}
     assert len(generations) == 1 and all(r["steps"] == STEPS - 7 for r in source.reports)
     np.testing.assert_allclose(runs["fault"], runs[2], rtol=1e-4, atol=1e-9)
+
+
+def test_a_diverging_run_stops_and_keeps_its_last_good_checkpoint(tmp_path):
+    """A loss that explodes (finite, a million times the first) stops the loop before the
+    update, naming the step; the checkpoint of the bad parameters is never written."""
+    import sparknn
+    from sparknn.distributed.checkpoint import checkpoints, load_checkpoint
+    from sparknn.errors import SparknnError
+    from sparknn.nn import layers, optimizers
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 3)), rng.normal(size=(64, 1))
+    model = sparknn.Sequential([layers.Dense(1, input_dim=3)], seed=0)
+    lr = optimizers.PiecewiseConstantDecay(boundaries=[2], values=[0.01, 1e10])
+    model.compile("mse", optimizers.SGD(lr))  # the 4th update is the first with lr 1e10
+
+    class Replica:
+        params = model.params
+
+        def gradient(self, windows):
+            return model.loss_and_gradient(x[windows], y[windows])
+
+    good = {}
+
+    def keep(stats):
+        good[stats.step] = model.params.copy()
+
+    schedule = BatchSchedule(np.arange(64), batch_size=16, seed=0)
+    with pytest.raises(SparknnError, match=r"^loss became \S+ at step 5: training diverged"):
+        fit(
+            model, LocalGradients(Replica()), schedule, 20, on_step=keep,
+            checkpoint_dir=tmp_path, checkpoint_every=2,
+        )  # fmt: skip
+    assert np.isfinite(good[4]).all() and np.abs(good[4]).max() > 1e6  # finite, exploded
+    assert [path.name for path in checkpoints(tmp_path)] == ["step-00000002.npz"]
+    step, params, _, _ = load_checkpoint(checkpoints(tmp_path)[0])
+    assert step == 2
+    np.testing.assert_array_equal(params, good[2])

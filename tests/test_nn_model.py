@@ -208,6 +208,16 @@ def test_nan_loss_stops_training_with_a_clear_error():
         model.fit(x, y, epochs=50, batch_size=8, verbose=0)
 
 
+def test_an_exploding_finite_loss_stops_training_too():
+    """A loss a million times the first has diverged even while it is finite."""
+    model = sparknn.Sequential([layers.Dense(1, input_dim=2)], seed=0)
+    model.compile("mse", optimizers.SGD(1e8))
+    x, y = rng.normal(size=(16, 2)), rng.normal(size=(16, 1))
+    with pytest.raises(SparknnError, match=r"^loss became \S+ at epoch 1, batch 2: training"):
+        model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert np.isfinite(model.params).all()
+
+
 def test_embedding_and_sparse_label_range_errors():
     model = char_model()
     with pytest.raises(SparknnError, match=r"layer 'embedding': ids must be in \[0, 6\)"):

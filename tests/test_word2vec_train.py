@@ -12,10 +12,15 @@ import pytest
 
 from sparknn.errors import SparknnError
 from sparknn.word2vec.train import (
+    RECOVERY_ROUNDS,
+    LocalRounds,
     PartitionTrainer,
+    ReplicasLost,
     Settings,
     Tables,
+    _run_rounds,
     encode_lines,
+    local_trainers,
     round_schedule,
     round_words,
     send_threshold,
@@ -160,6 +165,81 @@ def test_deferring_rows_leaves_one_partition_training_unchanged(corpus):
     np.testing.assert_allclose(deferred.vectors, immediate.vectors, atol=1e-5)
 
 
+class LosingRounds(LocalRounds):
+    """Loses every replica after training the rounds of the calls in ``lose_at`` (1-based),
+    as a Spark task that dies mid-round takes the whole barrier stage with it."""
+
+    def __init__(self, make_trainers, lose_at):
+        super().__init__(make_trainers)
+        self.lose_at, self.calls, self.restored = set(lose_at), 0, []
+
+    def run_round(self, epoch, round_index, start, stop, update, model, report_unsent, restore):
+        self.calls += 1
+        if restore is not None:
+            self.restored.append(sum(len(rows) for rows, _, _ in restore.values()))
+        results = super().run_round(
+            epoch, round_index, start, stop, update, model, report_unsent, restore
+        )
+        if self.calls in self.lose_at:
+            raise ReplicasLost(f"lost at call {self.calls}")
+        return results
+
+
+@pytest.mark.parametrize("backend", ["numpy", "opencl"])
+def test_lost_replicas_resume_from_the_recovery_point_exactly(corpus, backend):
+    """Replicas lost in the first round, after a recovery point, and in the round that was
+    to be one: the driver goes back to its last recovery point, sends new replicas the model
+    and the unsent rows they held then, and the vectors are those of an undisturbed run."""
+    lines = corpus[:600]
+    counts = Counter(token for line in lines for token in line.split())
+    vocab = build_vocabulary(counts, min_count=1)
+    parts = [encode_lines(chunk, vocab, str.split) for chunk in split_lines(lines, 2)]
+    settings = Settings(**{**SETTINGS, "epochs": 2, "sync_words": 100, "backend": backend})
+    sizes = [len(tokens) for tokens, _ in parts]
+    undisturbed, _ = _run_rounds(
+        vocab, sizes, settings, LocalRounds(local_trainers(vocab, parts, settings)), False
+    )
+    assert RECOVERY_ROUNDS == 20  # the rounds below are the calls' with points every 20
+    # call 1: round 0, the first; 25: round 23, back to 20; 46: round 40, to be a recovery
+    # point, back to 20 (a point counts once its round is done); 49: round 22, back to 20;
+    # 73: round 43, back to 40.
+    losing = LosingRounds(local_trainers(vocab, parts, settings), lose_at=(1, 25, 46, 49, 73))
+    recovered, metadata = _run_rounds(vocab, sizes, settings, losing, False)
+    assert metadata["rounds"] > 44
+    assert losing.restored[0] == 0 and min(losing.restored[1:]) > 0  # unsent rows came back
+    np.testing.assert_array_equal(recovered, undisturbed)
+    lost_calls = [1, 23 - 20 + 1, 40 - 20 + 1, 22 - 20 + 1, 43 - 40 + 1]
+    assert losing.calls == metadata["rounds"] + sum(lost_calls)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "opencl"])
+def test_diverging_training_stops_with_the_round_and_the_loss(corpus, backend):
+    with pytest.raises(
+        SparknnError, match=r"^loss became nan at epoch 1, round 1: training diverged; lower alpha$"
+    ):
+        train(corpus[:300], 2, epochs=1, alpha=1e6, backend=backend)
+
+
+def test_non_finite_merged_rows_stop_training_even_with_a_finite_loss(corpus):
+    lines = corpus[:300]
+    counts = Counter(token for line in lines for token in line.split())
+    vocab = build_vocabulary(counts, min_count=1)
+    parts = [encode_lines(chunk, vocab, str.split) for chunk in split_lines(lines, 2)]
+    settings = Settings(**{**SETTINGS, "epochs": 1, "sync_words": 100})
+    sizes = [len(tokens) for tokens, _ in parts]
+
+    class Poisoned(LocalRounds):
+        def run_round(self, *args):
+            results = super().run_round(*args)
+            if args[1] == 2:  # round 3 of epoch 1
+                results[1].deltas0[0, 0] = np.nan
+            return results
+
+    source = Poisoned(local_trainers(vocab, parts, settings))
+    with pytest.raises(SparknnError, match=r"^vectors became non-finite at epoch 1, round 3: "):
+        _run_rounds(vocab, sizes, settings, source, verbose=False)
+
+
 def test_round_words_shrink_with_the_square_of_the_unseen_partitions():
     settings = Settings(sync_words=50_000, sync_start_words=15_000, warmup_words=1000)
     assert round_words(settings, 1) == (50_000, 0, 0)  # sequential SGD: no ramp, no warm-up
@@ -266,20 +346,21 @@ def test_spark_encoding_is_the_same_in_many_arrow_batches(spark, tmp_path):
 
 
 @pytest.mark.spark
-def test_a_task_failure_is_retried_and_changes_nothing(spark, tmp_path):
-    """A Python worker that dies mid-training makes Spark relaunch the stage; the new tasks
-    are sent the whole model and the round is repeated, so the vectors are unchanged."""
+@pytest.mark.parametrize("fail_at_round", [0, 25])
+def test_a_task_failure_is_retried_and_changes_nothing(spark, tmp_path, fail_at_round):
+    """A Python worker that dies mid-training (in the first round, or past the recovery
+    point of round 20) makes Spark relaunch the stage; the driver goes back to its last
+    recovery point and sends the new tasks the model and the syn1neg rows the lost replicas
+    had not sent yet (held back by default with 2 partitions), so the vectors are bit for
+    bit those of an undisturbed run."""
     lines = planted_corpus(300, seed=4)
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(lines) + "\n")
-    # A relaunched replica loses the syn1neg changes it had not sent yet; sending every
-    # changed row each round makes the retried run exactly the one without a failure.
-    rounds = {"sync_words": 400, "warmup_words": 100, "send_min_updates": 1}
-    config = {**SETTINGS, **rounds, "epochs": 1, "min_count": 1, "partitions": 2}
-    failed = train_spark(spark, str(path), config, verbose=False, fail_at_round=3)
-    assert failed.metadata["rounds"] > 3
+    config = {**SETTINGS, "sync_words": 40, "epochs": 1, "min_count": 1, "partitions": 2}
+    failed = train_spark(spark, str(path), config, verbose=False, fail_at_round=fail_at_round)
+    assert failed.metadata["rounds"] == 30
     assert failed.metadata["task_failures"] == 1
-    local_result = train(lines, 2, epochs=1, **rounds)
+    local_result = train(lines, 2, epochs=1, sync_words=40)
     np.testing.assert_array_equal(failed.vectors, local_result.vectors)
 
 
@@ -320,6 +401,24 @@ def test_job_rejects_bad_flags_before_starting_spark(tmp_path, capsys):
     code = main(["--corpus", "x.txt", "--output", str(tmp_path / "o"), "--backend", "cuda"])
     assert code == 2
     assert "--backend 'cuda' is not one of numpy, opencl, auto" in capsys.readouterr().err
+
+
+@pytest.mark.spark
+def test_job_stops_a_diverging_run_with_one_line_and_no_output(spark, tmp_path, capsys):
+    sys.path.insert(0, os.path.join(REPO, "jobs"))
+    from train_word2vec import main
+
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(planted_corpus(300, seed=4)) + "\n")
+    output = tmp_path / "vectors"
+    argv = ["--corpus", str(path), "--output", str(output), "--alpha", "1e6", "--epochs", "1"]
+    assert main(argv + ["--min-count", "1", "--vector-size", "20", "--backend", "numpy"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        "train_word2vec: error: loss became nan at epoch 1, round 1: training diverged; lower alpha"
+    )
+    assert not any("Traceback" in line for line in err)
+    assert not output.exists()
 
 
 @pytest.mark.spark

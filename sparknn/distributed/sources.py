@@ -148,12 +148,21 @@ class BarrierStage:
     def retrying(self, call):
         """``call()`` once every task is connected; again after a task failure."""
         while True:
-            self.server.wait_for_tasks(self._job_failed, self.connect_timeout)
             try:
-                return call()
-            except TaskFailed as error:
-                self.failures += 1
-                self.log(f"a training task failed ({error}); waiting for Spark to relaunch it")
+                return self.once(call)
+            except TaskFailed:
+                pass
+
+    def once(self, call):
+        """``call()`` once every task is connected; a task failure is counted, logged and
+        raised (:class:`TaskFailed`), for a caller that must do more than repeat the call."""
+        self.server.wait_for_tasks(self._job_failed, self.connect_timeout)
+        try:
+            return call()
+        except TaskFailed as error:
+            self.failures += 1
+            self.log(f"a training task failed ({error}); waiting for Spark to relaunch it")
+            raise
 
     def close(self):
         self.server.close()

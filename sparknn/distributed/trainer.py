@@ -11,12 +11,15 @@ import sys
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from sparknn.distributed.checkpoint import (
     check_compatible,
     checkpoints,
     load_checkpoint,
     save_checkpoint,
 )
+from sparknn.divergence import DivergenceCheck
 from sparknn.errors import SparknnError
 
 
@@ -43,7 +46,23 @@ def fit(
     checkpoint_every: int = 0,
     checkpoint_meta: dict | None = None,
 ):
-    """Run steps ``start_step .. max_steps-1``; ``on_step(StepStats)`` after each."""
+    """Run steps ``start_step .. max_steps-1``; ``on_step(StepStats)`` after each.
+
+    A step whose loss has diverged (:mod:`sparknn.divergence`) raises :class:`SparknnError`
+    before its update. A checkpoint holds parameters whose loss has been checked: the one
+    after ``s`` updates is written at step ``s + 1``, once that step's loss (theirs) passed,
+    and the last one once the final parameters are found finite; so a diverging run leaves
+    its last good checkpoint as it was.
+    """
+    divergence = DivergenceCheck()
+
+    def checkpoint(updates):
+        if checkpoint_dir is not None and checkpoint_every and updates % checkpoint_every == 0:
+            save_checkpoint(
+                checkpoint_dir, updates, model.params, model.optimizer.get_state(),
+                checkpoint_meta or {},
+            )  # fmt: skip
+
     for step in range(start_step, max_steps):
         windows = schedule.batch(step)
         start = time.perf_counter()
@@ -51,7 +70,12 @@ def fit(
         exchanged = time.perf_counter()
         if n == 0:
             raise SparknnError(f"step {step}: no task held any window of the batch")
+        divergence.check(loss / n, f"step {step + 1}")
+        if step > start_step:  # the parameters after `step` updates have a good loss
+            checkpoint(step)
         model.apply_gradients(grad, n)
+        if step == max_steps - 1 and not np.isfinite(model.params).all():  # no next loss
+            divergence.fail(f"parameters became non-finite at step {step + 1}")
         done = time.perf_counter()
         stats = StepStats(
             step=step + 1,
@@ -63,16 +87,10 @@ def fit(
             update_seconds=done - exchanged,
             seconds=done - start,
         )
-        if checkpoint_dir is not None and checkpoint_every and (step + 1) % checkpoint_every == 0:
-            save_checkpoint(
-                checkpoint_dir,
-                step + 1,
-                model.params,
-                model.optimizer.get_state(),
-                checkpoint_meta or {},
-            )
         if on_step is not None:
             on_step(stats)
+    if max_steps > start_step:
+        checkpoint(max_steps)
     return model
 
 

@@ -9,11 +9,10 @@ so a single-process ``fit`` and a data-parallel run (which adds the partitions' 
 before one ``apply_gradients``) differ only in the order the sums are taken.
 """
 
-import math
-
 import numpy as np
 
 from sparknn.backend import get_backend
+from sparknn.divergence import DivergenceCheck
 from sparknn.errors import SparknnError
 from sparknn.nn import callbacks as callbacks_module
 from sparknn.nn import layers as layers_module
@@ -308,9 +307,10 @@ class Sequential:
     ):
         """Train; returns a :class:`~sparknn.nn.callbacks.History`.
 
-        Each batch is one ``loss_and_gradient`` + ``apply_gradients``. A NaN/inf loss raises
-        :class:`SparknnError` unless ``stop_on_nan=False``. Logged ``loss`` is the mean
-        per-example loss whatever the reduction.
+        Each batch is one ``loss_and_gradient`` + ``apply_gradients``. A batch loss that has
+        diverged (:mod:`sparknn.divergence`: NaN/inf, or exploded) raises
+        :class:`SparknnError` before the update, unless ``stop_on_nan=False``. Logged
+        ``loss`` is the mean per-example loss whatever the reduction.
         """
         self._require_compiled()
         x = self._prepare_input(x)
@@ -327,6 +327,7 @@ class Sequential:
             hook.model = self
             hook.on_train_begin()
         self.stop_training = False
+        divergence = DivergenceCheck()
         n = len(x)
         for epoch in range(int(epochs)):
             for hook in hooks:
@@ -340,11 +341,8 @@ class Sequential:
                     idx = order[start : start + batch_size]
                     xb, yb = x[idx], y[idx]
                 loss_sum, grad_sum, nb = self.loss_and_gradient(xb, yb)
-                if stop_on_nan and not math.isfinite(loss_sum):
-                    raise SparknnError(
-                        f"loss became {loss_sum} at epoch {epoch + 1}, batch {batch + 1}: "
-                        "training diverged; lower the learning rate or set clipnorm"
-                    )
+                if stop_on_nan:
+                    divergence.check(loss_sum / nb, f"epoch {epoch + 1}, batch {batch + 1}")
                 self.apply_gradients(grad_sum, nb)
                 loss_total += loss_sum
                 seen += nb

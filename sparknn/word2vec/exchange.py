@@ -8,11 +8,15 @@ the corpus and the model cross the network once, not every round. A round is one
   fraction of each partition to train), then the rows merged last round and their new
   values: ``int32[n0]``, ``float32[n0, d]`` for syn0, the same for syn1neg. A task that
   connected after training started (a relaunched stage, whose replicas are new) is sent
-  every row; changes the lost replicas had not sent yet are lost with them.
+  every row (of the driver's model as of its last recovery point, to which it went back:
+  see "Recovery" in train.py) and, flag ``FLAG_RESTORE``, the lost replicas' unsent rows:
+  ``int64[1]`` (k), then k times ``int64[2]`` (partition, m) and :func:`unsent_arrays`.
+  Flag ``FLAG_REPORT_UNSENT`` (a recovery point) asks for each replica's unsent rows.
 * task -> driver, one ``ROWS`` frame per partition it holds (``count`` = frames still to
   come): ``int64[4]`` (n0, n1, pairs, words), ``float64[3]`` (loss, alpha, seconds), then
   the rows it sends (those it changed; see "Deferred rows" in train.py), their deltas and
-  update counts, for syn0 then syn1neg.
+  update counts, for syn0 then syn1neg; with ``FLAG_REPORT_UNSENT``, then ``int64[1]`` (m)
+  and the unsent rows it held before training (:func:`unsent_arrays`).
 
 The driver merges the rows (:func:`~sparknn.word2vec.train.merge_rows`) and sends the merged
 rows with the next round. Frames are raw numpy buffers after the fixed header, never pickle.
@@ -27,25 +31,52 @@ import numpy as np
 from sparknn.distributed.protocol import FLAG_DIE, ROUND, ROWS, STOP, Channel, Header
 from sparknn.distributed.server import TaskFailed, TaskServer
 
+# ROUND and ROWS flags besides FLAG_DIE (see the module docstring).
+FLAG_REPORT_UNSENT, FLAG_RESTORE = 2, 4
 
-def send_round(channel, epoch, round_index, start, stop, update, flags=0) -> None:
+
+def unsent_arrays(unsent):
+    """A replica's unsent rows (``PartitionTrainer.unsent_rows``) as frame arrays:
+    ``int32[m]`` rows, ``float32[m, d]`` values, ``int32[m]`` update counts."""
+    rows, values, counts = unsent
+    return _i32(rows), _f32(values), _i32(counts)
+
+
+def recv_unsent(channel, m: int, dim: int):
+    return (
+        _recv(channel, np.int32, m), _recv(channel, np.float32, (m, dim)),
+        _recv(channel, np.int32, m),
+    )  # fmt: skip
+
+
+def send_round(channel, epoch, round_index, start, stop, update, flags=0, restore=None) -> None:
+    """A ROUND frame; ``restore`` (partition -> unsent rows) goes to new replicas."""
     rows0, values0, rows1, values1 = update
     meta = np.array([epoch, round_index, len(rows0), len(rows1)], dtype=np.int64)
     fractions = np.array([start, stop], dtype=np.float64)
-    channel.send(
-        Header(ROUND, flags=flags), meta, fractions, _i32(rows0), _f32(values0), _i32(rows1),
-        _f32(values1),
-    )  # fmt: skip
+    arrays = [meta, fractions, _i32(rows0), _f32(values0), _i32(rows1), _f32(values1)]
+    if restore is not None:
+        flags |= FLAG_RESTORE
+        arrays.append(np.array([len(restore)], dtype=np.int64))
+        for partition, unsent in sorted(restore.items()):
+            arrays.append(np.array([partition, len(unsent[0])], dtype=np.int64))
+            arrays.extend(unsent_arrays(unsent))
+    channel.send(Header(ROUND, flags=flags), *arrays)
 
 
 def send_result(channel, result, remaining: int) -> None:
     meta = np.array([len(result.rows0), len(result.rows1), result.pairs, result.words], np.int64)
     stats = np.array([result.loss, result.alpha, result.seconds], dtype=np.float64)
-    channel.send(
-        Header(ROWS, step=result.partition, count=remaining), meta, stats,
-        _i32(result.rows0), _f32(result.deltas0), _i32(result.counts0),
+    arrays = [
+        meta, stats, _i32(result.rows0), _f32(result.deltas0), _i32(result.counts0),
         _i32(result.rows1), _f32(result.deltas1), _i32(result.counts1),
-    )  # fmt: skip
+    ]  # fmt: skip
+    flags = 0
+    if result.unsent is not None:
+        flags = FLAG_REPORT_UNSENT
+        arrays.append(np.array([len(result.unsent[0])], dtype=np.int64))
+        arrays.extend(unsent_arrays(result.unsent))
+    channel.send(Header(ROWS, step=result.partition, count=remaining, flags=flags), *arrays)
 
 
 def recv_result(channel, header, dim: int):
@@ -61,16 +92,19 @@ def recv_result(channel, header, dim: int):
         _recv(channel, np.int32, n1), _recv(channel, np.float32, (n1, dim)),
         _recv(channel, np.int32, n1),
     )  # fmt: skip
+    unsent = None
+    if header.flags & FLAG_REPORT_UNSENT:
+        unsent = recv_unsent(channel, int(_recv(channel, np.int64, 1)[0]), dim)
     loss, alpha, seconds = (float(x) for x in stats)
     return RoundResult(
         header.step, rows0, deltas0, counts0, rows1, deltas1, counts1, loss, pairs, words, alpha,
-        seconds,
+        seconds, unsent,
     )  # fmt: skip
 
 
 def serve_rounds(channel: Channel, trainers) -> dict:
     """The task side: answer ROUND requests for the partitions ``trainers`` hold, until STOP."""
-    from sparknn.word2vec.train import keep_freed_memory
+    from sparknn.word2vec.train import NO_ROWS, keep_freed_memory
 
     keep_freed_memory()
     dim = trainers[0].syn0.shape[1] if trainers else 0
@@ -87,11 +121,20 @@ def serve_rounds(channel: Channel, trainers) -> dict:
             _recv(channel, np.int32, n0), _recv(channel, np.float32, (n0, dim)),
             _recv(channel, np.int32, n1), _recv(channel, np.float32, (n1, dim)),
         )  # fmt: skip
+        restore = None
+        if request.flags & FLAG_RESTORE:
+            restore = {}
+            for _ in range(int(_recv(channel, np.int64, 1)[0])):
+                partition, m = (int(x) for x in _recv(channel, np.int64, 2))
+                restore[partition] = recv_unsent(channel, m, dim)
         if request.flags & FLAG_DIE:
             os._exit(17)  # fault injection (tests): this Python worker dies mid-training
+        report_unsent = bool(request.flags & FLAG_REPORT_UNSENT)
         for index, trainer in enumerate(trainers):
-            trainer.apply(*update)
-            result = trainer.train(epoch, round_index, start, stop)
+            lost = None if restore is None else restore.get(trainer.partition, NO_ROWS)
+            result = trainer.round(
+                epoch, round_index, start, stop, update, lost, report_unsent
+            )  # fmt: skip
             compute_seconds += result.seconds
             send_result(channel, result, remaining=len(trainers) - 1 - index)
         rounds += 1
@@ -110,7 +153,12 @@ class RoundServer(TaskServer):
     def connection(self, channel, hello):
         return _RoundConnection(channel, hello, synced=self.rounds_done == 0)
 
-    def run_round(self, epoch, round_index, start, stop, update, model):
+    def run_round(
+        self, epoch, round_index, start, stop, update, model, report_unsent=False, restore=None
+    ):  # fmt: skip
+        """One exchange (see the module docstring); a task that connected after training
+        started is sent the whole ``model`` and ``restore``, the unsent rows of the
+        replicas it replaces."""
         if all(conn.synced for conn in self.tasks.values()):
             full = None
         else:  # a relaunched task is sent every row's value
@@ -120,10 +168,13 @@ class RoundServer(TaskServer):
 
         def one(conn):
             die = self.die_at_round == (self.rounds_done, conn.task) and not self.reconnects
-            send_round(
-                conn.channel, epoch, round_index, start, stop, update if conn.synced else full,
-                FLAG_DIE if die else 0,
-            )  # fmt: skip
+            flags = (FLAG_DIE if die else 0) | (FLAG_REPORT_UNSENT if report_unsent else 0)
+            if conn.synced:
+                send_round(conn.channel, epoch, round_index, start, stop, update, flags)
+            else:
+                send_round(
+                    conn.channel, epoch, round_index, start, stop, full, flags, restore or {}
+                )  # fmt: skip
             results = []
             while True:
                 header = conn.channel.recv_header()
@@ -167,10 +218,21 @@ class SparkRounds:
             connect_timeout, log,
         )  # fmt: skip
 
-    def run_round(self, epoch, round_index, start, stop, update, model):
-        return self.stage.retrying(
-            lambda: self.server.run_round(epoch, round_index, start, stop, update, model)
-        )
+    def run_round(
+        self, epoch, round_index, start, stop, update, model, report_unsent=False, restore=None
+    ):  # fmt: skip
+        """The round on the stage's tasks; :class:`ReplicasLost` if a task failed (Spark
+        relaunches the stage, whose new tasks the next call waits for)."""
+        from sparknn.word2vec.train import ReplicasLost
+
+        try:
+            return self.stage.once(
+                lambda: self.server.run_round(
+                    epoch, round_index, start, stop, update, model, report_unsent, restore
+                )
+            )
+        except TaskFailed as error:
+            raise ReplicasLost(str(error)) from None
 
     def close(self):
         self.stage.close()

@@ -93,6 +93,20 @@ The scheme
    the exchanging job's words/s on Gutenberg-25M and 1.4x on WikiText-2, at gensim's
    analogy accuracy.
 
+10. **Recovery.** A replica's state between rounds is the driver's model plus its unsent
+   ``syn1neg`` rows (their values and update counts, see "Deferred rows"); every random
+   draw is a function of the seed and the round. When a Spark task dies, Spark relaunches
+   the whole barrier stage and every replica is lost, with the rows it had not sent. So
+   every ``RECOVERY_ROUNDS`` rounds the driver keeps a :class:`RecoveryPoint`: a copy of
+   its model at the round's start and each replica's unsent rows then (the replicas send
+   them with that round's results), with the loss sums so far; after a loss it goes back
+   to the last one, sends the new replicas the model and their partitions' unsent rows,
+   and trains those rounds again: the vectors are bit for bit those of an undisturbed run,
+   for the price of a model copy on the driver and of redoing up to ``RECOVERY_ROUNDS``
+   rounds after a failure. (hogwild's races make no run exact: a lost round is retried.)
+   A round whose loss per pair diverged or whose merged rows are not finite stops training
+   with a :class:`SparknnError` (:mod:`sparknn.divergence`), before anything is written.
+
 ``train_local`` runs the same replicas and merges in one process (the reference for the
 Spark run and the fast path for tests); ``train_spark`` runs them on a cluster.
 """
@@ -105,6 +119,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from sparknn.backend.numpy_backend import NumpyBackend
+from sparknn.divergence import DivergenceCheck
 from sparknn.errors import SparknnError
 from sparknn.word2vec.pairs import (
     centre_negatives,
@@ -321,6 +336,8 @@ class RoundResult:
     words: int
     alpha: float
     seconds: float
+    # At a recovery point: the partition's unsent rows at the round's start (unsent_rows).
+    unsent: tuple | None = None
 
 
 def keep_freed_memory() -> None:
@@ -341,6 +358,10 @@ def keep_freed_memory() -> None:
         libc.mallopt(m_trim_threshold, 1 << 30)
     except (OSError, AttributeError):
         pass
+
+
+# No rows: what a replica without unsent rows reports (see PartitionTrainer.unsent_rows).
+NO_ROWS = (np.zeros(0, np.int32), np.zeros((0, 0), np.float32), np.zeros(0, np.int32))
 
 
 class PartitionTrainer:
@@ -390,6 +411,35 @@ class PartitionTrainer:
             return
         self.backend.apply_rows(self.syn0, self.base0, rows0, values0)
         self.backend.apply_rows(self.syn1neg, self.base1, rows1, values1, self.pending1)
+
+    def unsent_rows(self):
+        """``(rows, values, counts)``: the ``syn1neg`` rows changed but not sent yet, their
+        values here and their updates since last sent. With the driver's model, they are
+        this replica's whole state between rounds (see "Recovery")."""
+        if self.shared:
+            return NO_ROWS
+        rows = np.flatnonzero(self.pending1).astype(np.int32)
+        return rows, self.syn1neg[rows], self.pending1[rows]
+
+    def restore_unsent(self, rows, values, counts) -> None:
+        """Take over the :meth:`unsent_rows` of a lost replica of this partition (this one
+        has just been sent the whole model the lost one had)."""
+        if not self.shared and len(rows):
+            self.syn1neg[rows] = values
+            self.pending1[rows] = counts
+
+    def round(self, epoch, round_index, start, stop, update, restore=None, report_unsent=False):
+        """One round: :meth:`apply` ``update``; for a new replica after a loss, take over
+        the lost one's unsent rows (``restore``, of :meth:`unsent_rows`); then
+        :meth:`train`, the result carrying the unsent rows as of before training when
+        ``report_unsent`` (a recovery point)."""
+        self.apply(*update)
+        if restore is not None:
+            self.restore_unsent(*restore)
+        unsent = self.unsent_rows() if report_unsent else None
+        result = self.train(epoch, round_index, start, stop)
+        result.unsent = unsent
+        return result
 
     def train(self, epoch: int, round_index: int, start: float, stop: float) -> RoundResult:
         """Train on the fraction ``[start, stop)`` of the partition; report changed rows."""
@@ -598,15 +648,43 @@ class TrainResult:
     metadata: dict
 
 
+# The driver keeps a recovery point every this many rounds (see "Recovery").
+RECOVERY_ROUNDS = 20
+
+
+class ReplicasLost(Exception):
+    """A round source lost its replicas mid-round (a Spark task failed and Spark relaunches
+    the stage): the driver goes back to its last recovery point."""
+
+
+@dataclass
+class RecoveryPoint:
+    """All it takes to train again from round ``round`` (in the flat order of every
+    epoch's rounds) exactly as the first time: the model at the round's start, each
+    partition's unsent rows then, and the sums reported so far."""
+
+    round: int
+    model: tuple  # (syn0, syn1neg) copies
+    unsent: dict  # partition -> PartitionTrainer.unsent_rows()
+    sums: np.ndarray  # (epochs, 2): loss and pairs by epoch
+    words_done: int
+
+
 def _run_rounds(vocab, partition_sizes, settings, source, verbose=True, model=None):
     """The driver loop shared by local and Spark training: rounds, merges, progress.
 
-    ``source.run_round(epoch, round_index, start, stop, update, model)`` has every partition
-    apply ``update`` (the rows merged last round and their new values; ``model`` is the
-    whole ``(syn0, syn1neg)`` for a replica that must be sent everything), train on the
-    fraction ``[start, stop)`` and return the :class:`RoundResult` list ordered by partition.
-    With ``settings.hogwild``, ``model`` is the one the replicas train in place (they send
-    no rows, so the merges are empty).
+    ``source.run_round(epoch, round_index, start, stop, update, model, report_unsent,
+    restore)`` has every partition apply ``update`` (the rows merged last round and their
+    new values), train on the fraction ``[start, stop)`` and return the :class:`RoundResult`
+    list ordered by partition, with the unsent rows (before training) when
+    ``report_unsent``. It raises :class:`ReplicasLost` when replicas were lost; the driver
+    then goes back to its last :class:`RecoveryPoint` and calls it with ``restore`` (partition
+    -> unsent rows there): the replicas are new and must be sent the whole ``model`` and
+    their unsent rows. With ``settings.hogwild``, ``model`` is the one the replicas train in
+    place (they send no rows, so the merges are empty), and a lost round is just retried.
+
+    A round whose loss per pair diverged or whose merged rows are no longer finite raises
+    :class:`SparknnError` (:mod:`sparknn.divergence`).
     """
     keep_freed_memory()
     backend = merge_backend(settings.backend)
@@ -617,50 +695,85 @@ def _run_rounds(vocab, partition_sizes, settings, source, verbose=True, model=No
     schedules = round_schedule(
         largest, settings.epochs, *round_words(settings, len(partition_sizes))
     )
-    total_rounds = sum(len(cuts) - 1 for cuts in schedules)
+    plan = [
+        (epoch, index, cuts[index], cuts[index + 1])
+        for epoch, cuts in enumerate(schedules)
+        for index in range(len(cuts) - 1)
+    ]
     progress = Progress(sum(partition_sizes), settings.epochs)
     empty = np.zeros(0, dtype=np.int32)
-    update = (empty, syn0[empty], empty, syn1neg[empty])  # nothing merged before round 1
-    started, started_at, loss_history = time.perf_counter(), time.time(), []
+    nothing_merged = (empty, syn0[empty], empty, syn1neg[empty])
+    update = nothing_merged  # before round 1
+    started, started_at = time.perf_counter(), time.time()
     compute_seconds = merge_seconds = 0.0
     rows_sent = np.zeros(2, dtype=np.int64)  # syn0, syn1neg rows the partitions sent
+    sums = np.zeros((settings.epochs, 2))  # loss, pairs by epoch
+    # hogwild's tasks race, so no run of it is exact: a lost round is only tried again.
+    exact = not settings.hogwild
+    recovery = None
+    if exact:
+        recovery = RecoveryPoint(0, (syn0.copy(), syn1neg.copy()), {}, sums.copy(), 0)
+    restore = None  # after a loss: the new replicas' unsent rows
+    divergence = DivergenceCheck("lower alpha")
     pool = ThreadPoolExecutor(max_workers=MERGE_THREADS, thread_name_prefix="sparknn-merge")
-    for epoch in range(settings.epochs):
-        epoch_loss = epoch_pairs = 0.0
-        cuts = schedules[epoch]
-        for round_index in range(len(cuts) - 1):
+    i = 0
+    while i < len(plan):
+        epoch, round_index, start, stop = plan[i]
+        at_recovery_point = exact and i > recovery.round and i % RECOVERY_ROUNDS == 0
+        if at_recovery_point:
+            point = RecoveryPoint(i, (syn0.copy(), syn1neg.copy()), {}, sums.copy(), progress.done)
+        try:
             results = source.run_round(
-                epoch, round_index, cuts[round_index], cuts[round_index + 1], update,
-                (syn0, syn1neg),
+                epoch, round_index, start, stop, update, (syn0, syn1neg), at_recovery_point,
+                restore,
             )  # fmt: skip
-            merging = time.perf_counter()
-            how, eta = settings.merge, settings.merge_eta
-            merging0 = merge_blocks(
-                pool, syn0, [(r.rows0, r.deltas0, r.counts0) for r in results], how, eta, 1,
-                backend,
-            )  # fmt: skip
-            merging1 = merge_blocks(
-                pool, syn1neg, [(r.rows1, r.deltas1, r.counts1) for r in results], how, eta,
-                MERGE_BLOCKS, backend,
-            )  # fmt: skip
-            update = (*merging0(), *merging1())
-            merge_seconds += time.perf_counter() - merging
-            compute_seconds += max(r.seconds for r in results)
-            rows_sent += [sum(len(r.rows0) for r in results), sum(len(r.rows1) for r in results)]
-            loss, pairs = sum(r.loss for r in results), sum(r.pairs for r in results)
-            epoch_loss, epoch_pairs = epoch_loss + loss, epoch_pairs + pairs
-            if verbose:
-                last = round_index == len(cuts) - 2
-                alpha = min(r.alpha for r in results)
-                words = sum(r.words for r in results)
-                progress.update(epoch, words, loss, pairs, alpha, epoch_done=last)
-        loss_history.append(epoch_loss / max(epoch_pairs, 1))
+        except ReplicasLost:
+            restore, update = {}, nothing_merged
+            if exact:
+                i, restore = recovery.round, recovery.unsent
+                np.copyto(syn0, recovery.model[0])
+                np.copyto(syn1neg, recovery.model[1])
+                sums[...], progress.done = recovery.sums, recovery.words_done
+            continue
+        restore = None
+        if at_recovery_point:
+            point.unsent = {r.partition: r.unsent for r in results}
+            recovery = point
+        merging = time.perf_counter()
+        how, eta = settings.merge, settings.merge_eta
+        merging0 = merge_blocks(
+            pool, syn0, [(r.rows0, r.deltas0, r.counts0) for r in results], how, eta, 1,
+            backend,
+        )  # fmt: skip
+        merging1 = merge_blocks(
+            pool, syn1neg, [(r.rows1, r.deltas1, r.counts1) for r in results], how, eta,
+            MERGE_BLOCKS, backend,
+        )  # fmt: skip
+        update = (*merging0(), *merging1())
+        merge_seconds += time.perf_counter() - merging
+        compute_seconds += max(r.seconds for r in results)
+        rows_sent += [sum(len(r.rows0) for r in results), sum(len(r.rows1) for r in results)]
+        loss, pairs = sum(r.loss for r in results), sum(r.pairs for r in results)
+        sums[epoch] += loss, pairs
+        where = f"epoch {epoch + 1}, round {round_index + 1}"
+        if pairs:
+            divergence.check(loss / pairs, where)
+        if not (np.isfinite(update[1]).all() and np.isfinite(update[3]).all()):
+            divergence.fail(f"vectors became non-finite at {where}")
+        if verbose:
+            last = round_index == len(schedules[epoch]) - 2
+            alpha = min(r.alpha for r in results)
+            words = sum(r.words for r in results)
+            progress.update(epoch, words, loss, pairs, alpha, epoch_done=last)
+        i += 1
     pool.shutdown()
+    if not np.isfinite(syn0).all():  # hogwild merges nothing: its vectors are checked here
+        divergence.fail("vectors became non-finite by the end of training")
     seconds = time.perf_counter() - started
     words = sum(partition_sizes) * settings.epochs
     metadata = {
         "settings": asdict(settings),
-        "rounds": total_rounds,
+        "rounds": len(plan),
         "partitions": len(partition_sizes),
         "training_seconds": seconds,
         "training_started_unix": started_at,
@@ -671,41 +784,62 @@ def _run_rounds(vocab, partition_sizes, settings, source, verbose=True, model=No
         "merge_seconds": merge_seconds,
         # Rows a partition sent per round, on average: the size of the exchanges.
         "rows_sent_per_round": {
-            name: float(sent / max(total_rounds * len(partition_sizes), 1))
+            name: float(sent / max(len(plan) * len(partition_sizes), 1))
             for name, sent in zip(("syn0", "syn1neg"), rows_sent, strict=True)
         },
-        "loss_per_pair_by_epoch": loss_history,
+        "loss_per_pair_by_epoch": [float(loss / max(pairs, 1)) for loss, pairs in sums],
     }
     return syn0, metadata
 
 
 class LocalRounds:
-    """Every partition's replica in this process, trained one after the other."""
+    """Every partition's replica in this process, trained one after the other.
 
-    def __init__(self, trainers):
-        self.trainers = trainers
+    ``make_trainers()`` builds them; after a loss (``restore`` given) they are built again,
+    as a relaunched Spark stage's are, and sent the whole model."""
 
-    def run_round(self, epoch, round_index, start, stop, update, model):
+    def __init__(self, make_trainers):
+        self.make_trainers = make_trainers
+        self.trainers = make_trainers()
+
+    def run_round(
+        self, epoch, round_index, start, stop, update, model, report_unsent=False, restore=None
+    ):  # fmt: skip
+        if restore is not None:
+            self.trainers = self.make_trainers()
+            everything = np.arange(len(model[0]), dtype=np.int32)
+            update = (everything, model[0], everything, model[1])
         results = []
         for trainer in self.trainers:
-            trainer.apply(*update)
-            results.append(trainer.train(epoch, round_index, start, stop))
+            lost = None if restore is None else restore.get(trainer.partition, NO_ROWS)
+            results.append(
+                trainer.round(epoch, round_index, start, stop, update, lost, report_unsent)
+            )
         return results
+
+
+def local_trainers(vocab: Vocabulary, parts, settings: Settings, model=None):
+    """``make_trainers`` of :class:`LocalRounds`: a replica for each of ``parts`` (list of
+    (tokens, sentence_starts)); given ``model`` (hogwild), all train it in place."""
+    tables = Tables.build(vocab, settings.sample)
+
+    def make_trainers():
+        return [
+            PartitionTrainer(p, tokens, starts, len(vocab), settings, tables, len(parts), model)
+            for p, (tokens, starts) in enumerate(parts)
+        ]
+
+    return make_trainers
 
 
 def train_local(vocab: Vocabulary, parts, settings: Settings, verbose=False) -> TrainResult:
     """Train in this process on ``parts`` (list of (tokens, sentence_starts)), same scheme."""
-    tables = Tables.build(vocab, settings.sample)
     # hogwild: one model, which the replicas (taking turns here) all train in place
     shared = None
     if settings.hogwild:
         shared = init_vectors(len(vocab), settings.vector_size, settings.seed)
-    trainers = [
-        PartitionTrainer(p, tokens, starts, len(vocab), settings, tables, len(parts), shared)
-        for p, (tokens, starts) in enumerate(parts)
-    ]
+    source = LocalRounds(local_trainers(vocab, parts, settings, shared))
     sizes = [len(tokens) for tokens, _ in parts]
-    source = LocalRounds(trainers)
     vectors, metadata = _run_rounds(vocab, sizes, settings, source, verbose, model=shared)
     return TrainResult(vocab, vectors, metadata)
 
