@@ -125,6 +125,22 @@ def test_job_flags_are_range_checked(tmp_path, script, flags, expected):
     assert_one_line_error(code, stderr, expected)
 
 
+@pytest.mark.parametrize("job", ["charlm", "word2vec"])
+def test_defaults_and_shipped_configs_obey_the_rules(job):
+    from sparknn import charlm_train
+    from sparknn.config import load_toml, problem
+    from sparknn.word2vec import train
+
+    module = {"charlm": charlm_train, "word2vec": train}[job]
+    assert set(module.RULES) <= set(module.DEFAULTS)
+    for key, rule in module.RULES.items():
+        assert problem(module.DEFAULTS[key], rule) is None, key
+    shipped = load_toml(REPO / "conf" / f"{job}.toml", module.DEFAULTS, module.RULES)
+    assert {key: type(value) for key, value in shipped.items()} == {
+        key: type(module.DEFAULTS[key]) for key in shipped
+    }
+
+
 def test_a_float_setting_takes_an_integer_from_toml(tmp_path):
     config = tmp_path / "job.toml"
     config.write_text("lr = 1\nclipnorm = 0\n")
@@ -164,6 +180,29 @@ def test_vector_queries_check_their_numbers(vectors_file, capsys, argv, expected
     argv = [arg.format(v=vectors_file) for arg in argv]
     code, stderr = run_cli(argv, capsys)
     assert_one_line_error(code, stderr, expected)
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        (["--workers", "0"], "--workers: must be >= 1, got '0'"),
+        (["--master-port", "0"], "--master-port: must be a port number, 1-65535, got '0'"),
+        (["--webui-port", "65536"], "--webui-port: must be a port number, 1-65535"),
+        (["--timeout", "nan"], "--timeout: must be a finite number > 0, got 'nan'"),
+    ],
+)
+def test_cluster_start_checks_its_numbers(capsys, flags, expected):
+    import argparse
+
+    from sparknn import cluster
+
+    # Parsed only: a bad value must not get as far as starting daemons.
+    parser = argparse.ArgumentParser(prog="sparknn cluster")
+    cluster.add_arguments(parser)
+    with pytest.raises(SystemExit) as exit:
+        parser.parse_args(["start", *flags])
+    assert exit.value.code == 2
+    assert expected in capsys.readouterr().err
 
 
 def test_truncated_model_is_an_error_naming_the_file(charlm_dir, tmp_path, capsys):
