@@ -89,7 +89,7 @@ def flag_name(key: str) -> str:
 
 def add_config_arguments(parser: argparse.ArgumentParser, defaults: dict, rules=None) -> None:
     """Add ``--config`` and one flag per key of ``defaults`` (default None = not given); a
-    number flag is checked against ``rules[key]`` when it is parsed."""
+    flag's value is checked against ``rules[key]`` as it is parsed."""
     rules = rules or {}
     parser.add_argument("--config", metavar="TOML", help="TOML file with job settings")
     for key, default in defaults.items():
