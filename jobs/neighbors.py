@@ -11,24 +11,24 @@ name next to PATH and renamed into place; an existing PATH is replaced only with
 --overwrite, and never one that is, holds or lies inside MODEL.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, too
 
+from sparknn.config import ArgumentParser, positive_int  # noqa: E402
 from sparknn.errors import SparknnError  # noqa: E402
 from sparknn.files import check_output  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="neighbors.py", description=__doc__.splitlines()[0])
     parser.add_argument("model", help="sparknn output directory or word2vec text/binary file")
-    parser.add_argument("--topn", type=int, default=10)
+    parser.add_argument("--topn", type=positive_int, default=10)
     parser.add_argument("--output", required=True, help="Parquet output directory")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
-    parser.add_argument("--block-rows", type=int, default=2048, help="rows per matrix block")
-    parser.add_argument("--partitions", type=int, default=None, help="Spark partitions")
+    parser.add_argument("--block-rows", type=positive_int, default=2048, help="rows per block")
+    parser.add_argument("--partitions", type=positive_int, help="Spark partitions")
     parser.add_argument("--master", help="Spark master (default: spark-submit's, or local[2])")
     return parser.parse_args(argv)
 
@@ -36,8 +36,6 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     try:
         args = parse_args(argv)
-        if args.topn < 1 or args.block_rows < 1:
-            raise SparknnError("--topn and --block-rows must be >= 1")
         check_output(args.output, [args.model], args.overwrite)
         from sparknn.session import session
         from sparknn.word2vec.all_neighbors import write_neighbors

@@ -13,7 +13,6 @@ model.npz (``sparknn.load``) with vocab.json (``sparknn generate DIR``). An exis
 :func:`sparknn.charlm_train.train`.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -22,16 +21,16 @@ try:
 except ImportError:  # spark-submit from a source checkout: the package sits next to jobs/
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sparknn.charlm_train import DEFAULTS, train  # noqa: E402
+from sparknn.charlm_train import DEFAULTS, RULES, train  # noqa: E402
 from sparknn.errors import SparknnError  # noqa: E402
 
 
 def parse_config(argv):
-    from sparknn.config import add_config_arguments, resolve
+    from sparknn.config import ArgumentParser, add_config_arguments, resolve
 
-    parser = argparse.ArgumentParser(prog="train_charlm.py", description=__doc__.splitlines()[0])
-    add_config_arguments(parser, DEFAULTS)
-    return resolve(parser.parse_args(argv), DEFAULTS)
+    parser = ArgumentParser(prog="train_charlm.py", description=__doc__.splitlines()[0])
+    add_config_arguments(parser, DEFAULTS, RULES)
+    return resolve(parser.parse_args(argv), DEFAULTS, RULES)
 
 
 def main(argv=None) -> int:

@@ -13,39 +13,31 @@ Writes DIR/vectors.npy, vocab.tsv, metadata.json, vectors.txt (and vectors.bin w
 The training scheme is described in sparknn/word2vec/train.py.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, too
 
-from sparknn.backend import BACKENDS  # noqa: E402
-from sparknn.config import add_config_arguments, resolve  # noqa: E402
+from sparknn.config import ArgumentParser, add_config_arguments, resolve  # noqa: E402
 from sparknn.errors import SparknnError  # noqa: E402
 from sparknn.files import check_output  # noqa: E402
-from sparknn.word2vec.tokenize import TOKENIZERS  # noqa: E402
-from sparknn.word2vec.train import DEFAULTS, MERGES  # noqa: E402
-
-CHOICES = {"backend": BACKENDS, "tokenizer": TOKENIZERS, "merge": MERGES}
+from sparknn.word2vec.train import DEFAULTS, RULES  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="train_word2vec.py", description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", nargs="+", required=True, help="text file(s), dirs or globs")
     parser.add_argument("--output", required=True, help="output directory")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     parser.add_argument("--master", help="Spark master (default: spark-submit's, or local[2])")
-    add_config_arguments(parser, DEFAULTS)
+    add_config_arguments(parser, DEFAULTS, RULES)
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     try:
         args = parse_args(argv)
-        config = resolve(args, DEFAULTS)
-        for key, allowed in CHOICES.items():
-            if config[key] not in allowed:
-                raise SparknnError(f"--{key} {config[key]!r} is not one of {', '.join(allowed)}")
+        config = resolve(args, DEFAULTS, RULES)
         check_output(args.output, args.corpus, args.overwrite)
         from sparknn.session import session
         from sparknn.word2vec.formats import save_model

@@ -120,8 +120,10 @@ def bits_per_char(loss_nats: float) -> float:
 
 def sample(model, vocab: CharVocab, seed_text: str, length=400, temperature=0.5, rng=None):
     """Generate ``length`` characters after ``seed_text`` (which primes the LSTM state)."""
-    if temperature <= 0:
-        raise SparknnError(f"temperature must be > 0, got {temperature}")
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise SparknnError(f"temperature must be a finite number > 0, got {temperature}")
+    if length < 1:
+        raise SparknnError(f"length must be >= 1, got {length}")
     if not seed_text:
         raise SparknnError("seed text must not be empty")
     rng = rng if rng is not None else np.random.default_rng()

@@ -4,9 +4,9 @@
 data-parallel SGD (:mod:`sparknn.distributed`) and writes to ``config["output"]``:
 metrics.csv (one row per step), checkpoints/, samples/epoch-N.txt (temperatures 0.2, 0.5,
 1.0, 1.2 from a seed string taken from the corpus), and the final model.npz
-(``sparknn.load``) with vocab.json (``sparknn generate DIR``). ``DEFAULTS`` lists every key.
-An existing output is refused, unless ``resume`` (continue its run) or ``overwrite`` (it is
-removed once the corpus has been read).
+(``sparknn.load``) with vocab.json (``sparknn generate DIR``). ``DEFAULTS`` lists every key,
+``RULES`` the values they may take. An existing output is refused, unless ``resume``
+(continue its run) or ``overwrite`` (it is removed once the corpus has been read).
 """
 
 import csv
@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sparknn.backend import BACKENDS
+from sparknn.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, one_of
 from sparknn.errors import SparknnError
 from sparknn.files import atomic_file, check_output, remove_directory
 
@@ -47,6 +49,16 @@ DEFAULTS = {
     "sample_length": 300,
     "master": "",
 }
+# The values each number or choice may take, checked as the config is read (sparknn.config).
+RULES = {
+    "seq_len": AT_LEAST_ONE, "val_fraction": FRACTION, "val_max_windows": NON_NEGATIVE,
+    "min_char_count": NON_NEGATIVE, "partitions": AT_LEAST_ONE, "hidden": AT_LEAST_ONE,
+    "layers": AT_LEAST_ONE, "embedding_dim": AT_LEAST_ONE, "dtype": one_of(("float32", "float64")),
+    "backend": one_of(BACKENDS), "batch_size": AT_LEAST_ONE, "lr": POSITIVE,
+    "clipnorm": NON_NEGATIVE, "epochs": NON_NEGATIVE, "max_steps": NON_NEGATIVE,
+    "seed": NON_NEGATIVE, "checkpoint_every": NON_NEGATIVE, "log_every": AT_LEAST_ONE,
+    "eval_every": NON_NEGATIVE, "sample_length": AT_LEAST_ONE,
+}  # fmt: skip
 METRICS = [
     "step", "epoch", "train_loss", "val_loss", "val_bits_per_char", "examples_per_s",
     "compute_s", "framework_s", "update_s",

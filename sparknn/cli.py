@@ -10,6 +10,7 @@ import sys
 from importlib import import_module
 
 from sparknn import __version__
+from sparknn.config import ArgumentParser
 from sparknn.errors import SparknnError
 
 # name -> (module, one-line help). Modules are imported only when their command runs.
@@ -42,9 +43,7 @@ def main(argv=None) -> int:
         return 2
     name, rest = argv[0], argv[1:]
     module = import_module(SUBCOMMANDS[name][0])
-    command_parser = argparse.ArgumentParser(
-        prog=f"sparknn {name}", description=SUBCOMMANDS[name][1]
-    )
+    command_parser = ArgumentParser(prog=f"sparknn {name}", description=SUBCOMMANDS[name][1])
     module.add_arguments(command_parser)
     args = command_parser.parse_args(rest)
     try:

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 
+from sparknn.config import Rule, argument_type, positive_float, positive_int
 from sparknn.errors import SparknnError
 from sparknn.session import ONE_THREAD, check_java
 
@@ -416,14 +417,19 @@ def stop(directory: str | Path | None = None, timeout: float = 20.0) -> dict[str
 def add_arguments(parser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     start_parser = actions.add_parser("start", help="start a master and N workers")
-    start_parser.add_argument("--workers", type=int, default=2, help="(default: 2)")
-    start_parser.add_argument("--cores", type=int, default=1, help="cores per worker (default: 1)")
+    start_parser.add_argument("--workers", type=positive_int, default=2, help="(default: 2)")
+    start_parser.add_argument(
+        "--cores", type=positive_int, default=1, help="cores per worker (default: 1)"
+    )
     start_parser.add_argument(
         "--memory", default="1g", help="memory per worker, e.g. 512m, 2g (default: 1g)"
     )
-    start_parser.add_argument("--master-port", type=int, default=7077, help="(default: 7077)")
-    start_parser.add_argument("--webui-port", type=int, default=8080, help="(default: 8080)")
-    start_parser.add_argument("--timeout", type=float, default=90.0, help="seconds to wait")
+    port = argument_type(int, Rule("a port number, 1-65535", lambda value: 0 < value < 65536))
+    start_parser.add_argument("--master-port", type=port, default=7077, help="(default: 7077)")
+    start_parser.add_argument("--webui-port", type=port, default=8080, help="(default: 8080)")
+    start_parser.add_argument(
+        "--timeout", type=positive_float, default=90.0, help="seconds to wait"
+    )
     actions.add_parser("stop", help="stop the daemons started by 'start'")
     status_parser = actions.add_parser("status", help="report master URL, ports and workers")
     status_parser.add_argument("--json", action="store_true", help="machine-readable output")

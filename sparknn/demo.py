@@ -12,12 +12,12 @@ neighbour tables and generated text, saves both models under ``--output`` (repla
 previous demo's), and ends in a few minutes on 2 cores.
 """
 
-import argparse
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sparknn.config import ArgumentParser
 from sparknn.errors import SparknnError
 from sparknn.files import check_output
 
@@ -138,9 +138,7 @@ def run_demo(spark, corpus: Path, settings: DemoSettings, output: Path) -> None:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m sparknn.demo", description=__doc__.split("\n")[0]
-    )
+    parser = ArgumentParser(prog="python -m sparknn.demo", description=__doc__.split("\n")[0])
     parser.add_argument("--master", help="Spark master (default: local[2])")
     parser.add_argument("--corpus", type=Path, default=SHIPPED_CORPUS, help="a plain-text book")
     parser.add_argument(

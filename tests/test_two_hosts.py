@@ -252,8 +252,8 @@ def test_word2vec_job_on_another_host_equals_one_host(cluster, corpus, spark, tm
     from sparknn.word2vec.train import train_spark
 
     job = _load_job("train_word2vec")
-    config = job.resolve(job.parse_args(["--corpus", str(corpus), "--output", "-",
-                                         *WORD2VEC_TINY]), job.DEFAULTS)  # fmt: skip
+    args = job.parse_args(["--corpus", str(corpus), "--output", "-", *WORD2VEC_TINY])
+    config = job.resolve(args, job.DEFAULTS, job.RULES)
     on_one_host = train_spark(spark, [str(corpus)], config)
     on_two_hosts = load_vectors(remote)
     assert on_two_hosts.words == on_one_host.vocab.words

@@ -398,9 +398,11 @@ def test_job_rejects_bad_flags_before_starting_spark(tmp_path, capsys):
     sys.path.insert(0, os.path.join(REPO, "jobs"))
     from train_word2vec import main
 
-    code = main(["--corpus", "x.txt", "--output", str(tmp_path / "o"), "--backend", "cuda"])
-    assert code == 2
-    assert "--backend 'cuda' is not one of numpy, opencl, auto" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit:  # argparse's one-line error
+        main(["--corpus", "x.txt", "--output", str(tmp_path / "o"), "--backend", "cuda"])
+    assert exit.value.code == 2
+    expected = "--backend: must be one of numpy, opencl, auto, got 'cuda'"
+    assert expected in capsys.readouterr().err
 
 
 @pytest.mark.spark

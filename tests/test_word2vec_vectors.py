@@ -142,7 +142,7 @@ def test_files_load_in_gensim(tmp_path):
         (b"2 3\nking 1 2 3\nqueen 1 2\n", r":3: expected a word and 3 numbers, got 2"),
         (b"1 2\nking 1 x\n", "not a number"),
         (b"3 2\nking 1 2\nqueen 3 4\n", "header declares 3 vectors, file has 2"),
-        (b"2 2\nking \x00\x00\x80?\x00\x00", "truncated at vector 1 of 2"),
+        (b"2 2\nking \x00\x00\x80?\x00\x00\x80?\nqueenqueen", "truncated at vector 2 of 2"),
     ],
 )
 def test_malformed_vector_files_are_clear_errors(tmp_path, content, message):

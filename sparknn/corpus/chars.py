@@ -16,12 +16,14 @@ partitions.
 Invalid UTF-8: Spark's text reader decodes invalid bytes as U+FFFD, which would silently
 become a character of the vocabulary. We refuse such a corpus instead, naming the file and
 the byte offset of the first invalid sequence (a literal U+FFFD in valid UTF-8 is refused
-too, since the two cannot be told apart after Spark has read the text).
+too, since the two cannot be told apart after Spark has read the text), and so a corpus
+holding a NUL byte, which no text file does: a binary file given as a corpus.
 """
 
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 from collections import Counter
 from dataclasses import dataclass, field
@@ -33,6 +35,7 @@ from sparknn.errors import SparknnError
 
 UNKNOWN = "\ufffd"  # shown for characters too rare to get their own symbol (index 0)
 REPLACEMENT = "\ufffd"  # what Spark decodes invalid UTF-8 bytes to
+NUL = "\x00"  # in no text file: its presence marks a binary file given as a corpus
 
 
 @dataclass(frozen=True)
@@ -177,8 +180,8 @@ def build_corpus(
     counts = lines.mapPartitions(lambda it: [count_chars(it)]).treeAggregate(
         Counter(), lambda a, b: a + b, lambda a, b: a + b
     )
-    if counts.get(REPLACEMENT):
-        raise SparknnError(describe_invalid_utf8(paths))
+    if counts.get(REPLACEMENT) or counts.get(NUL):
+        raise SparknnError(describe_not_text(paths))
     if sum(counts.values()) == 0:
         raise SparknnError(f"corpus is empty: {_names(paths)}")
     vocab = vocab or CharVocab.from_counts(counts, min_char_count)
@@ -272,8 +275,17 @@ def _names(paths) -> str:
     return ", ".join(map(str, [paths] if isinstance(paths, (str, Path)) else paths))
 
 
-def describe_invalid_utf8(paths) -> str:
-    """Locate the first invalid UTF-8 byte in local inputs, for a precise error message."""
+# What can make a corpus not UTF-8 text (first_non_text finds them), and what to tell the user.
+NOT_TEXT = {
+    "invalid UTF-8": "convert the file to UTF-8, e.g. with iconv",
+    "U+FFFD": "a replacement character: after Spark's decoding it is invalid UTF-8's mark",
+    "NUL byte": "a binary file, not text",
+}
+
+
+def describe_not_text(paths) -> str:
+    """Locate what makes the corpus not UTF-8 text (see :data:`NOT_TEXT`) in its local
+    files, for a precise error message."""
     from sparknn.corpus.reader import expand_paths
 
     try:
@@ -287,21 +299,38 @@ def describe_invalid_utf8(paths) -> str:
                 continue
             opener = {".gz": gzip.open, ".bz2": bz2.open}.get(file.suffix, open)
             with opener(file, "rb") as handle:
-                raw = handle.read()
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                return (
-                    f"{file}: invalid UTF-8 at byte offset {error.start} "
-                    f"(convert the file to UTF-8, e.g. with iconv)"
-                )
-            if REPLACEMENT in text:
-                offset = len(text[: text.index(REPLACEMENT)].encode("utf-8"))
-                return f"{file}: contains U+FFFD (replacement character) at byte offset {offset}"
+                found = first_non_text(handle)
+            if found:
+                offset, what = found
+                return f"{file}: {what} at byte offset {offset} ({NOT_TEXT[what]})"
     return (
-        f"corpus {_names(paths)} contains invalid UTF-8 (decoded as U+FFFD); "
-        "convert it to UTF-8, e.g. with iconv"
+        f"corpus {_names(paths)} is not UTF-8 text: it holds invalid UTF-8 (decoded as U+FFFD) "
+        "or NUL bytes; convert it to UTF-8, e.g. with iconv"
     )
+
+
+def first_non_text(handle, chunk_bytes: int = 1 << 20):
+    """``(byte offset, what)`` of the first invalid UTF-8, U+FFFD or NUL byte (the keys of
+    :data:`NOT_TEXT`) in the binary stream ``handle``, or None; reads it in chunks."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    start = 0  # stream offset of ``data``: the decoder's pending bytes, then the new chunk
+    while True:
+        chunk = handle.read(chunk_bytes)
+        data = decoder.getstate()[0] + chunk
+        found = []
+        try:
+            decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as error:  # its offsets count from the pending bytes
+            found.append((error.start, "invalid UTF-8"))
+        for what, char in (("U+FFFD", REPLACEMENT), ("NUL byte", NUL)):
+            if char.encode() in data:
+                found.append((data.index(char.encode()), what))
+        if found:
+            offset, what = min(found)
+            return start + offset, what
+        if not chunk:
+            return None
+        start += len(data) - len(decoder.getstate()[0])
 
 
 def gather_examples(shards, windows: np.ndarray):

@@ -40,6 +40,11 @@ def strip_gutenberg(text: str) -> str:
     return GUTENBERG_TAIL.sub("\n", GUTENBERG_CREDIT.sub("", book, count=1))
 
 
+def decode(raw: bytes) -> str:
+    """UTF-8 as Spark decodes it: an invalid byte becomes U+FFFD."""
+    return bytes(raw).decode("utf-8", errors="replace")
+
+
 def expand_paths(paths) -> list[str]:
     """Expand local globs and check that local inputs exist; URIs (hdfs://, s3a://) pass through."""
     if isinstance(paths, (str, Path)):
@@ -63,7 +68,8 @@ def read_text(spark, paths, strip_gutenberg_headers: bool = False, text_column: 
 
     Parquet inputs (``*.parquet`` files or directories of them) must have ``text_column``.
     A UTF-8 byte-order mark at the start of a file is removed. With
-    ``strip_gutenberg_headers`` each file is read whole and cut to the book proper.
+    ``strip_gutenberg_headers`` each file is read whole and cut to the book proper. Invalid
+    UTF-8 comes out as U+FFFD either way, for the corpus builders to refuse.
     """
     from pyspark.sql import functions as F
 
@@ -76,9 +82,12 @@ def read_text(spark, paths, strip_gutenberg_headers: bool = False, text_column: 
     # splits by size, and the corpus must be one stream in file order.
     for path in plain:
         if strip_gutenberg_headers:
+            # The file goes to Python as bytes: as a string, invalid UTF-8 in it would fail
+            # the task (and every retry of it) instead of becoming U+FFFD.
             whole = spark.read.text(path, wholetext=True)
-            strip = F.udf(lambda text: strip_gutenberg(text.lstrip(BOM)), "string")
-            lines = whole.select(F.explode(F.split(strip("value"), "\n")).alias("line"))
+            strip = F.udf(lambda raw: strip_gutenberg(decode(raw).lstrip(BOM)), "string")
+            book = strip(F.col("value").cast("binary"))
+            lines = whole.select(F.explode(F.split(book, "\n")).alias("line"))
         else:
             lines = spark.read.text(path).select(F.col("value").alias("line"))
         frames.append(lines)
@@ -95,6 +104,7 @@ def read_text(spark, paths, strip_gutenberg_headers: bool = False, text_column: 
     for frame in frames[1:]:
         df = df.unionByName(frame)
     # A BOM can only start a file, but a line-level strip is cheap and needs no file context.
+    # (Done in the JVM, it also decodes the lines read as raw bytes: invalid UTF-8 -> U+FFFD.)
     df = df.select(F.regexp_replace("line", "^" + BOM, "").alias("line"))
     return df.withColumn("line_id", F.monotonically_increasing_id())
 

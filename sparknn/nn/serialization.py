@@ -15,6 +15,9 @@ from sparknn.files import atomic_file
 
 FORMAT = "sparknn.model/1"
 _OPTIMIZER_PREFIX = "optimizer/"
+# What reading a truncated or damaged .npz raises: zipfile's BadZipFile (or EOFError,
+# NotImplementedError for some damaged headers), numpy's ValueError, KeyError for a lost array.
+UNREADABLE = (OSError, ValueError, KeyError, EOFError, NotImplementedError, zipfile.BadZipFile)
 
 
 def save_model(model, path) -> None:
@@ -53,11 +56,17 @@ def load_model(path, backend=None):
                 for key in data.files
                 if key.startswith(_OPTIMIZER_PREFIX)
             }
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
-        raise SparknnError(f"{path} is not a sparknn model file ({error})") from error
-    if config.get("format") != FORMAT:
-        raise SparknnError(f"{path}: unsupported model format {config.get('format')!r}")
-    model = Sequential.from_config(config["model"], backend=backend)
+    except UNREADABLE as error:
+        raise SparknnError(
+            f"{path} is not a sparknn model file, or is truncated or damaged ({error})"
+        ) from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        found = config.get("format") if isinstance(config, dict) else None
+        raise SparknnError(f"{path}: unsupported model format {found!r}")
+    try:
+        model = Sequential.from_config(config["model"], backend=backend)
+    except (KeyError, TypeError, ValueError) as error:
+        raise SparknnError(f"{path}: the model's config is damaged ({error!r})") from None
     if params.shape != model.params.shape:
         raise SparknnError(
             f"{path}: parameter vector has {params.size} values, "

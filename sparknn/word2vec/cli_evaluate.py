@@ -1,5 +1,6 @@
 """``sparknn evaluate MODEL --analogies FILE --pairs FILE``: the standard intrinsic checks."""
 
+from sparknn.config import non_negative_int
 from sparknn.errors import SparknnError
 from sparknn.word2vec.vectors import load_vectors
 
@@ -9,7 +10,10 @@ def add_arguments(parser):
     parser.add_argument("--analogies", metavar="FILE", help="questions-words format file")
     parser.add_argument("--pairs", metavar="FILE", help="word1<TAB>word2<TAB>score file")
     parser.add_argument(
-        "--restrict-vocab", type=int, default=30000, help="analogy candidates (default 30000)"
+        "--restrict-vocab",
+        type=non_negative_int,
+        default=30000,
+        help="analogy candidates: the N most frequent words (default 30000; 0: all)",
     )
 
 

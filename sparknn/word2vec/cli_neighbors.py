@@ -1,12 +1,15 @@
 """``sparknn neighbors MODEL WORD [WORD...] --topn 10``: nearest neighbours as a table."""
 
+from sparknn.config import positive_int
 from sparknn.word2vec.vectors import load_vectors
 
 
 def add_arguments(parser):
     parser.add_argument("model", help="sparknn output directory or word2vec text/binary file")
     parser.add_argument("words", nargs="+", metavar="WORD", help="query word(s)")
-    parser.add_argument("--topn", type=int, default=10, help="neighbours per word (default 10)")
+    parser.add_argument(
+        "--topn", type=positive_int, default=10, help="neighbours per word (default 10)"
+    )
 
 
 def run(args) -> int:

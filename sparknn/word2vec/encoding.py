@@ -5,7 +5,10 @@
    ``line_id`` and its tokens as indices into those words. Arrow hands Python a batch's
    lines as one array, where ``DataFrame.rdd`` builds a ``Row`` per line (on Gutenberg-25M
    that conversion alone took longer than tokenizing). The rows are cached on local disk.
-2. :func:`count_tokens`: the JVM adds up the batches' counts by word.
+2. :func:`count_tokens`: the JVM adds up the batches' counts by word. A batch with a line
+   that is not text (U+FFFD, Spark's mark of invalid UTF-8, or a NUL byte: a binary file)
+   also lists the word NUL (with count 0 if no token is one), so the driver learns of it
+   from the counts, without another pass, and refuses the corpus before training.
 3. :func:`encode_partitions`: each batch looks its distinct words (not every token) up in
    the vocabulary, numpy maps its tokens, out-of-vocabulary
    tokens are dropped and so are lines left with none, and line ``i`` goes to training
@@ -17,6 +20,9 @@
 from array import array
 
 import numpy as np
+
+from sparknn.corpus.chars import NUL, REPLACEMENT, describe_not_text
+from sparknn.errors import SparknnError
 
 TOKENIZED_SCHEMA = (
     "line_ids binary, lengths binary, ids binary, words array<string>, counts array<long>"
@@ -37,13 +43,16 @@ def tokenize_lines(lines, tokenizer):
             index = {}  # word -> its index in this batch's words
             ids, lengths, line_ids = array("i"), array("i"), array("q")
             texts = batch.column("line").to_pylist()
+            # Cheap: ``in`` is a fast search (for U+FFFD, none at all in an ASCII line).
+            if any(NUL in text or REPLACEMENT in text for text in texts if text):
+                index[NUL] = 0  # the mark count_tokens looks for (see above)
             for line_id, text in zip(batch.column("line_id").to_pylist(), texts, strict=True):
                 tokens = tokenizer(text) if text else ()
                 if tokens:
                     ids.extend([index.setdefault(token, len(index)) for token in tokens])
                     lengths.append(len(tokens))
                     line_ids.append(line_id)
-            if not line_ids:
+            if not index:
                 continue
             counts = np.bincount(np.frombuffer(ids, np.int32), minlength=len(index))
             # One row; Arrow infers the schema's types (bytes: binary, lists: list<...>).
@@ -60,8 +69,9 @@ def tokenize_lines(lines, tokenizer):
     return lines.select("line", "line_id").mapInArrow(tokenize, TOKENIZED_SCHEMA)
 
 
-def count_tokens(tokenized) -> dict:
-    """Word -> number of occurrences over all batches of ``tokenized``, summed in the JVM."""
+def count_tokens(tokenized, paths=None) -> dict:
+    """Word -> number of occurrences over all batches of ``tokenized``, summed in the JVM; a
+    corpus that is not text is an error naming the file and offset (``paths``: the corpus)."""
     from pyspark.sql import functions as F
 
     pairs = tokenized.select(F.explode(F.arrays_zip("words", "counts")).alias("pair"))
@@ -70,7 +80,10 @@ def count_tokens(tokenized) -> dict:
     )
     table = summed.toArrow()
     words, counts = table.column("word").to_pylist(), table.column("count").to_pylist()
-    return dict(zip(words, counts, strict=True))
+    counts = dict(zip(words, counts, strict=True))
+    if NUL in counts:
+        raise SparknnError(describe_not_text(paths))
+    return counts
 
 
 def encode_batch(row, index, partitions: int):

@@ -79,16 +79,30 @@ def load(path):
 
     path = Path(path)
     if path.is_dir():
-        return WordVectors(*load_model_dir(path))
-    if not path.is_file():
+        words, vectors, counts = load_model_dir(path)
+    elif not path.is_file():
         raise SparknnError(
             f"vectors not found: {path} (expected a sparknn output directory or a word2vec file)"
         )
-    if _looks_binary(path):
-        words, vectors = load_word2vec_binary(path)
+    elif _looks_binary(path):
+        (words, vectors), counts = load_word2vec_binary(path), None
     else:
-        words, vectors = load_word2vec_text(path)
-    return WordVectors(words, vectors)
+        (words, vectors), counts = load_word2vec_text(path), None
+    _check_finite(path, words, vectors)
+    return WordVectors(words, vectors, counts)
+
+
+def _check_finite(path, words, vectors) -> None:
+    """Refuse vectors holding NaN or infinity: every similarity with them would be NaN."""
+    # A float64 sum of float32 values cannot overflow, so a row's sum is finite exactly
+    # when the row is: one pass, and no (V, d) mask.
+    bad = np.flatnonzero(~np.isfinite(vectors.sum(axis=1, dtype=np.float64)))
+    if len(bad):
+        row = int(bad[0])
+        raise SparknnError(
+            f"{path}: the vector of {words[row]!r} (vector {row + 1} of {len(words)}) holds "
+            f"NaN or infinity; {len(bad)} vector(s) do"
+        )
 
 
 def load_model_dir(directory):
@@ -99,16 +113,23 @@ def load_model_dir(directory):
         raise SparknnError(f"{directory} is not a sparknn vectors directory (no {VECTORS}/{VOCAB})")
     try:
         vectors = np.load(directory / VECTORS, allow_pickle=False)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, EOFError) as error:
         raise SparknnError(f"{directory / VECTORS} is not a valid .npy array: {error}") from None
+    if vectors.dtype.kind not in "fiu":
+        raise SparknnError(f"{directory / VECTORS} holds {vectors.dtype}, not numbers")
     words, counts = [], []
-    with open(directory / VOCAB, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) != 2 or not parts[1].isdigit():
-                raise SparknnError(f"{directory / VOCAB}:{number}: expected 'word<TAB>count'")
-            words.append(parts[0])
-            counts.append(int(parts[1]))
+    try:
+        with open(directory / VOCAB, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) != 2 or not parts[1].isdigit():
+                    raise SparknnError(f"{directory / VOCAB}:{number}: expected 'word<TAB>count'")
+                words.append(parts[0])
+                counts.append(int(parts[1]))
+    except UnicodeDecodeError as error:
+        raise SparknnError(
+            f"{directory / VOCAB}: invalid UTF-8 after line {len(words)} ({error.reason})"
+        ) from None
     if vectors.ndim != 2 or vectors.shape[0] != len(words):
         raise SparknnError(
             f"{directory}: {VECTORS} has shape {vectors.shape} but {VOCAB} lists {len(words)} words"
@@ -127,6 +148,17 @@ def _read_header(handle, path):
     if count < 0 or size < 1:
         raise SparknnError(f"{path}: bad header {header.strip()!r}")
     return count, size
+
+
+def _check_size(path, count: int, size: int, record_bytes: int) -> None:
+    """Refuse a header that declares more vectors than the file can hold, before allocating
+    them: each needs at least ``record_bytes``."""
+    needed, present = count * record_bytes, Path(path).stat().st_size
+    if needed > present:
+        raise SparknnError(
+            f"{path}: header declares {count:,} vectors of {size:,} dimensions, which need at "
+            f"least {needed:,} bytes; the file has {present:,} (truncated, or a bad header?)"
+        )
 
 
 def _looks_binary(path) -> bool:
@@ -150,6 +182,7 @@ def _looks_binary(path) -> bool:
 def load_word2vec_text(path):
     with open(path, encoding="utf-8", errors="strict") as handle:
         count, size = _read_header(handle, path)
+        _check_size(path, count, size, record_bytes=2 * size)  # " x" per number, at least
         words, vectors = [], np.empty((count, size), dtype=np.float32)
         try:
             for i, line in enumerate(handle):
@@ -183,6 +216,7 @@ def load_word2vec_text(path):
 def load_word2vec_binary(path):
     with open(path, "rb") as handle:
         count, size = _read_header(handle, path)
+        _check_size(path, count, size, record_bytes=4 * size + 1)  # " " and the float32s
         data = handle.read()
     words, vectors, offset, width = [], np.empty((count, size), dtype=np.float32), 0, 4 * size
     for i in range(count):

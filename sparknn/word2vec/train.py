@@ -118,7 +118,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from sparknn.backend import BACKENDS
 from sparknn.backend.numpy_backend import NumpyBackend
+from sparknn.config import AT_LEAST_ONE, NON_NEGATIVE, OPEN_UNIT, POSITIVE, one_of
 from sparknn.divergence import DivergenceCheck
 from sparknn.errors import SparknnError
 from sparknn.word2vec.pairs import (
@@ -128,6 +130,7 @@ from sparknn.word2vec.pairs import (
     skipgram_pairs,
     subsample,
 )
+from sparknn.word2vec.tokenize import TOKENIZERS
 from sparknn.word2vec.vocab import Vocabulary, negative_table
 
 MERGES = ("adaptive", "sum", "mean")
@@ -160,6 +163,16 @@ DEFAULTS = {
     "hogwild": False,
     "export_binary": False,
 }
+# The values each number or choice may take, checked as the job's config is read.
+RULES = {
+    "vector_size": AT_LEAST_ONE, "window": AT_LEAST_ONE, "negative": AT_LEAST_ONE,
+    "sample": NON_NEGATIVE, "min_count": NON_NEGATIVE, "max_vocab": NON_NEGATIVE,
+    "epochs": AT_LEAST_ONE, "alpha": POSITIVE, "min_alpha": NON_NEGATIVE,
+    "partitions": AT_LEAST_ONE, "backend": one_of(BACKENDS), "seed": NON_NEGATIVE,
+    "tokenizer": one_of(TOKENIZERS), "sync_words": AT_LEAST_ONE,
+    "sync_start_words": AT_LEAST_ONE, "warmup_words": NON_NEGATIVE, "chunk_words": AT_LEAST_ONE,
+    "merge": one_of(MERGES), "merge_eta": OPEN_UNIT, "send_min_updates": AT_LEAST_ONE,
+}  # fmt: skip
 
 
 @dataclass
@@ -898,7 +911,7 @@ def train_spark(spark, corpus, config: dict, verbose=True, fail_at_round=None) -
     tokenized = tokenize_lines(lines, tokenizer).persist(StorageLevel.DISK_ONLY)
     try:
         min_count, max_vocab = int(config.get("min_count", 5)), config.get("max_vocab") or None
-        vocab = build_vocabulary(count_tokens(tokenized), min_count, max_vocab)
+        vocab = build_vocabulary(count_tokens(tokenized, corpus), min_count, max_vocab)
         if verbose:
             print(
                 f"vocabulary: {len(vocab):,} words, "
