@@ -6,7 +6,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 
-.PHONY: demo test setup notebooks bench clean
+.PHONY: demo test test-fast setup notebooks bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 (e.g. 'apt install python3.11 python3.11-venv')" >&2; exit 1; }
@@ -24,6 +24,10 @@ demo: setup
 test: setup
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
+
+# The tests that start no JVM (see tests/conftest.py), for while editing.
+test-fast: setup
+	$(PY) -m pytest -q -m "not spark"
 
 # Jupyter refuses to start as root (in containers, often the only user) without --allow-root.
 USER_ID ?= $(shell id -u)

@@ -8,8 +8,6 @@ import pytest
 
 from sparknn.backend.numpy_backend import NumpyBackend
 
-pytestmark = pytest.mark.spark
-
 
 def test_opencl_kernels_run_on_executors(spark):
     # defined here so cloudpickle ships it by value (the tests dir is not on executors)

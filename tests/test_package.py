@@ -43,6 +43,7 @@ def test_missing_java_is_one_line_not_a_py4j_trace(tmp_path):
     assert not (tmp_path / "lm").exists()
 
 
+@pytest.mark.spark  # starts java
 def test_spark_defaults_jvm_options_start_a_jvm():
     """conf/spark-defaults.conf's JVM flags are ones this Java accepts (a typo there would
     stop every job submitted with it)."""

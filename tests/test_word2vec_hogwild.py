@@ -70,7 +70,6 @@ def test_hogwild_refuses_a_backend_that_copies_the_model(monkeypatch):
         PartitionTrainer(0, tokens, starts, len(vocab), settings, tables, 2, model)
 
 
-@pytest.mark.spark
 def test_spark_hogwild_one_partition_equals_the_single_process_run(spark, tmp_path):
     """One task alone trains the driver's shared file: exactly what one process computes
     (the model crosses from the driver to the task and back only through the file)."""
@@ -82,7 +81,6 @@ def test_spark_hogwild_one_partition_equals_the_single_process_run(spark, tmp_pa
     np.testing.assert_array_equal(spark_result.vectors, local_result.vectors)
 
 
-@pytest.mark.spark
 @pytest.mark.parametrize("backend", ["numpy", "opencl"])
 def test_spark_hogwild_tasks_train_one_model(spark, tmp_path, backend):
     """Two executors' tasks train the one file lock-free: every row moved (words of both
@@ -99,7 +97,6 @@ def test_spark_hogwild_tasks_train_one_model(spark, tmp_path, backend):
     assert accuracy >= 0.9
 
 
-@pytest.mark.spark
 def test_spark_hogwild_task_without_the_shared_model_is_a_clear_error(spark, tmp_path, monkeypatch):
     """A task on another host than the driver's does not find the shared model: the job
     fails with the reason, not a hang or a trace about memory maps."""

@@ -277,7 +277,6 @@ def test_settings_reject_bad_values():
         Settings(window=0)
 
 
-@pytest.mark.spark
 @pytest.mark.parametrize("partitions", [2, 3])
 def test_spark_training_equals_the_single_process_run(spark, tmp_path, partitions):
     """The barrier-stage rounds compute what one process computes; with 3 partitions on
@@ -319,7 +318,6 @@ def test_encode_batch_maps_drops_and_routes_lines():
     assert tokens.dtype == np.int32 and lengths.dtype == np.int64
 
 
-@pytest.mark.spark
 def test_spark_encoding_is_the_same_in_many_arrow_batches(spark, tmp_path):
     """Lines reach Python in Arrow batches, each with its own word list; a corpus cut into
     many batches counts and encodes to exactly the single-process run's vectors."""
@@ -345,7 +343,6 @@ def test_spark_encoding_is_the_same_in_many_arrow_batches(spark, tmp_path):
     np.testing.assert_array_equal(spark_result.vectors, local_result.vectors)
 
 
-@pytest.mark.spark
 @pytest.mark.parametrize("fail_at_round", [0, 25])
 def test_a_task_failure_is_retried_and_changes_nothing(spark, tmp_path, fail_at_round):
     """A Python worker that dies mid-training (in the first round, or past the recovery
@@ -364,7 +361,6 @@ def test_a_task_failure_is_retried_and_changes_nothing(spark, tmp_path, fail_at_
     np.testing.assert_array_equal(failed.vectors, local_result.vectors)
 
 
-@pytest.mark.spark
 def test_spark_bad_corpora_are_clear_errors(spark, tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n  \n")
@@ -376,7 +372,6 @@ def test_spark_bad_corpora_are_clear_errors(spark, tmp_path):
         train_spark(spark, str(small), {"min_count": 5}, verbose=False)
 
 
-@pytest.mark.spark
 def test_neighbors_job_matches_brute_force(spark, tmp_path):
     from sparknn.word2vec.all_neighbors import write_neighbors
 
@@ -405,7 +400,6 @@ def test_job_rejects_bad_flags_before_starting_spark(tmp_path, capsys):
     assert expected in capsys.readouterr().err
 
 
-@pytest.mark.spark
 def test_job_stops_a_diverging_run_with_one_line_and_no_output(spark, tmp_path, capsys):
     sys.path.insert(0, os.path.join(REPO, "jobs"))
     from train_word2vec import main
