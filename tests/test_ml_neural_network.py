@@ -163,3 +163,61 @@ def test_bad_features_are_one_clear_error_before_training(spark, schema, feature
     with pytest.raises(SparknnError) as caught:
         estimator.fit(frame)
     assert str(caught.value) == message
+
+
+def test_pipeline_saves_and_loads_with_the_same_predictions(spark, tmp_path):
+    from pyspark.ml import Pipeline, PipelineModel
+    from pyspark.ml.feature import VectorAssembler
+
+    from sparknn.ml import NeuralNetwork, NeuralNetworkModel
+
+    x, y = class_data()
+    frame = spark.createDataFrame(
+        [(i, *map(float, xi), float(yi)) for i, (xi, yi) in enumerate(zip(x, y, strict=True))],
+        ["id", "a", "b", "c", "label"],
+    )
+    estimator = NeuralNetwork(model=classifier(), batchSize=BATCH, epochs=2, numPartitions=2)
+    pipeline = Pipeline(stages=[VectorAssembler(inputCols=["a", "b", "c"], outputCol="features"),
+                                estimator])  # fmt: skip
+    fitted = pipeline.fit(frame)
+    fitted.write().save(str(tmp_path / "pipeline"))
+    loaded = PipelineModel.load(f"file://{tmp_path / 'pipeline'}")
+
+    network_stage = loaded.stages[-1]
+    assert isinstance(network_stage, NeuralNetworkModel)
+    assert network_stage.history == fitted.stages[-1].history
+    assert network_stage.getBatchSize() == BATCH and network_stage.getEpochs() == 2
+    np.testing.assert_array_equal(network_stage.network.params, fitted.stages[-1].network.params)
+    before = fitted.transform(frame).orderBy("id").toPandas()
+    after = loaded.transform(frame).orderBy("id").toPandas()
+    np.testing.assert_array_equal(np.stack(after["probability"]), np.stack(before["probability"]))
+    np.testing.assert_array_equal(after["prediction"], before["prediction"])
+
+    # the unfitted estimator keeps its model (as npz) and Params
+    estimator.write().save(str(tmp_path / "estimator"))
+    again = NeuralNetwork.load(str(tmp_path / "estimator"))
+    assert again.getNumPartitions() == 2 and again.uid == estimator.uid
+    assert again.getModel().get_config() == estimator.getModel().get_config()
+    np.testing.assert_array_equal(again.getModel().params, estimator.getModel().params)
+
+
+def test_cross_validator_tunes_the_learning_rate(spark):
+    from pyspark.ml.evaluation import MulticlassClassificationEvaluator
+    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
+
+    from sparknn.ml import NeuralNetwork
+
+    x, y = class_data()
+    frame = array_frame(spark, x, y)
+    estimator = NeuralNetwork(model=classifier(), batchSize=BATCH, epochs=2, numPartitions=2)
+    grid = ParamGridBuilder().addGrid(estimator.learningRate, [0.001, 1.0]).build()
+    evaluator = MulticlassClassificationEvaluator(metricName="accuracy")
+    search = CrossValidator(
+        estimator=estimator, estimatorParamMaps=grid, evaluator=evaluator, numFolds=2, seed=3
+    )
+    tuned = search.fit(frame)
+    assert len(tuned.avgMetrics) == 2
+    best = grid[int(np.argmax(tuned.avgMetrics))][estimator.learningRate]
+    assert tuned.bestModel.getLearningRate() == best
+    assert tuned.bestModel.network.optimizer.learning_rate == best  # the Param reached training
+    assert estimator.getModel().optimizer.learning_rate == 0.1  # the user's model is untouched

@@ -20,6 +20,7 @@ import bisect
 import io
 import json
 import math
+import os
 import uuid
 
 import numpy as np
@@ -32,6 +33,14 @@ from pyspark.ml.param.shared import (
     HasPredictionCol,
     HasProbabilityCol,
     HasSeed,
+)
+from pyspark.ml.util import (
+    DefaultParamsReader,
+    DefaultParamsWriter,
+    MLReadable,
+    MLReader,
+    MLWritable,
+    MLWriter,
 )
 
 from sparknn.errors import SparknnError
@@ -142,10 +151,10 @@ class _NeuralNetworkParams(
         return self.getOrDefault(self.checkpointEvery)
 
 
-class NeuralNetwork(Estimator, _NeuralNetworkParams):
+class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
     """Trains a copy of ``model`` (a compiled ``sparknn.Sequential``; it is left untouched) on
     a DataFrame's ``featuresCol`` and ``labelCol``; ``fit`` returns a
-    :class:`NeuralNetworkModel`.
+    :class:`NeuralNetworkModel`. Saves and loads like any Spark ML stage (``model`` as npz).
     """
 
     model = Param(
@@ -175,6 +184,14 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams):
 
     def getModel(self):
         return self.getOrDefault(self.model)
+
+    def write(self):
+        network = self.getModel() if self.isSet(self.model) else None
+        return _StageWriter(self, network, skip=("model",))
+
+    @classmethod
+    def read(cls):
+        return _StageReader(cls, lambda stage, network: stage._set(model=network))
 
     def setModel(self, value):
         return self._set(model=value)
@@ -329,13 +346,14 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams):
         return self._copyValues(fitted)
 
 
-class NeuralNetworkModel(Model, _NeuralNetworkParams):
+class NeuralNetworkModel(Model, _NeuralNetworkParams, MLReadable, MLWritable):
     """A trained network as a Transformer: ``transform`` adds ``predictionCol`` (a double for
     one output, else ``array<double>``; for a softmax classifier the argmax, with the class
     probabilities in ``probabilityCol``). Prediction runs on the executors, in Arrow batches.
 
     ``network`` is the trained ``sparknn.Sequential``; ``history`` maps ``loss`` (and
-    ``val_loss`` when validating) to one value per epoch trained.
+    ``val_loss`` when validating) to one value per epoch trained. ``write().save(path)`` and
+    ``NeuralNetworkModel.load(path)`` work on any path Spark can write, without pickle.
     """
 
     def __init__(self, network=None, history=None):
@@ -351,6 +369,16 @@ class NeuralNetworkModel(Model, _NeuralNetworkParams):
 
     def setProbabilityCol(self, value):
         return self._set(probabilityCol=value)
+
+    def write(self):
+        return _StageWriter(self, self.network, history=self.history)
+
+    @classmethod
+    def read(cls):
+        def attach(stage, network):
+            stage.network = network
+
+        return _StageReader(cls, attach)
 
     def copy(self, extra=None):
         copied = super().copy(extra)
@@ -385,6 +413,60 @@ class NeuralNetworkModel(Model, _NeuralNetworkParams):
             .withColumn(self.getProbabilityCol(), F.col(scratch)["probability"])
             .drop(scratch)
         )
+
+
+# -- persistence ----------------------------------------------------------------------------
+
+_STAGE_FORMAT = "sparknn.ml/1"
+
+
+class _StageWriter(MLWriter):
+    """Params as Spark ML's JSON metadata (``path/metadata``); the network, when there is one,
+    as the bytes of a ``sparknn.load``-able npz in a one-row parquet file (``path/network``),
+    so any path Spark can write works."""
+
+    def __init__(self, stage, network, skip=(), history=None):
+        super().__init__()
+        self.stage, self.network, self.skip, self.history = stage, network, skip, history
+
+    def saveImpl(self, path):
+        params = {
+            param.name: value
+            for param, value in self.stage._paramMap.items()
+            if param.name not in self.skip
+        }
+        extra = {"format": _STAGE_FORMAT, "hasNetwork": self.network is not None}
+        if self.history is not None:
+            extra["history"] = self.history
+        DefaultParamsWriter.saveMetadata(self.stage, path, self.sparkSession, extra, params)
+        if self.network is not None:
+            blob = bytearray(network_to_bytes(self.network))
+            frame = self.sparkSession.createDataFrame([(blob,)], "npz binary")
+            frame.coalesce(1).write.parquet(os.path.join(path, "network"))
+
+
+class _StageReader(MLReader):
+    def __init__(self, cls, attach_network):
+        super().__init__()
+        self.cls, self.attach_network = cls, attach_network
+
+    def load(self, path):
+        metadata = DefaultParamsReader.loadMetadata(path, self.sparkSession)
+        wanted = f"{self.cls.__module__}.{self.cls.__name__}"
+        if metadata.get("format") != _STAGE_FORMAT or metadata["class"] != wanted:
+            raise SparknnError(
+                f"{path} does not hold a saved {self.cls.__name__} "
+                f"(found {metadata['class']}, format {metadata.get('format')!r})"
+            )
+        stage = self.cls()
+        stage._resetUid(metadata["uid"])
+        DefaultParamsReader.getAndSetParams(stage, metadata)
+        if "history" in metadata:
+            stage.history = metadata["history"]
+        if metadata["hasNetwork"]:
+            blob = self.sparkSession.read.parquet(os.path.join(path, "network")).first()[0]
+            self.attach_network(stage, network_from_bytes(bytes(blob)))
+        return stage
 
 
 # -- training data --------------------------------------------------------------------------
