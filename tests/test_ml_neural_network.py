@@ -165,6 +165,19 @@ def test_bad_features_are_one_clear_error_before_training(spark, schema, feature
     assert str(caught.value) == message
 
 
+def test_a_null_label_is_one_clear_error(spark):
+    from sparknn.ml import NeuralNetwork
+
+    frame = spark.createDataFrame(
+        [([1.0, 2.0, 3.0], 1.0)] * 3 + [([1.0, 2.0, 3.0], None)],
+        "features array<double>, label double",
+    )
+    estimator = NeuralNetwork(model=classifier(), batchSize=2, numPartitions=2)
+    with pytest.raises(SparknnError) as caught:
+        estimator.fit(frame)
+    assert str(caught.value) == "labels column 'label' is null in row 3"
+
+
 def test_pipeline_saves_and_loads_with_the_same_predictions(spark, tmp_path):
     from pyspark.ml import Pipeline, PipelineModel
     from pyspark.ml.feature import VectorAssembler
@@ -221,3 +234,18 @@ def test_cross_validator_tunes_the_learning_rate(spark):
     assert tuned.bestModel.getLearningRate() == best
     assert tuned.bestModel.network.optimizer.learning_rate == best  # the Param reached training
     assert estimator.getModel().optimizer.learning_rate == 0.1  # the user's model is untouched
+
+
+def test_a_run_resumes_from_its_checkpoint(spark, tmp_path):
+    from sparknn.ml import NeuralNetwork
+
+    x, y = class_data()
+    frame = array_frame(spark, x, y)
+    estimator = NeuralNetwork(model=classifier(), batchSize=BATCH, numPartitions=2, seed=4)
+    straight = estimator.copy({estimator.epochs: 2}).fit(frame)
+    checkpoints = {estimator.checkpointDir: str(tmp_path), estimator.checkpointEvery: 3}
+    estimator.copy({**checkpoints, estimator.epochs: 1}).fit(frame)  # 3 steps: one checkpoint
+    resumed = estimator.copy({**checkpoints, estimator.epochs: 2}).fit(frame)
+    assert len(resumed.history["loss"]) == 1  # it trained only the second epoch
+    np.testing.assert_allclose(resumed.network.params, straight.network.params, rtol=1e-12)
+    np.testing.assert_allclose(resumed.history["loss"], straight.history["loss"][1:], rtol=1e-12)
