@@ -6,6 +6,9 @@ back gradient sums as raw binary frames (see :mod:`sparknn.distributed.protocol`
 """
 
 from sparknn.distributed.batches import BatchSchedule
+from sparknn.distributed.replica import Replica, RowReplica, RowShard
 from sparknn.distributed.sources import LocalGradients, SparkGradients
 
-__all__ = ["BatchSchedule", "LocalGradients", "SparkGradients"]
+__all__ = [
+    "BatchSchedule", "LocalGradients", "Replica", "RowReplica", "RowShard", "SparkGradients",
+]  # fmt: skip

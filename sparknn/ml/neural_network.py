@@ -1,0 +1,684 @@
+"""``NeuralNetwork``: a Spark ML Estimator training a compiled ``Sequential`` on a DataFrame.
+
+>>> net = sparknn.Sequential([layers.Dense(3, activation="softmax", input_dim=4)])
+>>> net.compile("sparse_categorical_crossentropy", optimizers.SGD(0.1))
+>>> fitted = NeuralNetwork(model=net, batchSize=64, epochs=5, numPartitions=2).fit(train_df)
+>>> fitted.history["loss"]                       # one value per epoch
+>>> fitted.transform(test_df).select("prediction", "probability")
+
+Training is the char-LM trainer's synchronous data-parallel SGD
+(:mod:`sparknn.distributed`): rows are numbered once, each of ``numPartitions`` shards is
+converted to numpy once and stays resident in one long-lived barrier stage, the batch at step t
+is a function of (seed, t) over the row numbers (:class:`~sparknn.ml.data.RowSchedule`), and
+the driver adds the shards' gradient sums and takes the step. So the weights do not depend on
+``numPartitions`` beyond float rounding, and with ``shuffle=False`` they are those of
+``model.fit(x, y, batch_size=batchSize, shuffle=False)`` in one process (models without
+dropout: dropout masks are drawn per replica).
+"""
+
+import bisect
+import io
+import json
+import math
+import os
+import uuid
+
+import numpy as np
+from pyspark import keyword_only
+from pyspark.ml import Estimator, Model
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param.shared import (
+    HasFeaturesCol,
+    HasLabelCol,
+    HasPredictionCol,
+    HasProbabilityCol,
+    HasSeed,
+)
+from pyspark.ml.util import (
+    DefaultParamsReader,
+    DefaultParamsWriter,
+    MLReadable,
+    MLReader,
+    MLWritable,
+    MLWriter,
+)
+
+from sparknn.errors import SparknnError
+from sparknn.ml.data import FEATURES, LABELS, RowSchedule, check_column, row_value, stack_column
+
+# One Python worker keeps the networks of the last few transforms it served, so a network is
+# deserialised once per worker, not once per batch or task.
+_NETWORK_CACHE_SIZE = 4
+_networks_on_executor: dict[str, object] = {}
+
+
+def _to_compiled_sequential(value):
+    from sparknn.nn.model import Sequential
+
+    if not isinstance(value, Sequential):
+        raise TypeError(f"model must be a sparknn.Sequential, got {type(value).__name__}")
+    if value.loss is None or value.optimizer is None:
+        raise TypeError("model must be compiled: call model.compile(loss=..., optimizer=...)")
+    return value
+
+
+class _NeuralNetworkParams(
+    HasFeaturesCol, HasLabelCol, HasPredictionCol, HasProbabilityCol, HasSeed
+):
+    """Params shared by :class:`NeuralNetwork` and :class:`NeuralNetworkModel`."""
+
+    batchSize = Param(
+        Params._dummy(), "batchSize", "examples per step, over all partitions together (>= 1)",
+        typeConverter=TypeConverters.toInt,
+    )  # fmt: skip
+    epochs = Param(
+        Params._dummy(), "epochs", "passes over the training rows (>= 1)",
+        typeConverter=TypeConverters.toInt,
+    )  # fmt: skip
+    numPartitions = Param(
+        Params._dummy(), "numPartitions",
+        "shards the rows are split into (default: one per executor slot); shards beyond the "
+        "executor slots share tasks",
+        typeConverter=TypeConverters.toInt,
+    )  # fmt: skip
+    shuffle = Param(
+        Params._dummy(), "shuffle",
+        "visit the rows in a fresh order each epoch (drawn from seed and epoch); "
+        "false: in row order",
+        typeConverter=TypeConverters.toBoolean,
+    )  # fmt: skip
+    validationFraction = Param(
+        Params._dummy(), "validationFraction",
+        "fraction of rows held out to report val_loss each epoch, in [0, 1)",
+        typeConverter=TypeConverters.toFloat,
+    )  # fmt: skip
+    learningRate = Param(
+        Params._dummy(), "learningRate",
+        "overrides the compiled optimizer's learning rate (unset: keep it)",
+        typeConverter=TypeConverters.toFloat,
+    )  # fmt: skip
+    backend = Param(
+        Params._dummy(), "backend", "compute backend on the executors: numpy, opencl or auto",
+        typeConverter=TypeConverters.toString,
+    )  # fmt: skip
+    checkpointDir = Param(
+        Params._dummy(), "checkpointDir",
+        "driver-side directory for checkpoints; a run resumes from the newest one it finds",
+        typeConverter=TypeConverters.toString,
+    )  # fmt: skip
+    checkpointEvery = Param(
+        Params._dummy(), "checkpointEvery", "steps between checkpoints (0: none)",
+        typeConverter=TypeConverters.toInt,
+    )  # fmt: skip
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._setDefault(
+            batchSize=32,
+            epochs=1,
+            shuffle=True,
+            validationFraction=0.0,
+            backend="numpy",
+            checkpointEvery=0,
+            seed=0,
+        )
+
+    def getBatchSize(self) -> int:
+        return self.getOrDefault(self.batchSize)
+
+    def getEpochs(self) -> int:
+        return self.getOrDefault(self.epochs)
+
+    def getNumPartitions(self):
+        return self.getOrDefault(self.numPartitions) if self.isDefined(self.numPartitions) else None
+
+    def getShuffle(self) -> bool:
+        return self.getOrDefault(self.shuffle)
+
+    def getValidationFraction(self) -> float:
+        return self.getOrDefault(self.validationFraction)
+
+    def getLearningRate(self):
+        return self.getOrDefault(self.learningRate) if self.isDefined(self.learningRate) else None
+
+    def getBackend(self) -> str:
+        return self.getOrDefault(self.backend)
+
+    def getCheckpointDir(self):
+        return self.getOrDefault(self.checkpointDir) if self.isDefined(self.checkpointDir) else None
+
+    def getCheckpointEvery(self) -> int:
+        return self.getOrDefault(self.checkpointEvery)
+
+
+class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
+    """Trains a copy of ``model`` (a compiled ``sparknn.Sequential``; it is left untouched) on
+    a DataFrame's ``featuresCol`` and ``labelCol``; ``fit`` returns a
+    :class:`NeuralNetworkModel`. Saves and loads like any Spark ML stage (``model`` as npz).
+    """
+
+    model = Param(
+        Params._dummy(), "model", "the compiled sparknn.Sequential to train (a copy is trained)",
+        typeConverter=_to_compiled_sequential,
+    )  # fmt: skip
+
+    # Defaults live in _NeuralNetworkParams: keyword_only passes only the arguments given.
+    @keyword_only
+    def __init__(
+        self, *, model=None, featuresCol=None, labelCol=None, predictionCol=None,
+        probabilityCol=None, batchSize=None, epochs=None, numPartitions=None, seed=None,
+        shuffle=None, validationFraction=None, learningRate=None, backend=None,
+        checkpointDir=None, checkpointEvery=None,
+    ):  # fmt: skip
+        super().__init__()
+        self.setParams(**self._input_kwargs)
+
+    @keyword_only
+    def setParams(
+        self, *, model=None, featuresCol=None, labelCol=None, predictionCol=None,
+        probabilityCol=None, batchSize=None, epochs=None, numPartitions=None, seed=None,
+        shuffle=None, validationFraction=None, learningRate=None, backend=None,
+        checkpointDir=None, checkpointEvery=None,
+    ):  # fmt: skip
+        return self._set(**self._input_kwargs)
+
+    def getModel(self):
+        return self.getOrDefault(self.model)
+
+    def write(self):
+        network = self.getModel() if self.isSet(self.model) else None
+        return _StageWriter(self, network, skip=("model",))
+
+    @classmethod
+    def read(cls):
+        return _StageReader(cls, lambda stage, network: stage._set(model=network))
+
+    def setModel(self, value):
+        return self._set(model=value)
+
+    def setFeaturesCol(self, value):
+        return self._set(featuresCol=value)
+
+    def setLabelCol(self, value):
+        return self._set(labelCol=value)
+
+    def setPredictionCol(self, value):
+        return self._set(predictionCol=value)
+
+    def setProbabilityCol(self, value):
+        return self._set(probabilityCol=value)
+
+    def setBatchSize(self, value):
+        return self._set(batchSize=value)
+
+    def setEpochs(self, value):
+        return self._set(epochs=value)
+
+    def setNumPartitions(self, value):
+        return self._set(numPartitions=value)
+
+    def setSeed(self, value):
+        return self._set(seed=value)
+
+    def setShuffle(self, value):
+        return self._set(shuffle=value)
+
+    def setValidationFraction(self, value):
+        return self._set(validationFraction=value)
+
+    def setLearningRate(self, value):
+        return self._set(learningRate=value)
+
+    def setBackend(self, value):
+        return self._set(backend=value)
+
+    def setCheckpointDir(self, value):
+        return self._set(checkpointDir=value)
+
+    def setCheckpointEvery(self, value):
+        return self._set(checkpointEvery=value)
+
+    def _check_params(self):
+        if not self.isDefined(self.model):
+            raise SparknnError("NeuralNetwork needs model=: a compiled sparknn.Sequential")
+        if self.getBatchSize() < 1:
+            raise SparknnError(f"batchSize must be >= 1, got {self.getBatchSize()}")
+        if self.getEpochs() < 1:
+            raise SparknnError(f"epochs must be >= 1, got {self.getEpochs()}")
+        if self.getNumPartitions() is not None and self.getNumPartitions() < 1:
+            raise SparknnError(f"numPartitions must be >= 1, got {self.getNumPartitions()}")
+        if not 0.0 <= self.getValidationFraction() < 1.0:
+            raise SparknnError(
+                f"validationFraction must be in [0, 1), got {self.getValidationFraction()}"
+            )
+        if self.getCheckpointEvery() < 0:
+            raise SparknnError(f"checkpointEvery must be >= 0, got {self.getCheckpointEvery()}")
+        if self.getCheckpointEvery() and self.getCheckpointDir() is None:
+            raise SparknnError("checkpointEvery is set but checkpointDir is not")
+        from sparknn.backend import get_backend
+
+        try:
+            get_backend(self.getBackend())
+        except ImportError as error:
+            raise SparknnError(f"backend {self.getBackend()!r} is not available: {error}") from None
+
+    def _fit(self, dataset):
+        from sparknn.distributed import RowReplica, SparkGradients
+        from sparknn.distributed.sources import executor_slots
+        from sparknn.distributed.trainer import fit, resume
+        from sparknn.nn.callbacks import History
+
+        self._check_params()
+        features, labels = self.getFeaturesCol(), self.getLabelCol()
+        check_column(dataset.schema, features, FEATURES)
+        check_column(dataset.schema, labels, LABELS)
+        network = _trainable_copy(self.getModel(), self.getBackend(), self.getLearningRate())
+        feature_shape, label_shape = _first_row_shapes(dataset, features, labels)
+        if not network.built:
+            network.build(feature_shape)
+        expected = tuple(network.built_input_shape)
+        if len(expected) != len(feature_shape) or any(
+            e is not None and e != f for e, f in zip(expected, feature_shape, strict=False)
+        ):
+            raise SparknnError(
+                f"features column {features!r}: the model expects shape {expected} per row, "
+                f"found {feature_shape}"
+            )
+        spark = dataset.sparkSession
+        wanted = self.getNumPartitions() or spark.sparkContext.defaultParallelism
+        data = _ResidentRows(
+            dataset, features, labels, wanted, executor_slots(spark, wanted),
+            expected, label_shape, *_example_dtypes(network),
+        )  # fmt: skip
+        try:
+            is_val = _validation_mask(data.n_rows, self.getValidationFraction(), self.getSeed())
+            rows = np.arange(data.n_rows, dtype=np.int64)
+            val_rows = rows[is_val]
+            schedule = RowSchedule(
+                rows[~is_val], self.getBatchSize(), self.getSeed(), self.getShuffle()
+            )
+            total = self.getEpochs() * schedule.steps_per_epoch
+            signature = {
+                "model": network.get_config(), "n_rows": data.n_rows,
+                "batchSize": self.getBatchSize(), "seed": self.getSeed(),
+                "shuffle": self.getShuffle(), "validationFraction": self.getValidationFraction(),
+            }  # fmt: skip
+            checkpoint_dir = self.getCheckpointDir()
+            start_step = 0
+            if checkpoint_dir is not None and _has_checkpoint(checkpoint_dir):
+                start_step = resume(network, checkpoint_dir, signature)
+            source = SparkGradients(
+                spark, data.shards, RowReplica.factory(network.get_config(), self.getBackend()),
+                network.params.size, network.dtype,
+            )  # fmt: skip
+            history = History()
+            history.model = network
+            epoch_totals = [0.0, 0]  # loss sum and examples of the epoch so far
+
+            def on_step(stats):
+                if not math.isfinite(stats.loss):
+                    raise SparknnError(
+                        f"loss became {stats.loss} at step {stats.step}: training diverged; "
+                        "lower the learning rate or set clipnorm"
+                    )
+                epoch_totals[0] += stats.loss * stats.examples
+                epoch_totals[1] += stats.examples
+                if stats.step % schedule.steps_per_epoch and stats.step != total:
+                    return
+                logs = {"loss": epoch_totals[0] / epoch_totals[1]}
+                if len(val_rows):
+                    loss, n = source.evaluate(val_rows, network.params, version=stats.step)
+                    logs["val_loss"] = loss / n
+                history.on_epoch_end(stats.epoch, logs)
+                epoch_totals[:] = [0.0, 0]
+
+            try:
+                fit(
+                    network, source, schedule, total, start_step=start_step, on_step=on_step,
+                    checkpoint_dir=checkpoint_dir, checkpoint_every=self.getCheckpointEvery(),
+                    checkpoint_meta=signature,
+                )  # fmt: skip
+            finally:
+                source.close()
+        finally:
+            data.unpersist()
+        fitted = NeuralNetworkModel(network, history.history)
+        return self._copyValues(fitted)
+
+
+class NeuralNetworkModel(Model, _NeuralNetworkParams, MLReadable, MLWritable):
+    """A trained network as a Transformer: ``transform`` adds ``predictionCol`` (a double for
+    one output, else ``array<double>``; for a softmax classifier the argmax, with the class
+    probabilities in ``probabilityCol``). Prediction runs on the executors, in Arrow batches.
+
+    ``network`` is the trained ``sparknn.Sequential``; ``history`` maps ``loss`` (and
+    ``val_loss`` when validating) to one value per epoch trained. ``write().save(path)`` and
+    ``NeuralNetworkModel.load(path)`` work on any path Spark can write, without pickle.
+    """
+
+    def __init__(self, network=None, history=None):
+        super().__init__()
+        self.network = network
+        self.history = dict(history or {})
+
+    def setFeaturesCol(self, value):
+        return self._set(featuresCol=value)
+
+    def setPredictionCol(self, value):
+        return self._set(predictionCol=value)
+
+    def setProbabilityCol(self, value):
+        return self._set(probabilityCol=value)
+
+    def write(self):
+        return _StageWriter(self, self.network, history=self.history)
+
+    @classmethod
+    def read(cls):
+        def attach(stage, network):
+            stage.network = network
+
+        return _StageReader(cls, attach)
+
+    def copy(self, extra=None):
+        copied = super().copy(extra)
+        copied.history = {key: list(values) for key, values in self.history.items()}
+        return copied
+
+    def _transform(self, dataset):
+        from pyspark.ml.functions import vector_to_array
+        from pyspark.ml.linalg import VectorUDT
+        from pyspark.sql import functions as F
+
+        if self.network is None:
+            raise SparknnError("this NeuralNetworkModel holds no network")
+        features = self.getFeaturesCol()
+        check_column(dataset.schema, features, FEATURES)
+        column = F.col(features)
+        if isinstance(dataset.schema[features].dataType, VectorUDT):
+            column = vector_to_array(column, dtype="float64")
+        kind = _output_kind(self.network)
+        broadcast = dataset.sparkSession.sparkContext.broadcast(network_to_bytes(self.network))
+        predict = _predict_udf(
+            uuid.uuid4().hex, broadcast, self.getBackend(), kind, features,
+            tuple(self.network.built_input_shape), _example_dtypes(self.network)[0],
+        )  # fmt: skip
+        if kind != "classifier":
+            return dataset.withColumn(self.getPredictionCol(), predict(column))
+        # One evaluation per row: a nondeterministic UDF is never duplicated into both fields.
+        scratch = f"__sparknn_{uuid.uuid4().hex[:8]}"
+        return (
+            dataset.withColumn(scratch, predict.asNondeterministic()(column))
+            .withColumn(self.getPredictionCol(), F.col(scratch)["prediction"])
+            .withColumn(self.getProbabilityCol(), F.col(scratch)["probability"])
+            .drop(scratch)
+        )
+
+
+# -- persistence ----------------------------------------------------------------------------
+
+_STAGE_FORMAT = "sparknn.ml/1"
+
+
+class _StageWriter(MLWriter):
+    """Params as Spark ML's JSON metadata (``path/metadata``); the network, when there is one,
+    as the bytes of a ``sparknn.load``-able npz in a one-row parquet file (``path/network``),
+    so any path Spark can write works."""
+
+    def __init__(self, stage, network, skip=(), history=None):
+        super().__init__()
+        self.stage, self.network, self.skip, self.history = stage, network, skip, history
+
+    def saveImpl(self, path):
+        params = {
+            param.name: value
+            for param, value in self.stage._paramMap.items()
+            if param.name not in self.skip
+        }
+        extra = {"format": _STAGE_FORMAT, "hasNetwork": self.network is not None}
+        if self.history is not None:
+            extra["history"] = self.history
+        DefaultParamsWriter.saveMetadata(self.stage, path, self.sparkSession, extra, params)
+        if self.network is not None:
+            blob = bytearray(network_to_bytes(self.network))
+            frame = self.sparkSession.createDataFrame([(blob,)], "npz binary")
+            frame.coalesce(1).write.parquet(os.path.join(path, "network"))
+
+
+class _StageReader(MLReader):
+    def __init__(self, cls, attach_network):
+        super().__init__()
+        self.cls, self.attach_network = cls, attach_network
+
+    def load(self, path):
+        metadata = DefaultParamsReader.loadMetadata(path, self.sparkSession)
+        wanted = f"{self.cls.__module__}.{self.cls.__name__}"
+        if metadata.get("format") != _STAGE_FORMAT or metadata["class"] != wanted:
+            raise SparknnError(
+                f"{path} does not hold a saved {self.cls.__name__} "
+                f"(found {metadata['class']}, format {metadata.get('format')!r})"
+            )
+        stage = self.cls()
+        stage._resetUid(metadata["uid"])
+        DefaultParamsReader.getAndSetParams(stage, metadata)
+        if "history" in metadata:
+            stage.history = metadata["history"]
+        if metadata["hasNetwork"]:
+            blob = self.sparkSession.read.parquet(os.path.join(path, "network")).first()[0]
+            self.attach_network(stage, network_from_bytes(bytes(blob)))
+        return stage
+
+
+# -- training data --------------------------------------------------------------------------
+
+
+def _trainable_copy(model, backend: str, learning_rate):
+    """A copy of ``model`` (config, weights, optimizer state) that training may change."""
+    from sparknn.nn.model import Sequential
+
+    network = Sequential.from_config(model.get_config(), backend=backend)
+    if model.built:
+        network.build(model.built_input_shape)
+        network.params[...] = model.params
+        network.optimizer.set_state(model.optimizer.get_state())
+    if learning_rate is not None:
+        network.optimizer.learning_rate = float(learning_rate)
+    return network
+
+
+def _example_dtypes(network):
+    """``(feature dtype, label dtype)`` the network trains on."""
+    from sparknn.nn.layers import Embedding
+    from sparknn.nn.losses import SparseCategoricalCrossentropy
+
+    ids_in = isinstance(network.layers[0], Embedding)
+    ids_out = isinstance(network.loss, SparseCategoricalCrossentropy)
+    return (
+        np.dtype(np.int64) if ids_in else network.dtype,
+        np.dtype(np.int64) if ids_out else network.dtype,
+    )
+
+
+def _first_row_shapes(dataset, features: str, labels: str):
+    first = dataset.select(features, labels).first()
+    if first is None:
+        raise SparknnError("cannot fit on an empty DataFrame")
+    for name, role, value in ((features, FEATURES, first[0]), (labels, LABELS, first[1])):
+        if value is None:
+            raise SparknnError(f"{role} column {name!r} is null in row 0")
+    return row_value(first[0]).shape, row_value(first[1]).shape
+
+
+def _validation_mask(n_rows: int, fraction: float, seed: int) -> np.ndarray:
+    """Held-out rows: a fixed ``round(fraction * n)`` of them, drawn from the seed."""
+    is_val = np.zeros(n_rows, dtype=bool)
+    n_val = int(round(fraction * n_rows))
+    if n_val:
+        is_val[np.random.default_rng([seed, 2**32 - 1]).permutation(n_rows)[:n_val]] = True
+    return is_val
+
+
+def _has_checkpoint(directory) -> bool:
+    from sparknn.distributed.checkpoint import latest_checkpoint
+
+    return latest_checkpoint(directory) is not None
+
+
+class _ResidentRows:
+    """The DataFrame's rows numbered 0..n-1 in order (as ``zipWithIndex``), split into
+    ``partitions`` contiguous shards of numpy arrays, grouped in order into ``tasks`` Spark
+    partitions and persisted: converted once, before training, by one job.
+    """
+
+    def __init__(
+        self, dataset, features, labels, partitions, tasks, feature_shape, label_shape,
+        feature_dtype, label_dtype,
+    ):  # fmt: skip
+        from sparknn.distributed import RowShard
+
+        rdd = dataset.select(features, labels).rdd
+        sizes = rdd.mapPartitions(lambda rows: [sum(1 for _ in rows)]).collect()
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64).tolist()
+        self.n_rows = starts[-1]
+        partitions = max(1, min(partitions, self.n_rows))
+        tasks = max(1, min(tasks, partitions))
+        bounds = [self.n_rows * p // partitions for p in range(partitions + 1)]
+
+        def numbered(index, rows):
+            for k, row in enumerate(rows):
+                number = starts[index] + k
+                yield bisect.bisect_right(bounds, number) - 1, (number, row[0], row[1])
+
+        def build_shards(keyed_rows):
+            by_shard = {}
+            for shard, item in keyed_rows:
+                by_shard.setdefault(shard, []).append(item)
+            for shard in sorted(by_shard):
+                items = sorted(by_shard[shard], key=lambda item: item[0])
+                numbers = [item[0] for item in items]
+                x = stack_column(
+                    [item[1] for item in items], numbers, features, FEATURES, feature_shape,
+                    feature_dtype,
+                )  # fmt: skip
+                y = stack_column(
+                    [item[2] for item in items], numbers, labels, LABELS, label_shape, label_dtype
+                )
+                yield RowShard(numbers, x, y)
+
+        self.shards = (
+            rdd.mapPartitionsWithIndex(numbered)
+            .partitionBy(tasks, lambda shard: shard * tasks // partitions)
+            .mapPartitions(build_shards)
+            .persist()
+        )
+        try:
+            self.shards.count()  # convert now, once; bad rows fail here, before training
+        except Exception as error:
+            self.shards.unpersist()
+            raise SparknnError(_task_error(error, "reading the training rows failed")) from None
+
+    def unpersist(self):
+        self.shards.unpersist()
+
+
+def _task_error(error, context: str) -> str:
+    from sparknn.distributed.sources import first_error_line
+
+    line = first_error_line(error)
+    marker = "SparknnError: "
+    return line.split(marker, 1)[1] if marker in line else f"{context}: {line}"
+
+
+# -- prediction on the executors --------------------------------------------------------------
+
+
+def network_to_bytes(network) -> bytes:
+    """The network as the bytes of a ``sparknn.load``-able ``.npz`` (config, weights, optimizer
+    state; no pickle)."""
+    from sparknn.nn.serialization import FORMAT
+
+    arrays = {
+        "config": np.array(json.dumps({"format": FORMAT, "model": network.get_config()})),
+        "params": network.params,
+    }
+    for name, value in network.optimizer.get_state().items() if network.optimizer else ():
+        arrays["optimizer/" + name] = value
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def network_from_bytes(blob: bytes, backend=None):
+    """Inverse of :func:`network_to_bytes` (``allow_pickle=False``)."""
+    from sparknn.nn.model import Sequential
+
+    with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+        config = json.loads(str(data["config"]))
+        network = Sequential.from_config(config["model"], backend=backend)
+        network.params[...] = data["params"]
+        state = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("optimizer/")}
+    if network.optimizer is not None and state:
+        network.optimizer.set_state(state)
+    return network
+
+
+def _network_on_executor(key: str, broadcast, backend: str):
+    network = _networks_on_executor.get(key)
+    if network is None:
+        while len(_networks_on_executor) >= _NETWORK_CACHE_SIZE:
+            del _networks_on_executor[next(iter(_networks_on_executor))]
+        network = _networks_on_executor[key] = network_from_bytes(broadcast.value, backend)
+    return network
+
+
+def _output_kind(network) -> str:
+    """``double`` (one output), ``classifier`` (softmax over several) or ``array``."""
+    width = int(np.prod(network.layers[-1].output_shape))
+    if width == 1:
+        return "double"
+    softmax = getattr(network.layers[-1], "activation", None) == "softmax"
+    return "classifier" if softmax and len(network.layers[-1].output_shape) == 1 else "array"
+
+
+def _predict_udf(key, broadcast, backend, kind, column, input_shape, dtype):
+    """An iterator pandas UDF (Arrow batches) mapping the features to the network's output."""
+    from collections.abc import Iterator
+
+    import pandas as pd
+    from pyspark.sql.functions import pandas_udf
+    from pyspark.sql.types import ArrayType, DoubleType, StructField, StructType
+
+    def outputs(batches):
+        network = _network_on_executor(key, broadcast, backend)
+        for cells in batches:
+            x = stack_column(cells.tolist(), None, column, FEATURES, input_shape, dtype)
+            yield network.predict(x).reshape(len(x), -1).astype(np.float64, copy=False)
+
+    if kind == "double":
+
+        def predict(batches: Iterator[pd.Series]) -> Iterator[pd.Series]:
+            for out in outputs(batches):
+                yield pd.Series(out[:, 0])
+
+        return pandas_udf(predict, DoubleType())
+    if kind == "array":
+
+        def predict(batches: Iterator[pd.Series]) -> Iterator[pd.Series]:
+            for out in outputs(batches):
+                yield pd.Series(list(out))
+
+        return pandas_udf(predict, ArrayType(DoubleType(), containsNull=False))
+
+    def predict(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
+        for out in outputs(batches):
+            yield pd.DataFrame(
+                {"prediction": out.argmax(axis=1).astype(np.float64), "probability": list(out)}
+            )
+
+    schema = StructType(
+        [
+            StructField("prediction", DoubleType()),
+            StructField("probability", ArrayType(DoubleType(), containsNull=False)),
+        ]
+    )
+    return pandas_udf(predict, schema)

@@ -1,0 +1,251 @@
+"""sparknn.ml.NeuralNetwork: a Spark ML Estimator over the distributed trainer.
+
+References are independent of the Spark path: a one-process ``Sequential.fit`` on the same
+rows, ``network.predict`` / ``network.evaluate`` in this process.
+"""
+
+import numpy as np
+import pytest
+
+import sparknn
+from sparknn import layers, optimizers
+from sparknn.distributed import Replica, RowReplica, RowShard
+from sparknn.errors import SparknnError
+
+ROWS = 40
+BATCH = 16  # does not divide ROWS: the last batch of an epoch is shorter, as in model.fit
+
+
+def classifier():
+    model = sparknn.Sequential(
+        [layers.Dense(4, activation="tanh", input_dim=3), layers.Dense(3, activation="softmax")],
+        seed=1,
+        dtype="float64",
+    )
+    model.compile("sparse_categorical_crossentropy", optimizers.SGD(learning_rate=0.1))
+    return model
+
+
+def regressor():
+    model = sparknn.Sequential(
+        [layers.Dense(5, activation="tanh", input_dim=4), layers.Dense(1)], seed=2, dtype="float64"
+    )
+    model.compile("mse", optimizers.Adam(learning_rate=0.01))
+    return model
+
+
+def class_data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(ROWS, 3))
+    y = (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0)
+    return x, y
+
+
+def array_frame(spark, x, y):
+    rows = [(i, xi.tolist(), float(yi)) for i, (xi, yi) in enumerate(zip(x, y, strict=True))]
+    return spark.createDataFrame(rows, "id long, features array<double>, label double")
+
+
+def test_row_replica_sums_what_one_call_over_its_rows_computes():
+    x, y = class_data()
+    model = classifier()
+    odd, even = np.arange(1, ROWS, 2), np.arange(0, ROWS, 2)
+    replica = RowReplica(
+        classifier(), [RowShard(odd, x[odd], y[odd]), RowShard(even, x[even], y[even])]
+    )
+    assert isinstance(replica, Replica)
+    wanted = np.array([0, 3, 4, 7, 30, 39, 1000])  # 1000: held by no shard
+    loss, grad, n = replica.gradient(wanted)
+    ref_loss, ref_grad, ref_n = model.loss_and_gradient(x[wanted[:-1]], y[wanted[:-1]])
+    assert n == ref_n == 6
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-12)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-12, atol=1e-15)
+    assert replica.gradient(np.array([1000])) == (0.0, None, 0)
+    val_loss, val_n = replica.evaluate(wanted)
+    assert val_n == 6
+    np.testing.assert_allclose(val_loss / 6, model.evaluate(x[wanted[:-1]], y[wanted[:-1]]))
+
+
+def test_same_weights_for_1_2_4_partitions_as_one_process_fit(spark):
+    from sparknn.ml import NeuralNetwork, NeuralNetworkModel
+
+    x, y = class_data()
+    single = classifier()
+    history = single.fit(x, y, epochs=2, batch_size=BATCH, shuffle=False, verbose=0)
+    frame = array_frame(spark, x, y)
+    untouched = classifier().params.copy()
+    estimator = NeuralNetwork(model=classifier(), batchSize=BATCH, epochs=2, shuffle=False)
+    for partitions in (1, 2, 4):
+        fitted = estimator.copy({estimator.numPartitions: partitions}).fit(frame)
+        assert isinstance(fitted, NeuralNetworkModel)
+        np.testing.assert_allclose(fitted.network.params, single.params, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(fitted.history["loss"], history.history["loss"], rtol=1e-10)
+    np.testing.assert_array_equal(estimator.getModel().params, untouched)  # a copy was trained
+
+    # transform runs the trained network on the executors: probabilities and their argmax
+    out = fitted.transform(frame).orderBy("id").toPandas()
+    expected = fitted.network.predict(x)
+    np.testing.assert_allclose(np.stack(out["probability"]), expected, rtol=1e-12)
+    np.testing.assert_array_equal(out["prediction"].to_numpy(), expected.argmax(axis=1))
+    assert list(out.columns) == ["id", "features", "label", "prediction", "probability"]
+
+
+def test_vector_features_regression_and_double_prediction(spark):
+    from pyspark.ml.linalg import Vectors
+
+    from sparknn.ml import NeuralNetwork
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(ROWS, 4))
+    x[::3, 1:] = 0.0  # every third row is stored as a sparse vector
+    y = x @ np.array([0.5, -1.0, 0.25, 2.0]) + 0.1
+    vectors = [
+        Vectors.sparse(4, {0: float(row[0])}) if i % 3 == 0 else Vectors.dense(row)
+        for i, row in enumerate(x)
+    ]
+    frame = spark.createDataFrame(
+        [(i, v, float(t)) for i, (v, t) in enumerate(zip(vectors, y, strict=True))],
+        ["id", "features", "label"],
+    )
+    single = regressor()
+    single.fit(x, y, epochs=3, batch_size=BATCH, shuffle=False, verbose=0)
+    fitted = NeuralNetwork(
+        model=regressor(), batchSize=BATCH, epochs=3, shuffle=False, numPartitions=3
+    ).fit(frame)
+    np.testing.assert_allclose(fitted.network.params, single.params, rtol=1e-9, atol=1e-12)
+
+    out = fitted.transform(frame).orderBy("id").select("prediction").toPandas()
+    assert out["prediction"].dtype == np.float64
+    np.testing.assert_allclose(out["prediction"], fitted.network.predict(x)[:, 0], rtol=1e-12)
+
+
+def test_shuffled_batches_and_validation_do_not_depend_on_partitions(spark):
+    from sparknn.ml import NeuralNetwork
+    from sparknn.ml.neural_network import _validation_mask
+
+    x, y = class_data()
+    frame = array_frame(spark, x, y)
+    estimator = NeuralNetwork(
+        model=classifier(), batchSize=8, epochs=2, validationFraction=0.25, seed=5
+    )
+    one = estimator.copy({estimator.numPartitions: 1}).fit(frame)
+    three = estimator.copy({estimator.numPartitions: 3}).fit(frame)
+    np.testing.assert_allclose(one.network.params, three.network.params, rtol=1e-10, atol=1e-12)
+    assert len(one.history["val_loss"]) == 2
+    np.testing.assert_allclose(one.history["loss"], three.history["loss"], rtol=1e-10)
+    # the held-out rows are evaluated on the executors after each epoch; check the last
+    held_out = _validation_mask(ROWS, 0.25, 5)
+    assert held_out.sum() == 10
+    reference = three.network.evaluate(x[held_out], y[held_out])
+    np.testing.assert_allclose(three.history["val_loss"][-1], reference, rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "schema, features, message",
+    [
+        ("features array<double>, label double", [[1.0, 2.0, 3.0]] * 5 + [[1.0, 2.0]],
+         "features column 'features': expected shape (3,) per row, found (2,) in row 5"),
+        ("features array<double>, label double", [[1.0, 2.0, 3.0]] * 3 + [None],
+         "features column 'features' is null in row 3"),
+        ("features array<double>, label double", [[1.0, 2.0, 3.0]] * 3 + [[1.0, float("nan"), 0.0]],
+         "features column 'features' has NaN in row 3"),
+        ("features array<double>, label double", [[1.0, 2.0]] * 4,
+         "features column 'features': the model expects shape (3,) per row, found (2,)"),
+        ("features string, label double", ["a"] * 4,
+         "features column 'features' has type string; expected array<float|double|int> or Vector"),
+    ],
+)  # fmt: skip
+def test_bad_features_are_one_clear_error_before_training(spark, schema, features, message):
+    from sparknn.ml import NeuralNetwork
+
+    frame = spark.createDataFrame([(f, 1.0) for f in features], schema)
+    estimator = NeuralNetwork(model=classifier(), batchSize=2, numPartitions=2)
+    with pytest.raises(SparknnError) as caught:
+        estimator.fit(frame)
+    assert str(caught.value) == message
+
+
+def test_a_null_label_is_one_clear_error(spark):
+    from sparknn.ml import NeuralNetwork
+
+    frame = spark.createDataFrame(
+        [([1.0, 2.0, 3.0], 1.0)] * 3 + [([1.0, 2.0, 3.0], None)],
+        "features array<double>, label double",
+    )
+    estimator = NeuralNetwork(model=classifier(), batchSize=2, numPartitions=2)
+    with pytest.raises(SparknnError) as caught:
+        estimator.fit(frame)
+    assert str(caught.value) == "labels column 'label' is null in row 3"
+
+
+def test_pipeline_saves_and_loads_with_the_same_predictions(spark, tmp_path):
+    from pyspark.ml import Pipeline, PipelineModel
+    from pyspark.ml.feature import VectorAssembler
+
+    from sparknn.ml import NeuralNetwork, NeuralNetworkModel
+
+    x, y = class_data()
+    frame = spark.createDataFrame(
+        [(i, *map(float, xi), float(yi)) for i, (xi, yi) in enumerate(zip(x, y, strict=True))],
+        ["id", "a", "b", "c", "label"],
+    )
+    estimator = NeuralNetwork(model=classifier(), batchSize=BATCH, epochs=2, numPartitions=2)
+    pipeline = Pipeline(stages=[VectorAssembler(inputCols=["a", "b", "c"], outputCol="features"),
+                                estimator])  # fmt: skip
+    fitted = pipeline.fit(frame)
+    fitted.write().save(str(tmp_path / "pipeline"))
+    loaded = PipelineModel.load(f"file://{tmp_path / 'pipeline'}")
+
+    network_stage = loaded.stages[-1]
+    assert isinstance(network_stage, NeuralNetworkModel)
+    assert network_stage.history == fitted.stages[-1].history
+    assert network_stage.getBatchSize() == BATCH and network_stage.getEpochs() == 2
+    np.testing.assert_array_equal(network_stage.network.params, fitted.stages[-1].network.params)
+    before = fitted.transform(frame).orderBy("id").toPandas()
+    after = loaded.transform(frame).orderBy("id").toPandas()
+    np.testing.assert_array_equal(np.stack(after["probability"]), np.stack(before["probability"]))
+    np.testing.assert_array_equal(after["prediction"], before["prediction"])
+
+    # the unfitted estimator keeps its model (as npz) and Params
+    estimator.write().save(str(tmp_path / "estimator"))
+    again = NeuralNetwork.load(str(tmp_path / "estimator"))
+    assert again.getNumPartitions() == 2 and again.uid == estimator.uid
+    assert again.getModel().get_config() == estimator.getModel().get_config()
+    np.testing.assert_array_equal(again.getModel().params, estimator.getModel().params)
+
+
+def test_cross_validator_tunes_the_learning_rate(spark):
+    from pyspark.ml.evaluation import MulticlassClassificationEvaluator
+    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
+
+    from sparknn.ml import NeuralNetwork
+
+    x, y = class_data()
+    frame = array_frame(spark, x, y)
+    estimator = NeuralNetwork(model=classifier(), batchSize=BATCH, epochs=2, numPartitions=2)
+    grid = ParamGridBuilder().addGrid(estimator.learningRate, [0.001, 1.0]).build()
+    evaluator = MulticlassClassificationEvaluator(metricName="accuracy")
+    search = CrossValidator(
+        estimator=estimator, estimatorParamMaps=grid, evaluator=evaluator, numFolds=2, seed=3
+    )
+    tuned = search.fit(frame)
+    assert len(tuned.avgMetrics) == 2
+    best = grid[int(np.argmax(tuned.avgMetrics))][estimator.learningRate]
+    assert tuned.bestModel.getLearningRate() == best
+    assert tuned.bestModel.network.optimizer.learning_rate == best  # the Param reached training
+    assert estimator.getModel().optimizer.learning_rate == 0.1  # the user's model is untouched
+
+
+def test_a_run_resumes_from_its_checkpoint(spark, tmp_path):
+    from sparknn.ml import NeuralNetwork
+
+    x, y = class_data()
+    frame = array_frame(spark, x, y)
+    estimator = NeuralNetwork(model=classifier(), batchSize=BATCH, numPartitions=2, seed=4)
+    straight = estimator.copy({estimator.epochs: 2}).fit(frame)
+    checkpoints = {estimator.checkpointDir: str(tmp_path), estimator.checkpointEvery: 3}
+    estimator.copy({**checkpoints, estimator.epochs: 1}).fit(frame)  # 3 steps: one checkpoint
+    resumed = estimator.copy({**checkpoints, estimator.epochs: 2}).fit(frame)
+    assert len(resumed.history["loss"]) == 1  # it trained only the second epoch
+    np.testing.assert_allclose(resumed.network.params, straight.network.params, rtol=1e-12)
+    np.testing.assert_allclose(resumed.history["loss"], straight.history["loss"][1:], rtol=1e-12)
