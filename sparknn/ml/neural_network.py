@@ -519,9 +519,9 @@ def _validation_mask(n_rows: int, fraction: float, seed: int) -> np.ndarray:
 
 
 def _has_checkpoint(directory) -> bool:
-    from sparknn.distributed.checkpoint import latest_checkpoint
+    from sparknn.distributed.checkpoint import checkpoints
 
-    return latest_checkpoint(directory) is not None
+    return bool(checkpoints(directory))
 
 
 class _ResidentRows:
