@@ -19,6 +19,11 @@ negatives drawn in the kernel) from the token stream, so the host draws nothing.
 
 Storage is float32. float64 inputs are delegated to the numpy reference backend (gradient
 checks run in float64 and must stay exact), so mixing precisions is never silent truncation.
+
+Reading order: finding and choosing a device; the per-process device state (context, queue,
+kernels, buffers); :class:`OpenCLBackend`, its sections the three interfaces of base.py
+(dense operations, the exchange's row operations, the SGNS kernels); ``auto``
+(:class:`CPUAutoBackend`, :func:`auto_backend`).
 """
 
 import logging
@@ -265,8 +270,8 @@ class OpenCLBackend(Backend):
     ``sgns_workers``: how many work-items (contiguous chunks of pairs, Hogwild between
     chunks) ``sgns_update`` uses; None = 4 per compute unit, all cores busy, results depend
     on thread timing. 1 = one sequential pass: exactly word2vec.c's single-thread order,
-    deterministic, one core (what a Spark task with one core should use). It is also
-    ``sgns_train``'s default ``workers`` when set; unset, that is 1 on a CPU device and 4 per
+    deterministic, one core (what a Spark task with one core should use). When set, it is
+    also what ``sgns_train`` uses where ``run.workers`` is None; unset, 1 on a CPU device, 4 per
     compute unit on a GPU (on an H100, 528 work-items trained WikiText-2 at 3.5x the words/s
     of 132; bench/RESULTS.md).
     """
