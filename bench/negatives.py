@@ -21,6 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.word2vec import prepare_corpus  # noqa: E402
+from sparknn.backend import SGNSRun  # noqa: E402
 from sparknn.backend.opencl_backend import OpenCLBackend  # noqa: E402
 from sparknn.word2vec.train import Tables, encode_lines, init_vectors  # noqa: E402
 from sparknn.word2vec.vocab import build_vocabulary  # noqa: E402
@@ -61,11 +62,11 @@ def train_slice(backend, tokens, starts, tables, vocab_size, shared: bool):
         round_tokens, round_starts, alphas = round_inputs(tokens, starts, lo)
         counts0 = np.zeros(vocab_size, np.int32)
         counts1 = np.zeros(vocab_size, np.int32)
+        run = SGNSRun(
+            tables.keep_prob, tables.negatives, 5, 5, *alphas, 1 + lo, shared_negatives=shared
+        )
         began = time.perf_counter()
-        backend.sgns_train(
-            syn0, syn1neg, round_tokens, round_starts, tables.keep_prob, tables.negatives,
-            5, 5, *alphas, 1 + lo, counts0, counts1, shared_negatives=shared,
-        )  # fmt: skip
+        backend.sgns_train(syn0, syn1neg, round_tokens, round_starts, run, counts0, counts1)
         seconds += time.perf_counter() - began
         rows.append(np.count_nonzero(counts1))
     return len(tokens) / seconds, float(np.mean(rows))

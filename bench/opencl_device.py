@@ -6,7 +6,7 @@ the same machine, in the same run.
         [--corpus wiki.train.tokens.xz]
 
 Skip-gram NS (dim 100, window 5, negative 5, sample 1e-3, min_count 5, alpha 0.025 decaying
-linearly to 0.0001) over WikiText-2's training set: ``Backend.sgns_train``, the kernel the
+linearly to 0.0001) over WikiText-2's training set: ``SGNSKernels.sgns_train``, the kernel the
 word2vec job runs for each round, called once per epoch with ``workers`` Hogwild
 work-items (each a contiguous group of whole sentences, word2vec.c's loop; ``default``: the
 backend's choice, 4 per compute unit on a GPU); the job's whole training scheme in one
@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sparknn.backend import SGNSRun
 from sparknn.word2vec.train import encode_lines
 from sparknn.word2vec.vocab import build_vocabulary, negative_table
 
@@ -55,12 +56,12 @@ def train_kernel(backend, corpus, workers, epochs, seed):
     for epoch in range(epochs):
         alpha_start = ALPHA - (ALPHA - MIN_ALPHA) * epoch / epochs
         alpha_end = ALPHA - (ALPHA - MIN_ALPHA) * (epoch + 1) / epochs
-        began = time.perf_counter()
-        backend.sgns_train(
-            syn0, syn1neg, tokens, starts, keep_prob, table, W2V["window"], W2V["negative"],
-            alpha_start, alpha_end, int(rng.integers(0, 2**63)), counts0, counts1,
-            workers=workers,
+        run = SGNSRun(
+            keep_prob, table, W2V["window"], W2V["negative"], alpha_start, alpha_end,
+            int(rng.integers(0, 2**63)), workers,
         )  # fmt: skip
+        began = time.perf_counter()
+        backend.sgns_train(syn0, syn1neg, tokens, starts, run, counts0, counts1)
         seconds += time.perf_counter() - began
     return seconds, syn0
 

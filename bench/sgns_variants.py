@@ -47,7 +47,7 @@ from bench.negatives import (  # noqa: E402
     first_tokens,
     round_inputs,
 )
-from sparknn.backend import opencl_backend  # noqa: E402
+from sparknn.backend import SGNSRun, opencl_backend  # noqa: E402
 from sparknn.backend.opencl_backend import OpenCLBackend  # noqa: E402
 from sparknn.word2vec.train import Tables, init_vectors  # noqa: E402
 from sparknn.word2vec.vocab import negative_table  # noqa: E402
@@ -130,11 +130,9 @@ def train_round(backend, variant, model, tokens, starts, lo, keep_prob):
     round_tokens, round_starts, alphas = round_inputs(tokens, starts, lo)
     vocab_size = len(model[0])
     counts0, counts1 = np.zeros(vocab_size, np.int32), np.zeros(vocab_size, np.int32)
+    run = SGNSRun(keep_prob, variant.table, 5, 5, *alphas, 1 + lo)
     began = time.process_time()
-    loss, _ = backend.sgns_train(
-        *model, round_tokens, round_starts, keep_prob, variant.table, 5, 5, *alphas, 1 + lo,
-        counts0, counts1,
-    )  # fmt: skip
+    loss, _ = backend.sgns_train(*model, round_tokens, round_starts, run, counts0, counts1)
     return time.process_time() - began, loss
 
 

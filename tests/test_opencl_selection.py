@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from sparknn.backend import NumpyBackend, opencl_backend
+from sparknn.backend.dense import NumpyDense
 from sparknn.backend.opencl_backend import OpenCLBackend, auto_backend
 from sparknn.errors import SparknnError
 
@@ -57,9 +58,9 @@ def test_auto_on_cpu_only_machine_is_numpy_plus_opencl_sgns(caplog):
     with caplog.at_level(logging.INFO, logger="sparknn"):
         backend = auto_backend()
     assert isinstance(backend, opencl_backend.CPUAutoBackend) and backend.name == "auto"
-    assert isinstance(backend, NumpyBackend)  # dense ops: numpy's own methods
+    assert isinstance(backend, NumpyDense)  # dense ops: numpy's own methods
     assert type(backend).gemm is NumpyBackend.gemm
-    assert backend.sgns.sgns_workers == 1  # deterministic, one core
+    assert backend.opencl.sgns_workers == 1  # deterministic, one core
     messages = [r.getMessage() for r in caplog.records if "backend auto" in r.getMessage()]
     assert len(messages) == 1 and "numpy" in messages[0]
 

@@ -1,4 +1,4 @@
-"""The exchange's row operations (Backend.add_scaled_rows, subtract_rows, apply_rows): the
+"""The exchange's row operations (RowOps.add_scaled_rows, subtract_rows, apply_rows): the
 numpy reference against plain loops, and the OpenCL kernels against the reference bit for
 bit, so that the backend that merges a round never changes a vector."""
 

@@ -1,7 +1,9 @@
 """The fused word2vec kernel (``sgns_train``) against a literal Python reference of
-``Backend.sgns_train``'s definition, plus checks of what the definition implies: pair counts,
+``SGNSKernels.sgns_train``'s definition, plus checks of what the definition implies: pair counts,
 subsampling and window statistics, the negative distribution, seeds and the Hogwild split.
 """
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ from sparknn.backend import opencl_backend
 from sparknn.backend.base import Backend
 from sparknn.backend.numpy_backend import NumpyBackend
 from sparknn.backend.opencl_backend import CPUAutoBackend, OpenCLBackend
+from sparknn.backend.sgns import SGNSRun
 from sparknn.errors import SparknnError
 
 MASK = (1 << 64) - 1
@@ -32,12 +35,11 @@ class SplitMix64:
         return z ^ (z >> 31)
 
 
-def reference_sgns_train(
-    syn0, syn1neg, tokens, starts, keep_prob, table,
-    window, negative, alpha_start, alpha_end, seed, counts0, counts1, workers=1,
-    shared_negatives=False,
-):  # fmt: skip
-    """base.py's definition, literally: work-items one after another, a pair at a time."""
+def reference_sgns_train(syn0, syn1neg, tokens, starts, run, counts0, counts1):
+    """sgns.py's definition, literally: work-items one after another, a pair at a time."""
+    keep_prob, table, window, negative = run.keep_prob, run.negative_table, run.window, run.negative
+    alpha_start, alpha_end, seed, workers = run.alpha_start, run.alpha_end, run.seed, run.workers
+    shared_negatives = run.shared_negatives
     n = len(tokens)
     ends = [*starts[1:], n]
     loss, pairs = 0.0, 0
@@ -71,7 +73,7 @@ def reference_sgns_train(
 
 
 def _train_pair(syn0, syn1neg, i, output, negatives, alpha, counts0, counts1):
-    """base.py's sgns_update for one pair (float32 vectors, float64 loss)."""
+    """sgns.py's sgns_update for one pair (float32 vectors, float64 loss)."""
     loss, e = 0.0, np.zeros_like(syn0[i])
     for t, label in [(output, 1.0)] + [(t, 0.0) for t in negatives if t != output]:
         score = float(syn0[i].astype(np.float64) @ syn1neg[t].astype(np.float64))
@@ -111,9 +113,8 @@ def run(
     counts0 = np.zeros(len(syn0), np.int32)
     counts1 = np.zeros(len(syn0), np.int32)
     train = reference_sgns_train if backend is None else backend.sgns_train
-    loss, pairs = train(syn0, syn1neg, tokens, starts, keep, table, window, negative,
-                        *alphas, seed, counts0, counts1, workers=workers,
-                        shared_negatives=shared)  # fmt: skip
+    settings = SGNSRun(keep, table, window, negative, *alphas, seed, workers, shared)
+    loss, pairs = train(syn0, syn1neg, tokens, starts, settings, counts0, counts1)
     return loss, pairs, syn0, syn1neg, counts0, counts1
 
 
@@ -176,22 +177,21 @@ def test_training_without_counts_is_the_same_training(ocl, shared):
     counted = run(ocl, case, shared=shared)
     syn0, syn1neg, tokens, starts, keep, table = case
     syn0, syn1neg = syn0.copy(), syn1neg.copy()
-    loss, pairs = ocl.sgns_train(syn0, syn1neg, tokens, starts, keep, table, 3, 4, 0.05, 0.01,
-                                 12345, None, None, shared_negatives=shared)  # fmt: skip
+    settings = SGNSRun(keep, table, 3, 4, 0.05, 0.01, 12345, shared_negatives=shared)
+    loss, pairs = ocl.sgns_train(syn0, syn1neg, tokens, starts, settings)
     assert (loss, pairs) == counted[:2] and pairs > 100
     np.testing.assert_array_equal(syn0, counted[2])
     np.testing.assert_array_equal(syn1neg, counted[3])
     with pytest.raises(SparknnError, match="both be arrays or both None"):
-        ocl.sgns_train(syn0, syn1neg, tokens, starts, keep, table, 3, 4, 0.05, 0.01, 1,
-                       counted[4], None)  # fmt: skip
+        ocl.sgns_train(syn0, syn1neg, tokens, starts, settings, counted[4], None)
 
 
 def test_counts_are_added_to_and_matrices_updated_in_place(ocl):
     syn0, syn1neg, tokens, starts, keep, table = make_case(3)
     counts0, counts1 = np.full(30, 5, np.int32), np.full(30, 7, np.int32)
     before0, before1 = syn0.copy(), syn1neg.copy()
-    _, pairs = ocl.sgns_train(syn0, syn1neg, tokens, starts, keep, table, 2, 3, 0.05, 0.05, 1,
-                              counts0, counts1)  # fmt: skip
+    settings = SGNSRun(keep, table, 2, 3, 0.05, 0.05, 1)
+    _, pairs = ocl.sgns_train(syn0, syn1neg, tokens, starts, settings, counts0, counts1)
     assert counts0.sum() == 5 * 30 + pairs
     assert counts1.sum() > 7 * 30 + pairs
     assert not np.allclose(syn0, before0) and not np.allclose(syn1neg, before1)
@@ -210,8 +210,8 @@ def test_window_one_without_subsampling_pairs_every_neighbour(ocl):
     syn0, syn1neg = (rng.standard_normal((2, 30, 8)) * 0.1).astype(np.float32)
     table = np.arange(20, 30, dtype=np.int32)  # negatives never equal an output
     counts0, counts1 = np.zeros(30, np.int32), np.zeros(30, np.int32)
-    loss, pairs = ocl.sgns_train(syn0, syn1neg, tokens, starts, np.ones(30, np.float32), table,
-                                 1, 3, 0.025, 0.025, 99, counts0, counts1)  # fmt: skip
+    settings = SGNSRun(np.ones(30, np.float32), table, 1, 3, 0.025, 0.025, 99)
+    loss, pairs = ocl.sgns_train(syn0, syn1neg, tokens, starts, settings, counts0, counts1)
     assert pairs == 2 * np.maximum(lengths - 1, 0).sum()
     np.testing.assert_array_equal(counts0, want0)
     np.testing.assert_array_equal(counts1[:20], want0[:20])  # as centres: same neighbours
@@ -250,8 +250,9 @@ def test_subsampling_window_and_negative_statistics(ocl):
 
     def train(keep, window):
         counts0, counts1 = np.zeros(13, np.int32), np.zeros(13, np.int32)
-        _, pairs = ocl.sgns_train(syn0.copy(), syn1neg.copy(), tokens, starts, keep, table,
-                                  window, 2, 0.0, 0.0, 3, counts0, counts1)  # fmt: skip
+        settings = SGNSRun(keep, table, window, 2, 0.0, 0.0, 3)
+        _, pairs = ocl.sgns_train(syn0.copy(), syn1neg.copy(), tokens, starts, settings,
+                                  counts0, counts1)  # fmt: skip
         return pairs, counts1
 
     # window 1, keep 0.5: pairs = 2 (kept - 1), kept ~ Binomial(n, 0.5)
@@ -359,9 +360,9 @@ def test_copy_path_of_devices_with_their_own_memory(monkeypatch, workers):
 def test_empty_tokens_touch_nothing(ocl):
     syn0, syn1neg = np.ones((2, 5, 4), np.float32)
     counts0, counts1 = np.zeros(5, np.int32), np.zeros(5, np.int32)
-    got = ocl.sgns_train(syn0, syn1neg, np.zeros(0, np.int32), np.zeros(0, np.int64),
-                         np.ones(5, np.float32), np.arange(5, dtype=np.int32), 5, 5, 0.025,
-                         0.0, 1, counts0, counts1)  # fmt: skip
+    settings = SGNSRun(np.ones(5, np.float32), np.arange(5, dtype=np.int32), 5, 5, 0.025, 0.0, 1)
+    got = ocl.sgns_train(syn0, syn1neg, np.zeros(0, np.int32), np.zeros(0, np.int64), settings,
+                         counts0, counts1)  # fmt: skip
     assert got == (0.0, 0)
     assert (syn0 == 1).all() and (syn1neg == 1).all() and not counts0.any() and not counts1.any()
 
@@ -375,21 +376,50 @@ def test_cpu_auto_backend_delegates():
     np.testing.assert_array_equal(got[2], want[2])
 
 
+@pytest.mark.parametrize("backend", ["opencl", "auto"])
+def test_the_old_fifteen_arguments_still_train_the_same(ocl, backend):
+    """The transitional adapter (sgns.accepts_legacy_arguments): the old call, positional
+    as word2vec's trainer makes it or by keyword, trains exactly as the SGNSRun call."""
+    backend = ocl if backend == "opencl" else CPUAutoBackend()
+    syn0, syn1neg, tokens, starts, keep, table = make_case(13)
+    want = run(backend, make_case(13), shared=True)
+    got0, got1 = syn0.copy(), syn1neg.copy()
+    counts0, counts1 = np.zeros(30, np.int32), np.zeros(30, np.int32)
+    loss, pairs = backend.sgns_train(got0, got1, tokens, starts, keep, table, 3, 4, 0.05, 0.01,
+                                     12345, counts0, counts1, shared_negatives=True)  # fmt: skip
+    assert (loss, pairs) == want[:2]
+    for got, expected in zip((got0, got1, counts0, counts1), want[2:], strict=True):
+        np.testing.assert_array_equal(got, expected)
+    got0, got1 = syn0.copy(), syn1neg.copy()
+    keywords = dict(
+        syn0=got0, syn1neg=got1, tokens=tokens, sentence_starts=starts, keep_prob=keep,
+        negative_table=table, window=3, negative=4, alpha_start=0.05, alpha_end=0.01,
+        seed=12345, counts0=None, counts1=None, workers=1, shared_negatives=True,
+    )  # fmt: skip
+    assert backend.sgns_train(**keywords) == want[:2]
+    np.testing.assert_array_equal(got0, want[2])
+
+
 def test_other_backends_have_no_fused_kernel():
     assert Backend.fused_sgns is False and NumpyBackend.fused_sgns is False
+    syn0, syn1neg, tokens, starts, keep, table = make_case(0)
     with pytest.raises(NotImplementedError):
-        NumpyBackend().sgns_train(*make_case(0), 5, 5, 0.025, 0.0, 1,
+        NumpyBackend().sgns_train(syn0, syn1neg, tokens, starts,
+                                  SGNSRun(keep, table, 5, 5, 0.025, 0.0, 1),
                                   np.zeros(30, np.int32), np.zeros(30, np.int32))  # fmt: skip
 
 
 def _bad(**change):
+    """sgns_train's arguments for a valid call, then ``change``d: (args, keywords)."""
     syn0, syn1neg, tokens, starts, keep, table = make_case(11)
+    settings = SGNSRun(keep, table, 5, 5, 0.025, 0.0, 1, workers=1)
+    fields = {f.name for f in dataclasses.fields(SGNSRun)}
+    settings = dataclasses.replace(settings, **{k: v for k, v in change.items() if k in fields})
     args = dict(
-        syn0=syn0, syn1neg=syn1neg, tokens=tokens, sentence_starts=starts, keep_prob=keep,
-        negative_table=table, window=5, negative=5, alpha_start=0.025, alpha_end=0.0, seed=1,
-        counts0=np.zeros(30, np.int32), counts1=np.zeros(30, np.int32), workers=1,
+        syn0=syn0, syn1neg=syn1neg, tokens=tokens, sentence_starts=starts, run=settings,
+        counts0=np.zeros(30, np.int32), counts1=np.zeros(30, np.int32),
     )  # fmt: skip
-    args.update(change)
+    args.update({k: v for k, v in change.items() if k not in fields})
     return args
 
 

@@ -5,7 +5,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from sparknn.backend.numpy_backend import _scatter_add
+from sparknn.backend.sgns import _scatter_add
 from sparknn.errors import SparknnError
 from sparknn.word2vec.pairs import (
     centre_negatives,

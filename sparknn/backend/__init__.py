@@ -1,5 +1,9 @@
 """Compute backends: ``numpy`` (reference), ``opencl`` (pyopencl kernels), ``auto``.
 
+A backend (:class:`Backend`, base.py) has the dense operations the layers use (dense.py),
+word2vec's SGNS kernels (sgns.py, whose ``sgns_train`` takes an :class:`SGNSRun`) and the
+row operations of word2vec's exchange (rows.py); each module holds its numpy reference.
+
 ``get_backend(name)`` returns a cached per-process instance. The OpenCL backend is imported
 only when asked for, so nothing outside ``sparknn.backend.opencl_backend`` imports pyopencl
 and a forked Spark worker never inherits an OpenCL context. Inside a Spark task that Spark
@@ -10,8 +14,10 @@ GPU: a reused Python worker may run tasks holding different GPUs, so the cache i
 
 import sys
 
-from sparknn.backend.base import ACTIVATIONS, Backend
+from sparknn.backend.base import Backend
+from sparknn.backend.dense import ACTIVATIONS
 from sparknn.backend.numpy_backend import NumpyBackend
+from sparknn.backend.sgns import SGNSRun
 from sparknn.errors import SparknnError
 
 BACKENDS = ("numpy", "opencl", "auto")
@@ -52,4 +58,4 @@ def _create(name: str, gpu_address: str | None) -> Backend:
     return opencl_backend.auto_backend(gpu_address)
 
 
-__all__ = ["ACTIVATIONS", "BACKENDS", "Backend", "get_backend", "NumpyBackend"]
+__all__ = ["ACTIVATIONS", "BACKENDS", "Backend", "get_backend", "NumpyBackend", "SGNSRun"]

@@ -19,6 +19,11 @@ negatives drawn in the kernel) from the token stream, so the host draws nothing.
 
 Storage is float32. float64 inputs are delegated to the numpy reference backend (gradient
 checks run in float64 and must stay exact), so mixing precisions is never silent truncation.
+
+Reading order: finding and choosing a device; the per-process device state (context, queue,
+kernels, buffers); :class:`OpenCLBackend`, its sections the three interfaces of base.py
+(dense operations, the exchange's row operations, the SGNS kernels); ``auto``
+(:class:`CPUAutoBackend`, :func:`auto_backend`).
 """
 
 import logging
@@ -30,7 +35,9 @@ from importlib import resources
 import numpy as np
 
 from sparknn.backend.base import Backend
+from sparknn.backend.dense import NumpyDense
 from sparknn.backend.numpy_backend import NumpyBackend
+from sparknn.backend.sgns import SGNSRun, accepts_legacy_arguments
 from sparknn.errors import SparknnError
 
 log = logging.getLogger("sparknn")
@@ -263,8 +270,8 @@ class OpenCLBackend(Backend):
     ``sgns_workers``: how many work-items (contiguous chunks of pairs, Hogwild between
     chunks) ``sgns_update`` uses; None = 4 per compute unit, all cores busy, results depend
     on thread timing. 1 = one sequential pass: exactly word2vec.c's single-thread order,
-    deterministic, one core (what a Spark task with one core should use). It is also
-    ``sgns_train``'s default ``workers`` when set; unset, that is 1 on a CPU device and 4 per
+    deterministic, one core (what a Spark task with one core should use). When set, it is
+    also what ``sgns_train`` uses where ``run.workers`` is None; unset, 1 on a CPU device, 4 per
     compute unit on a GPU (on an H100, 528 work-items trained WikiText-2 at 3.5x the words/s
     of 132; bench/RESULTS.md).
     """
@@ -510,8 +517,8 @@ class OpenCLBackend(Backend):
         dev.to_host(dlogits, bufs[3])
         return losses, dlogits
 
-    # -- word2vec -------------------------------------------------------------------------
-    # The exchange's row operations (base.py) run as kernels where the device computes in
+    # -- word2vec: the exchange's row operations ----------------------------------------
+    # The exchange's row operations (rows.py) run as kernels where the device computes in
     # host memory (PoCL's CPU device): nothing is copied, and one pass over the rows does
     # what takes numpy several. Elsewhere (a GPU) copying the matrices both ways would cost
     # more than numpy's work, so the numpy reference runs them. Either way the values are
@@ -586,6 +593,7 @@ class OpenCLBackend(Backend):
         kernel(dev.queue, (ROW_WORKERS,), None, *buffers, np.uint32(len(rows)))
         dev.queue.finish()
 
+    # -- word2vec: SGNS kernels -----------------------------------------------------------
     def sgns_update(self, syn0, syn1neg, inputs, outputs, negatives, alphas):
         for name, matrix in (("syn0", syn0), ("syn1neg", syn1neg)):
             if matrix.dtype != np.float32 or not matrix.flags.c_contiguous:
@@ -636,21 +644,18 @@ class OpenCLBackend(Backend):
         dev.to_host(losses, loss_buf)
         return float(losses.astype(np.float64).sum())
 
-    def sgns_train(
-        self, syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table,
-        window, negative, alpha_start, alpha_end, seed, counts0, counts1, workers=None,
-        shared_negatives=False,
-    ):  # fmt: skip
-        """See :meth:`Backend.sgns_train`; kernel ``sgns_train`` in kernels/sgns.cl."""
+    @accepts_legacy_arguments
+    def sgns_train(self, syn0, syn1neg, tokens, sentence_starts, run, counts0=None, counts1=None):
+        """See :meth:`SGNSKernels.sgns_train`; kernel ``sgns_train`` in kernels/sgns.cl."""
         dev = self._dev()
+        workers = run.workers
         if workers is None:
             workers = self.sgns_workers or (
                 dev.device.max_compute_units * SGNS_WORKERS_PER_UNIT if dev.gpu else 1
             )
         tokens, bounds, keep_prob, table = _check_sgns_train(
-            syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table,
-            window, negative, seed, counts0, counts1, workers,
-        )  # fmt: skip
+            syn0, syn1neg, tokens, sentence_starts, run, counts0, counts1, workers
+        )
         n = len(tokens)
         if n == 0:
             return 0.0, 0
@@ -667,10 +672,10 @@ class OpenCLBackend(Backend):
         pairs = np.zeros(workers, np.int64)
         defines = (
             ("DIM", syn0.shape[1]),
-            ("NEGATIVE", int(negative)),
+            ("NEGATIVE", int(run.negative)),
             ("SGNS_ATOMIC_COUNTS", int(workers > 1)),
             ("SGNS_COUNTS", int(counting)),
-            ("SGNS_SHARED_NEGATIVES", int(bool(shared_negatives))),
+            ("SGNS_SHARED_NEGATIVES", int(bool(run.shared_negatives))),
             ("SGNS_ATOMIC_ROWS", dev.atomic_rows(workers)),
         )
         kernel = dev.kernel("sgns.cl", "sgns_train", defines)
@@ -692,10 +697,10 @@ class OpenCLBackend(Backend):
             dev.wrap(keep_prob),
             dev.wrap(table),
             np.uint64(len(table)),
-            np.int32(window),
-            np.float32(alpha_start),
-            np.float32((alpha_end - alpha_start) / n),
-            np.uint64(seed),
+            np.int32(run.window),
+            np.float32(run.alpha_start),
+            np.float32((run.alpha_end - run.alpha_start) / n),
+            np.uint64(run.seed),
             counts0_buf,
             counts1_buf,
             dev.wrap(kept, write=True),
@@ -709,11 +714,11 @@ class OpenCLBackend(Backend):
 
 
 def _check_sgns_train(
-    syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table,
-    window, negative, seed, counts0, counts1, workers,
-):  # fmt: skip
-    """Validate sgns_train's arguments; return ``(tokens, bounds, keep_prob, table)`` as the
-    kernel takes them (``bounds``: int32 sentence starts followed by ``n``)."""
+    syn0, syn1neg, tokens, sentence_starts, run: SGNSRun, counts0, counts1, workers
+):
+    """Validate sgns_train's arguments (``workers``: ``run.workers`` or the backend's choice);
+    return ``(tokens, bounds, keep_prob, table)`` as the kernel takes them (``bounds``: int32
+    sentence starts followed by ``n``)."""
     for name, matrix in (("syn0", syn0), ("syn1neg", syn1neg)):
         if not isinstance(matrix, np.ndarray) or matrix.dtype != np.float32 or matrix.ndim != 2:
             raise SparknnError(f"sgns_train: {name} must be a 2-D float32 array")
@@ -732,10 +737,10 @@ def _check_sgns_train(
         if not counts.flags.c_contiguous or not counts.flags.writeable:
             raise SparknnError(f"sgns_train: {name} must be C-contiguous and writeable (in place)")
     for name, value, low, high in (
-        ("window", window, 1, 2**31),
-        ("negative", negative, 1, 2**31),
+        ("window", run.window, 1, 2**31),
+        ("negative", run.negative, 1, 2**31),
         ("workers", workers, 1, 2**31),
-        ("seed", seed, 0, 2**64),
+        ("seed", run.seed, 0, 2**64),
     ):
         if isinstance(value, bool) or not isinstance(value, int | np.integer):
             raise SparknnError(f"sgns_train: {name} must be an int, got {value!r}")
@@ -754,10 +759,10 @@ def _check_sgns_train(
         raise SparknnError(
             f"sgns_train: sentence_starts must be sorted offsets starting at 0, at most n={n}"
         )
-    keep_prob = np.ascontiguousarray(keep_prob, dtype=np.float32)
+    keep_prob = np.ascontiguousarray(run.keep_prob, dtype=np.float32)
     if keep_prob.shape != (V,):
         raise SparknnError(f"sgns_train: keep_prob has shape {keep_prob.shape}, need ({V},)")
-    table = np.ascontiguousarray(negative_table, dtype=np.int32)
+    table = np.ascontiguousarray(run.negative_table, dtype=np.int32)
     if table.ndim != 1 or not 0 < len(table) < 2**32:
         raise SparknnError("sgns_train: negative_table must be a non-empty 1-D array of word ids")
     bounds = np.empty(len(starts) + 1, np.int32)
@@ -803,55 +808,50 @@ def _pack_rows(matrix: np.ndarray, packed: np.ndarray) -> None:
         packed[full, :, :tail] = matrix[full * panel :].T
 
 
-class CPUAutoBackend(NumpyBackend):
+class CPUAutoBackend(NumpyDense, Backend):
     """``auto`` on a machine whose only OpenCL devices are CPUs: each operation on the
     backend bench/kernels.py measured faster there. Dense work (GEMM, LSTM steps, softmax)
     stays on numpy: OpenBLAS beats our GEMM per core and PoCL's ~30 us per kernel launch
-    dominates LSTM-sized calls. ``sgns_update`` and ``sgns_train`` run the OpenCL kernels,
-    several times faster than the numpy backend, with one sequential work-item (for
-    ``sgns_train``, unless ``workers`` says otherwise): deterministic for a seed and one core
-    per Spark task."""
+    dominates LSTM-sized calls. The SGNS kernels and the row operations run on OpenCL
+    (``self.opencl``), the SGNS kernels several times faster than the numpy backend, with
+    one sequential work-item (for ``sgns_train``, unless ``run.workers`` says otherwise):
+    deterministic for a seed and one core per Spark task."""
 
     name = "auto"
     fused_sgns = True
 
     def __init__(self, device=None):
         super().__init__()
-        self.sgns = OpenCLBackend(device, sgns_workers=1)
+        self.opencl = OpenCLBackend(device, sgns_workers=1)
 
+    # -- SGNS kernels: OpenCL's ------------------------------------------------------------
     def sgns_update(self, syn0, syn1neg, inputs, outputs, negatives, alphas):
-        return self.sgns.sgns_update(syn0, syn1neg, inputs, outputs, negatives, alphas)
+        return self.opencl.sgns_update(syn0, syn1neg, inputs, outputs, negatives, alphas)
 
-    def sgns_train(
-        self, syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table,
-        window, negative, alpha_start, alpha_end, seed, counts0, counts1, workers=None,
-        shared_negatives=False,
-    ):  # fmt: skip
-        return self.sgns.sgns_train(
-            syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table,
-            window, negative, alpha_start, alpha_end, seed, counts0, counts1, workers,
-            shared_negatives,
-        )  # fmt: skip
-
-    @property
-    def threaded_rows(self) -> bool:
-        return self.sgns.threaded_rows
+    @accepts_legacy_arguments
+    def sgns_train(self, syn0, syn1neg, tokens, sentence_starts, run, counts0=None, counts1=None):
+        return self.opencl.sgns_train(syn0, syn1neg, tokens, sentence_starts, run, counts0, counts1)
 
     @property
     def trains_in_place(self) -> bool:
-        return self.sgns.trains_in_place
+        return self.opencl.trains_in_place
+
+    # -- row operations: OpenCL's ------------------------------------------------------------
+    @property
+    def threaded_rows(self) -> bool:
+        return self.opencl.threaded_rows
 
     def add_scaled_rows(self, dst, rows, src, scale=None):
-        return self.sgns.add_scaled_rows(dst, rows, src, scale)
+        return self.opencl.add_scaled_rows(dst, rows, src, scale)
 
     def subtract_rows(self, a, b, rows):
-        return self.sgns.subtract_rows(a, b, rows)
+        return self.opencl.subtract_rows(a, b, rows)
 
     def apply_rows(self, matrix, base, rows, values, pending=None):
-        self.sgns.apply_rows(matrix, base, rows, values, pending)
+        self.opencl.apply_rows(matrix, base, rows, values, pending)
 
     def __repr__(self):
-        return f"CPUAutoBackend(numpy + OpenCL sgns and row kernels on {self.sgns.device_name!r})"
+        return f"CPUAutoBackend(numpy + OpenCL sgns and row kernels on {self.opencl.device_name!r})"
 
 
 def auto_backend(gpu_address: str | None = None) -> Backend:
