@@ -272,8 +272,7 @@ class OpenCLBackend(Backend):
     on thread timing. 1 = one sequential pass: exactly word2vec.c's single-thread order,
     deterministic, one core (what a Spark task with one core should use). When set, it is
     also what ``sgns_train`` uses where ``run.workers`` is None; unset, 1 on a CPU device, 4 per
-    compute unit on a GPU (on an H100, 528 work-items trained WikiText-2 at 3.5x the words/s
-    of 132; bench/RESULTS.md).
+    compute unit on a GPU (why: docs/DESIGN-NOTES.md, "Work-items on a GPU").
     """
 
     name = "opencl"
@@ -810,12 +809,10 @@ def _pack_rows(matrix: np.ndarray, packed: np.ndarray) -> None:
 
 class CPUAutoBackend(NumpyDense, Backend):
     """``auto`` on a machine whose only OpenCL devices are CPUs: each operation on the
-    backend bench/kernels.py measured faster there. Dense work (GEMM, LSTM steps, softmax)
-    stays on numpy: OpenBLAS beats our GEMM per core and PoCL's ~30 us per kernel launch
-    dominates LSTM-sized calls. The SGNS kernels and the row operations run on OpenCL
-    (``self.opencl``), the SGNS kernels several times faster than the numpy backend, with
-    one sequential work-item (for ``sgns_train``, unless ``run.workers`` says otherwise):
-    deterministic for a seed and one core per Spark task."""
+    backend that is faster there (docs/DESIGN-NOTES.md, "auto on a CPU"). Dense work (GEMM,
+    LSTM steps, softmax) stays on numpy; the SGNS kernels and the row operations run on
+    OpenCL (``self.opencl``), with one sequential work-item (for ``sgns_train``, unless
+    ``run.workers`` says otherwise): deterministic for a seed and one core per Spark task."""
 
     name = "auto"
     fused_sgns = True

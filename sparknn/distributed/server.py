@@ -1,9 +1,8 @@
 """The driver-side gradient server: one connection per barrier task, one exchange per step.
 
 Tasks connect over TCP, or over a Unix socket when they run on the driver's host (a
-local cluster, a notebook): on these machines that moves 10 MiB frames 2.7-3.3x faster
-than loopback TCP (3.0-3.7 vs 1.1 GB/s over two runs of bench/transport.py), and word2vec
-exchanges tens of MB every round.
+local cluster, a notebook), which moves large frames faster than loopback TCP (word2vec
+exchanges tens of MB every round; docs/DESIGN-NOTES.md, "Unix socket on one host").
 
 An accept thread authenticates incoming tasks at any time, so a retried barrier stage can
 reconnect while the driver waits. It waits on every listener and every unauthenticated
