@@ -5,9 +5,9 @@ import os
 import numpy as np
 import pytest
 
-import sparknn.backend
 from sparknn.backend.numpy_backend import NumpyBackend
 from sparknn.errors import SparknnError
+from sparknn.word2vec import replica
 from sparknn.word2vec.replica import PartitionTrainer, Tables, init_vectors
 from sparknn.word2vec.settings import Settings
 from sparknn.word2vec.shared_model import SharedModel, map_shared_model
@@ -59,7 +59,7 @@ def test_hogwild_refuses_a_backend_that_copies_the_model(monkeypatch):
     tasks' updates."""
     device_backend = NumpyBackend()
     device_backend.trains_in_place = False
-    monkeypatch.setattr(sparknn.backend, "get_backend", lambda name: device_backend)
+    monkeypatch.setattr(replica, "get_backend", lambda name: device_backend)
     vocab = build_vocabulary({"a": 3, "b": 2}, min_count=1)
     settings = Settings(**{**SETTINGS, "hogwild": True})
     tables = Tables.build(vocab, settings.sample)
