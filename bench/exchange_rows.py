@@ -25,21 +25,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.negatives import CORPORA, ROUND_WORDS, corpus_vocabulary  # noqa: E402
 from sparknn.backend.numpy_backend import NumpyBackend  # noqa: E402
 from sparknn.backend.opencl_backend import CPUAutoBackend  # noqa: E402
-from sparknn.word2vec import train  # noqa: E402
+from sparknn.word2vec.encoding import encode_lines, split_lines  # noqa: E402
+from sparknn.word2vec.merge import MERGE_BLOCKS, MERGE_THREADS, merge_blocks  # noqa: E402
+from sparknn.word2vec.replica import PartitionTrainer, Tables, init_vectors  # noqa: E402
+from sparknn.word2vec.settings import Settings  # noqa: E402
 
 BACKENDS = {"numpy": NumpyBackend(), "opencl": CPUAutoBackend()}
 
 
 def merge_both(pool, model, results, backend):
-    """The driver's merge of a round, as ``train._run_rounds`` does it."""
+    """The driver's merge of a round, as ``rounds.run_rounds`` does it."""
     syn0, syn1neg = model
-    merging0 = train.merge_blocks(
+    merging0 = merge_blocks(
         pool, syn0, [(r.rows0, r.deltas0, r.counts0) for r in results], "adaptive", 0.002, 1,
         backend,
     )  # fmt: skip
-    merging1 = train.merge_blocks(
+    merging1 = merge_blocks(
         pool, syn1neg, [(r.rows1, r.deltas1, r.counts1) for r in results], "adaptive", 0.002,
-        train.MERGE_BLOCKS, backend,
+        MERGE_BLOCKS, backend,
     )  # fmt: skip
     return (*merging0(), *merging1())
 
@@ -59,15 +62,15 @@ def main():
             break
         head.append(line)
         words += len(line.split())
-    parts = [train.encode_lines(chunk, vocab, str.split) for chunk in train.split_lines(head, 2)]
-    settings = train.Settings(backend="opencl", epochs=1)
-    tables = train.Tables.build(vocab, settings.sample)
+    parts = [encode_lines(chunk, vocab, str.split) for chunk in split_lines(head, 2)]
+    settings = Settings(backend="opencl", epochs=1)
+    tables = Tables.build(vocab, settings.sample)
     trainers = [
-        train.PartitionTrainer(p, tokens, starts, len(vocab), settings, tables, 2)
+        PartitionTrainer(p, tokens, starts, len(vocab), settings, tables, 2)
         for p, (tokens, starts) in enumerate(parts)
     ]
-    pool = ThreadPoolExecutor(train.MERGE_THREADS)
-    model = train.init_vectors(len(vocab), settings.vector_size, settings.seed)
+    pool = ThreadPoolExecutor(MERGE_THREADS)
+    model = init_vectors(len(vocab), settings.vector_size, settings.seed)
     empty = np.zeros(0, np.int32)
     update = (empty, model[0][empty], empty, model[1][empty])
     n = min(len(tokens) for tokens, _ in parts)

@@ -17,8 +17,10 @@ import numpy as np
 
 import sparknn.backend
 from sparknn.backend.opencl_backend import OpenCLBackend
+from sparknn.word2vec.encoding import encode_lines
+from sparknn.word2vec.rounds import train_local
+from sparknn.word2vec.settings import Settings
 from sparknn.word2vec.tokenize import get_tokenizer
-from sparknn.word2vec.train import Settings, encode_lines, train_local
 from sparknn.word2vec.vocab import build_vocabulary
 
 DUBLINERS = Path(__file__).resolve().parents[1] / "data" / "dubliners.txt"

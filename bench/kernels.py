@@ -144,8 +144,8 @@ def load_sentences(max_words):
 
 def skipgram_batches(sentences, seed=0):
     """sparknn's own pair generation (word2vec.c semantics), in 10k-token chunks."""
+    from sparknn.word2vec.encoding import encode_lines
     from sparknn.word2vec.pairs import draw_negatives, skipgram_pairs, subsample
-    from sparknn.word2vec.train import encode_lines
     from sparknn.word2vec.vocab import build_vocabulary, negative_table
 
     counts = Counter(w for s in sentences for w in s)

@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.word2vec import prepare_corpus  # noqa: E402
 from sparknn.backend import SGNSRun  # noqa: E402
 from sparknn.backend.opencl_backend import OpenCLBackend  # noqa: E402
-from sparknn.word2vec.train import Tables, encode_lines, init_vectors  # noqa: E402
+from sparknn.word2vec.encoding import encode_lines  # noqa: E402
+from sparknn.word2vec.replica import Tables, init_vectors  # noqa: E402
 from sparknn.word2vec.vocab import build_vocabulary  # noqa: E402
 
 ROUND_WORDS = 50_000

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from sparknn.backend import SGNSRun
-from sparknn.word2vec.train import encode_lines
+from sparknn.word2vec.encoding import encode_lines, split_lines
 from sparknn.word2vec.vocab import build_vocabulary, negative_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,7 +69,8 @@ def train_kernel(backend, corpus, workers, epochs, seed):
 def train_scheme(lines, vocab, partitions, epochs, seed):
     """The word2vec job's whole scheme (rounds, merges) in one process (``train_local``)
     with the OpenCL backend: seconds of training and syn0."""
-    from sparknn.word2vec.train import Settings, split_lines, train_local
+    from sparknn.word2vec.rounds import train_local
+    from sparknn.word2vec.settings import Settings
 
     parts = [encode_lines(part, vocab, str.split) for part in split_lines(lines, partitions)]
     settings = Settings(backend="opencl", epochs=epochs, seed=seed, alpha=ALPHA,

@@ -27,8 +27,12 @@ from bench.word2vec import env_for_spark, prepare_corpus  # noqa: E402
 CHILD = """
 import sys, time
 from pyspark.sql import SparkSession
-import sparknn.word2vec.exchange as exchange
-from sparknn.word2vec.train import train_spark
+try:  # train_spark's module holds the SparkRounds it starts
+    import sparknn.word2vec.spark as stage_module
+    from sparknn.word2vec.spark import train_spark
+except ImportError:  # a tree from before issue 25 (train_spark imported it from exchange)
+    import sparknn.word2vec.exchange as stage_module
+    from sparknn.word2vec.train import train_spark
 
 class Prepared(Exception):
     pass
@@ -37,7 +41,7 @@ class StopBeforeTraining:
     def __init__(self, *args, **kwargs):
         raise Prepared
 
-exchange.SparkRounds = StopBeforeTraining
+stage_module.SparkRounds = StopBeforeTraining
 spark = SparkSession.builder.master("local[2]").config("spark.driver.memory", "2g").getOrCreate()
 spark.sparkContext.setLogLevel("ERROR")
 started = time.perf_counter()

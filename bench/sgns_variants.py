@@ -49,7 +49,7 @@ from bench.negatives import (  # noqa: E402
 )
 from sparknn.backend import SGNSRun, opencl_backend  # noqa: E402
 from sparknn.backend.opencl_backend import OpenCLBackend  # noqa: E402
-from sparknn.word2vec.train import Tables, init_vectors  # noqa: E402
+from sparknn.word2vec.replica import Tables, init_vectors  # noqa: E402
 from sparknn.word2vec.vocab import negative_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,7 +22,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.negatives import corpus_vocabulary  # noqa: E402
-from sparknn.word2vec.train import DEFAULTS, Settings, encode_lines, split_lines, train_local  # noqa: E402
+from sparknn.word2vec.encoding import encode_lines, split_lines  # noqa: E402
+from sparknn.word2vec.rounds import train_local  # noqa: E402
+from sparknn.word2vec.settings import DEFAULTS, Settings  # noqa: E402
 from sparknn.word2vec.vectors import WordVectors  # noqa: E402
 
 

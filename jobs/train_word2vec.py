@@ -10,7 +10,7 @@
 
 Writes DIR/vectors.npy, vocab.tsv, metadata.json, vectors.txt (and vectors.bin with
 --export-binary), all at once when training ends; an existing DIR only with --overwrite.
-The training scheme is described in sparknn/word2vec/train.py.
+The training scheme is described in docs/word2vec-design.md.
 """
 
 import sys
@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from sparknn.config import ArgumentParser, add_config_arguments, resolve  # noqa: E402
 from sparknn.errors import SparknnError  # noqa: E402
 from sparknn.files import check_output  # noqa: E402
-from sparknn.word2vec.train import DEFAULTS, RULES  # noqa: E402
+from sparknn.word2vec.settings import DEFAULTS, RULES  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -41,7 +41,7 @@ def main(argv=None) -> int:
         check_output(args.output, args.corpus, args.overwrite)
         from sparknn.session import session
         from sparknn.word2vec.formats import save_model
-        from sparknn.word2vec.train import train_spark
+        from sparknn.word2vec.spark import train_spark
 
         spark = session(args.master, app_name="sparknn-word2vec")
         result = train_spark(spark, args.corpus, config)

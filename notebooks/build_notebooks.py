@@ -435,10 +435,10 @@ QUICKSTART_WORD2VEC = [
 
 Executors tokenize and count the corpus, keep their share of it encoded in memory, and train
 on it in rounds; the driver merges the rows each partition changed (see
-`sparknn/word2vec/train.py`). Progress lines go to stderr.
+`docs/word2vec-design.md`). Progress lines go to stderr.
 """),
     code("""
-from sparknn.word2vec.train import train_spark
+from sparknn.word2vec.spark import train_spark
 from sparknn.word2vec.vectors import WordVectors
 
 

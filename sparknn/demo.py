@@ -67,7 +67,7 @@ def neighbour_columns(vectors, words, topn: int) -> str:
 
 def train_word2vec(spark, corpus: Path, output: Path, settings: DemoSettings):
     from sparknn.word2vec.formats import save_model
-    from sparknn.word2vec.train import train_spark
+    from sparknn.word2vec.spark import train_spark
     from sparknn.word2vec.vectors import WordVectors
 
     config = {

@@ -129,9 +129,9 @@ def test_job_flags_are_range_checked(tmp_path, script, flags, expected):
 def test_defaults_and_shipped_configs_obey_the_rules(job):
     from sparknn import charlm_train
     from sparknn.config import load_toml, problem
-    from sparknn.word2vec import train
+    from sparknn.word2vec import settings
 
-    module = {"charlm": charlm_train, "word2vec": train}[job]
+    module = {"charlm": charlm_train, "word2vec": settings}[job]
     assert set(module.RULES) <= set(module.DEFAULTS)
     for key, rule in module.RULES.items():
         assert problem(module.DEFAULTS[key], rule) is None, key
@@ -331,7 +331,8 @@ def test_charlm_job_with_gutenberg_stripping_gives_one_line(spark, bad_corpora, 
 def test_word2vec_corpus_that_is_not_text_is_refused_before_training(
     spark, bad_corpora, kind, settings
 ):
-    from sparknn.word2vec.train import DEFAULTS, train_spark
+    from sparknn.word2vec.settings import DEFAULTS
+    from sparknn.word2vec.spark import train_spark
 
     path, expected = bad_corpora[kind]
     config = {**DEFAULTS, **settings, "min_count": 1, "epochs": 1, "vector_size": 4}

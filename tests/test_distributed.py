@@ -14,6 +14,7 @@ from sparknn.corpus import read_text
 from sparknn.corpus.chars import build_corpus
 from sparknn.distributed import BatchSchedule, LocalGradients, SparkGradients
 from sparknn.distributed.trainer import fit
+from sparknn.testing import task_dies
 
 STEPS = 50
 FLOOD = 50  # idle connections held open against the driver during the relaunch
@@ -94,10 +95,10 @@ def runs(spark, dubliners_path, tmp_path_factory):
             results.setdefault("initial", model.params.copy())
             replica = CharLMReplica.factory(model.get_config(), "numpy")
             flood = IdleFlood(FLOOD)
-            source = SparkGradients(
-                spark, corpus.shards, replica, model.params.size, model.dtype, fail_at_step,
-                log=flood.log,
-            )  # fmt: skip
+            with task_dies(at_step=fail_at_step):
+                source = SparkGradients(
+                    spark, corpus.shards, replica, model.params.size, model.dtype, log=flood.log
+                )
             flood.address = source.server.address
             try:
                 fit(model, source, schedule, STEPS)

@@ -54,8 +54,10 @@ def test_char_lstm_training_matches_numpy():
 
 @pytest.mark.parametrize("shared_negatives", [False, True])
 def test_word2vec_training_matches_numpy(dubliners_path, shared_negatives):
+    from sparknn.word2vec.encoding import encode_lines
+    from sparknn.word2vec.rounds import train_local
+    from sparknn.word2vec.settings import Settings
     from sparknn.word2vec.tokenize import get_tokenizer
-    from sparknn.word2vec.train import Settings, encode_lines, train_local
     from sparknn.word2vec.vocab import build_vocabulary
 
     tokenizer = get_tokenizer("whitespace", lowercase=True)

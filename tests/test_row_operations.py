@@ -8,7 +8,7 @@ import pytest
 from sparknn.backend import opencl_backend
 from sparknn.backend.numpy_backend import NumpyBackend
 from sparknn.backend.opencl_backend import CPUAutoBackend, OpenCLBackend
-from sparknn.word2vec.train import merge_rows
+from sparknn.word2vec.merge import merge_rows
 
 REF = NumpyBackend()
 
@@ -150,7 +150,7 @@ def test_a_round_in_which_no_partition_sends_a_row_merges_nothing(backend):
     row blocks has no sent row to cut the blocks at, and returns no rows."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from sparknn.word2vec.train import merge_blocks
+    from sparknn.word2vec.merge import merge_blocks
 
     matrix = np.ones((30, 4), np.float32)
     nothing = (np.zeros(0, np.int32), np.zeros((0, 4), np.float32), np.zeros(0, np.int32))

@@ -376,30 +376,6 @@ def test_cpu_auto_backend_delegates():
     np.testing.assert_array_equal(got[2], want[2])
 
 
-@pytest.mark.parametrize("backend", ["opencl", "auto"])
-def test_the_old_fifteen_arguments_still_train_the_same(ocl, backend):
-    """The transitional adapter (sgns.accepts_legacy_arguments): the old call, positional
-    as word2vec's trainer makes it or by keyword, trains exactly as the SGNSRun call."""
-    backend = ocl if backend == "opencl" else CPUAutoBackend()
-    syn0, syn1neg, tokens, starts, keep, table = make_case(13)
-    want = run(backend, make_case(13), shared=True)
-    got0, got1 = syn0.copy(), syn1neg.copy()
-    counts0, counts1 = np.zeros(30, np.int32), np.zeros(30, np.int32)
-    loss, pairs = backend.sgns_train(got0, got1, tokens, starts, keep, table, 3, 4, 0.05, 0.01,
-                                     12345, counts0, counts1, shared_negatives=True)  # fmt: skip
-    assert (loss, pairs) == want[:2]
-    for got, expected in zip((got0, got1, counts0, counts1), want[2:], strict=True):
-        np.testing.assert_array_equal(got, expected)
-    got0, got1 = syn0.copy(), syn1neg.copy()
-    keywords = dict(
-        syn0=got0, syn1neg=got1, tokens=tokens, sentence_starts=starts, keep_prob=keep,
-        negative_table=table, window=3, negative=4, alpha_start=0.05, alpha_end=0.01,
-        seed=12345, counts0=None, counts1=None, workers=1, shared_negatives=True,
-    )  # fmt: skip
-    assert backend.sgns_train(**keywords) == want[:2]
-    np.testing.assert_array_equal(got0, want[2])
-
-
 def test_other_backends_have_no_fused_kernel():
     assert Backend.fused_sgns is False and NumpyBackend.fused_sgns is False
     syn0, syn1neg, tokens, starts, keep, table = make_case(0)

@@ -249,7 +249,7 @@ def test_word2vec_job_on_another_host_equals_one_host(cluster, corpus, spark, tm
     assert len(connections) == 2, connections
     assert all(c == {"host": WORKER_HOSTNAME, "transport": "tcp"} for c in connections)
 
-    from sparknn.word2vec.train import train_spark
+    from sparknn.word2vec.spark import train_spark
 
     job = _load_job("train_word2vec")
     args = job.parse_args(["--corpus", str(corpus), "--output", "-", *WORD2VEC_TINY])

@@ -5,11 +5,13 @@ import os
 import numpy as np
 import pytest
 
-import sparknn.backend
 from sparknn.backend.numpy_backend import NumpyBackend
 from sparknn.errors import SparknnError
+from sparknn.word2vec import replica
+from sparknn.word2vec.replica import PartitionTrainer, Tables, init_vectors
+from sparknn.word2vec.settings import Settings
 from sparknn.word2vec.shared_model import SharedModel, map_shared_model
-from sparknn.word2vec.train import PartitionTrainer, Settings, Tables, init_vectors, train_spark
+from sparknn.word2vec.spark import train_spark
 from sparknn.word2vec.vocab import build_vocabulary
 from tests.test_word2vec_train import (
     SETTINGS,
@@ -39,8 +41,7 @@ def test_hogwild_in_one_process_recovers_planted_structure(tmp_path):
 
 def test_shared_model_maps_the_drivers_values_and_is_removed(tmp_path):
     syn0, syn1neg = init_vectors(50, 8, seed=1)
-    shared = SharedModel(syn0, syn1neg)
-    try:
+    with SharedModel(syn0, syn1neg) as shared:
         mapped0, mapped1 = map_shared_model(shared.path, 50, 8)
         np.testing.assert_array_equal(mapped0, syn0)
         np.testing.assert_array_equal(mapped1, syn1neg)
@@ -48,8 +49,6 @@ def test_shared_model_maps_the_drivers_values_and_is_removed(tmp_path):
         assert shared.syn1neg[3, 2] == 7.0
         with pytest.raises(SparknnError, match="expected"):
             map_shared_model(shared.path, 51, 8)  # another model's shape
-    finally:
-        shared.remove()
     assert not os.path.exists(shared.folder)
     with pytest.raises(SparknnError, match="not on this task's host"):
         map_shared_model(shared.path, 50, 8)
@@ -60,7 +59,7 @@ def test_hogwild_refuses_a_backend_that_copies_the_model(monkeypatch):
     tasks' updates."""
     device_backend = NumpyBackend()
     device_backend.trains_in_place = False
-    monkeypatch.setattr(sparknn.backend, "get_backend", lambda name: device_backend)
+    monkeypatch.setattr(replica, "get_backend", lambda name: device_backend)
     vocab = build_vocabulary({"a": 3, "b": 2}, min_count=1)
     settings = Settings(**{**SETTINGS, "hogwild": True})
     tables = Tables.build(vocab, settings.sample)
@@ -100,14 +99,14 @@ def test_spark_hogwild_tasks_train_one_model(spark, tmp_path, backend):
 def test_spark_hogwild_task_without_the_shared_model_is_a_clear_error(spark, tmp_path, monkeypatch):
     """A task on another host than the driver's does not find the shared model: the job
     fails with the reason, not a hang or a trace about memory maps."""
-    import sparknn.word2vec.shared_model as shared_model
+    import sparknn.word2vec.spark as word2vec_spark
 
     class ElsewhereModel(SharedModel):  # a path no task finds, as on another host
         def __init__(self, syn0, syn1neg):
             self.folder, self.path = str(tmp_path / "gone"), str(tmp_path / "gone" / "m.f32")
             self.syn0, self.syn1neg = syn0, syn1neg
 
-    monkeypatch.setattr(shared_model, "SharedModel", ElsewhereModel)
+    monkeypatch.setattr(word2vec_spark, "SharedModel", ElsewhereModel)
     lines = planted_corpus(200, seed=1)
     config = {**SETTINGS, "epochs": 1, "min_count": 1, "partitions": 2, "hogwild": True}
     with pytest.raises(SparknnError, match="not on this task.s host"):

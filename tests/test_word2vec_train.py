@@ -11,23 +11,20 @@ import numpy as np
 import pytest
 
 from sparknn.errors import SparknnError
-from sparknn.word2vec.train import (
+from sparknn.testing import task_dies
+from sparknn.word2vec.encoding import encode_lines, split_lines
+from sparknn.word2vec.replica import PartitionTrainer, Tables
+from sparknn.word2vec.rounds import (
     RECOVERY_ROUNDS,
     LocalRounds,
-    PartitionTrainer,
     ReplicasLost,
-    Settings,
-    Tables,
-    _run_rounds,
-    encode_lines,
     local_trainers,
-    round_schedule,
-    round_words,
-    send_threshold,
-    split_lines,
+    run_rounds,
     train_local,
-    train_spark,
 )
+from sparknn.word2vec.schedule import round_schedule, round_words, send_threshold
+from sparknn.word2vec.settings import Settings
+from sparknn.word2vec.spark import train_spark
 from sparknn.word2vec.vectors import WordVectors, load_vectors
 from sparknn.word2vec.vocab import build_vocabulary
 
@@ -196,7 +193,7 @@ def test_lost_replicas_resume_from_the_recovery_point_exactly(corpus, backend):
     parts = [encode_lines(chunk, vocab, str.split) for chunk in split_lines(lines, 2)]
     settings = Settings(**{**SETTINGS, "epochs": 2, "sync_words": 100, "backend": backend})
     sizes = [len(tokens) for tokens, _ in parts]
-    undisturbed, _ = _run_rounds(
+    undisturbed, _ = run_rounds(
         vocab, sizes, settings, LocalRounds(local_trainers(vocab, parts, settings)), False
     )
     assert RECOVERY_ROUNDS == 20  # the rounds below are the calls' with points every 20
@@ -204,7 +201,7 @@ def test_lost_replicas_resume_from_the_recovery_point_exactly(corpus, backend):
     # point, back to 20 (a point counts once its round is done); 49: round 22, back to 20;
     # 73: round 43, back to 40.
     losing = LosingRounds(local_trainers(vocab, parts, settings), lose_at=(1, 25, 46, 49, 73))
-    recovered, metadata = _run_rounds(vocab, sizes, settings, losing, False)
+    recovered, metadata = run_rounds(vocab, sizes, settings, losing, False)
     assert metadata["rounds"] > 44
     assert losing.restored[0] == 0 and min(losing.restored[1:]) > 0  # unsent rows came back
     np.testing.assert_array_equal(recovered, undisturbed)
@@ -237,7 +234,7 @@ def test_non_finite_merged_rows_stop_training_even_with_a_finite_loss(corpus):
 
     source = Poisoned(local_trainers(vocab, parts, settings))
     with pytest.raises(SparknnError, match=r"^vectors became non-finite at epoch 1, round 3: "):
-        _run_rounds(vocab, sizes, settings, source, verbose=False)
+        run_rounds(vocab, sizes, settings, source, verbose=False)
 
 
 def test_round_words_shrink_with_the_square_of_the_unseen_partitions():
@@ -354,7 +351,8 @@ def test_a_task_failure_is_retried_and_changes_nothing(spark, tmp_path, fail_at_
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(lines) + "\n")
     config = {**SETTINGS, "sync_words": 40, "epochs": 1, "min_count": 1, "partitions": 2}
-    failed = train_spark(spark, str(path), config, verbose=False, fail_at_round=fail_at_round)
+    with task_dies(at_round=fail_at_round):
+        failed = train_spark(spark, str(path), config, verbose=False)
     assert failed.metadata["rounds"] == 30
     assert failed.metadata["task_failures"] == 1
     local_result = train(lines, 2, epochs=1, sync_words=40)

@@ -37,7 +37,7 @@ import numpy as np
 from sparknn.backend.base import Backend
 from sparknn.backend.dense import NumpyDense
 from sparknn.backend.numpy_backend import NumpyBackend
-from sparknn.backend.sgns import SGNSRun, accepts_legacy_arguments
+from sparknn.backend.sgns import SGNSRun
 from sparknn.errors import SparknnError
 
 log = logging.getLogger("sparknn")
@@ -643,7 +643,6 @@ class OpenCLBackend(Backend):
         dev.to_host(losses, loss_buf)
         return float(losses.astype(np.float64).sum())
 
-    @accepts_legacy_arguments
     def sgns_train(self, syn0, syn1neg, tokens, sentence_starts, run, counts0=None, counts1=None):
         """See :meth:`SGNSKernels.sgns_train`; kernel ``sgns_train`` in kernels/sgns.cl."""
         dev = self._dev()
@@ -825,7 +824,6 @@ class CPUAutoBackend(NumpyDense, Backend):
     def sgns_update(self, syn0, syn1neg, inputs, outputs, negatives, alphas):
         return self.opencl.sgns_update(syn0, syn1neg, inputs, outputs, negatives, alphas)
 
-    @accepts_legacy_arguments
     def sgns_train(self, syn0, syn1neg, tokens, sentence_starts, run, counts0=None, counts1=None):
         return self.opencl.sgns_train(syn0, syn1neg, tokens, sentence_starts, run, counts0, counts1)
 

@@ -9,7 +9,6 @@ vectors) in place:
   call trains with, apart from the arrays it updates and the tokens, is an :class:`SGNSRun`.
 """
 
-import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -154,32 +153,3 @@ def _scatter_add(matrix, rows, updates):
     sorted_rows = rows[order]
     first = np.flatnonzero(np.concatenate([[True], sorted_rows[1:] != sorted_rows[:-1]]))
     matrix[sorted_rows[first]] += np.add.reduceat(updates[order], first, axis=0)
-
-
-def accepts_legacy_arguments(sgns_train):
-    """Transitional adapter (issue 25): let an ``sgns_train`` implementation also be called
-    the old way, with :class:`SGNSRun`'s fields spread over 15 parameters
-    (``syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table, window, negative,
-    alpha_start, alpha_end, seed, counts0, counts1, workers=None, shared_negatives=False``).
-    To be removed, with its uses, once word2vec's trainer passes an SGNSRun."""
-
-    @functools.wraps(sgns_train)
-    def adapted(self, *args, **kwargs):
-        new_form = "run" in kwargs or (len(args) > 4 and isinstance(args[4], SGNSRun))
-        if not new_form:
-            args, kwargs = _from_legacy_arguments(*args, **kwargs), {}
-        return sgns_train(self, *args, **kwargs)
-
-    return adapted
-
-
-def _from_legacy_arguments(
-    syn0, syn1neg, tokens, sentence_starts, keep_prob, negative_table,
-    window, negative, alpha_start, alpha_end, seed, counts0, counts1, workers=None,
-    shared_negatives=False,
-):  # fmt: skip
-    run = SGNSRun(
-        keep_prob, negative_table, window, negative, alpha_start, alpha_end, seed, workers,
-        shared_negatives,
-    )  # fmt: skip
-    return syn0, syn1neg, tokens, sentence_starts, run, counts0, counts1

@@ -19,6 +19,7 @@ from sparknn.distributed.protocol import new_secret
 from sparknn.distributed.server import GradientServer, TaskFailed
 from sparknn.distributed.worker import barrier_task
 from sparknn.errors import SparknnError
+from sparknn.testing import faults
 
 
 class LocalGradients:
@@ -184,7 +185,6 @@ class SparkGradients:
         make_replica,
         n_params: int,
         dtype,
-        fail_at_step=None,
         connect_timeout: float = 300.0,
         log=print,
     ):
@@ -193,8 +193,8 @@ class SparkGradients:
             shards.getNumPartitions(), n_params, dtype, new_secret(), bind_host=bind,
             advertise_host=advertise,
         )  # fmt: skip
-        if fail_at_step is not None:
-            self.server.die_at_step = (fail_at_step, 0)
+        if faults.step is not None:  # tests only: see sparknn.testing
+            self.server.die_at_step = (faults.step, 0)
         task = barrier_task(self.server.address, self.server.secret, make_replica)
         self.stage = BarrierStage(
             spark, shards, self.server, task, "sparknn synchronous SGD (barrier stage)",

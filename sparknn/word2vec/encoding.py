@@ -12,9 +12,12 @@
 3. :func:`encode_partitions`: each batch looks its distinct words (not every token) up in
    the vocabulary, numpy maps its tokens, out-of-vocabulary
    tokens are dropped and so are lines left with none, and line ``i`` goes to training
-   partition ``line_id % partitions``. The result is what :func:`~sparknn.word2vec.train.
+   partition ``line_id % partitions``. The result is what :func:`~sparknn.word2vec.spark.
    train_spark` trains on: one record ``(partition, tokens int32, sentence_starts int64)``
    per training partition, its lines in corpus order.
+
+:func:`encode_lines` and :func:`split_lines` do the same in one process, for
+:func:`~sparknn.word2vec.rounds.train_local`.
 """
 
 from array import array
@@ -23,6 +26,7 @@ import numpy as np
 
 from sparknn.corpus.chars import NUL, REPLACEMENT, describe_not_text
 from sparknn.errors import SparknnError
+from sparknn.word2vec.vocab import Vocabulary
 
 TOKENIZED_SCHEMA = (
     "line_ids binary, lengths binary, ids binary, words array<string>, counts array<long>"
@@ -133,3 +137,26 @@ def encode_partitions(tokenized, index_bc, partitions: int, tasks: int):
         .partitionBy(tasks, lambda partition: partition % tasks)
         .mapPartitions(assemble, preservesPartitioning=True)
     )
+
+
+def encode_lines(lines, vocab: Vocabulary, tokenizer):
+    """Encode text lines to ``(tokens int32, sentence_starts int64)``, OOV words dropped."""
+    index = vocab.index
+    ids, lengths = [], []
+    for line in lines:
+        encoded = [index[t] for t in tokenizer(line) if t in index]
+        if encoded:
+            ids.extend(encoded)
+            lengths.append(len(encoded))
+    tokens = np.array(ids, dtype=np.int32)
+    starts = (
+        np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        if lengths
+        else np.zeros(0, np.int64)
+    )
+    return tokens, starts
+
+
+def split_lines(lines, partitions: int):
+    """Line ``i`` goes to partition ``i % partitions`` (the Spark job's assignment)."""
+    return [lines[p::partitions] for p in range(partitions)]

@@ -1,24 +1,26 @@
 """word2vec rounds on Spark: one long-lived barrier stage, row exchanges with the driver.
 
-Each barrier task holds one or more partitions (a :class:`~sparknn.word2vec.train.PartitionTrainer`
-each: the encoded tokens and the partition's own copy of both matrices) for the whole run, so
-the corpus and the model cross the network once, not every round. A round is one exchange:
+Each barrier task holds one or more partitions (a
+:class:`~sparknn.word2vec.replica.PartitionTrainer` each: the encoded tokens and the
+partition's own copy of both matrices) for the whole run, so the corpus and the model cross
+the network once, not every round. A round is one exchange:
 
 * driver -> task, ``ROUND``: ``int64[4]`` (epoch, round index, n0, n1), ``float64[2]`` (the
   fraction of each partition to train), then the rows merged last round and their new
   values: ``int32[n0]``, ``float32[n0, d]`` for syn0, the same for syn1neg. A task that
   connected after training started (a relaunched stage, whose replicas are new) is sent
   every row (of the driver's model as of its last recovery point, to which it went back:
-  see "Recovery" in train.py) and, flag ``FLAG_RESTORE``, the lost replicas' unsent rows:
-  ``int64[1]`` (k), then k times ``int64[2]`` (partition, m) and :func:`unsent_arrays`.
-  Flag ``FLAG_REPORT_UNSENT`` (a recovery point) asks for each replica's unsent rows.
+  see "Recovery" in docs/word2vec-design.md) and, flag ``FLAG_RESTORE``, the lost replicas'
+  unsent rows: ``int64[1]`` (k), then k times ``int64[2]`` (partition, m) and
+  :func:`unsent_arrays`. Flag ``FLAG_REPORT_UNSENT`` (a recovery point) asks for each
+  replica's unsent rows.
 * task -> driver, one ``ROWS`` frame per partition it holds (``count`` = frames still to
   come): ``int64[4]`` (n0, n1, pairs, words), ``float64[3]`` (loss, alpha, seconds), then
-  the rows it sends (those it changed; see "Deferred rows" in train.py), their deltas and
-  update counts, for syn0 then syn1neg; with ``FLAG_REPORT_UNSENT``, then ``int64[1]`` (m)
-  and the unsent rows it held before training (:func:`unsent_arrays`).
+  the rows it sends (those it changed; see "Deferred rows" in docs/word2vec-design.md),
+  their deltas and update counts, for syn0 then syn1neg; with ``FLAG_REPORT_UNSENT``, then
+  ``int64[1]`` (m) and the unsent rows it held before training (:func:`unsent_arrays`).
 
-The driver merges the rows (:func:`~sparknn.word2vec.train.merge_rows`) and sends the merged
+The driver merges the rows (:func:`~sparknn.word2vec.merge.merge_rows`) and sends the merged
 rows with the next round. Frames are raw numpy buffers after the fixed header, never pickle.
 The stage, its retries and authentication are the char-LM trainer's
 (:mod:`sparknn.distributed`).
@@ -28,8 +30,22 @@ import os
 
 import numpy as np
 
-from sparknn.distributed.protocol import FLAG_DIE, ROUND, ROWS, STOP, Channel, Header
+from sparknn.distributed.protocol import (
+    FLAG_DIE,
+    ROUND,
+    ROWS,
+    STOP,
+    Channel,
+    Header,
+    new_secret,
+)
 from sparknn.distributed.server import TaskFailed, TaskServer
+from sparknn.distributed.sources import BarrierStage, driver_address
+from sparknn.distributed.worker import barrier_task
+from sparknn.testing import faults
+from sparknn.word2vec.memory import keep_freed_memory
+from sparknn.word2vec.replica import NO_ROWS, RoundResult
+from sparknn.word2vec.rounds import ReplicasLost
 
 # ROUND and ROWS flags besides FLAG_DIE (see the module docstring).
 FLAG_REPORT_UNSENT, FLAG_RESTORE = 2, 4
@@ -80,8 +96,6 @@ def send_result(channel, result, remaining: int) -> None:
 
 
 def recv_result(channel, header, dim: int):
-    from sparknn.word2vec.train import RoundResult
-
     meta, stats = _recv(channel, np.int64, 4), _recv(channel, np.float64, 3)
     n0, n1, pairs, words = (int(x) for x in meta)
     rows0, deltas0, counts0 = (
@@ -104,8 +118,6 @@ def recv_result(channel, header, dim: int):
 
 def serve_rounds(channel: Channel, trainers) -> dict:
     """The task side: answer ROUND requests for the partitions ``trainers`` hold, until STOP."""
-    from sparknn.word2vec.train import NO_ROWS, keep_freed_memory
-
     keep_freed_memory()
     dim = trainers[0].syn0.shape[1] if trainers else 0
     rounds, compute_seconds = 0, 0.0
@@ -148,7 +160,10 @@ class RoundServer(TaskServer):
         super().__init__(n_tasks, secret, bind_host, advertise_host)
         self.dim = dim
         self.rounds_done = 0
-        self.die_at_round = None  # fault injection: (round, task) that must die, once
+        # fault injection (tests only, see sparknn.testing): (round, task) that must die, once
+        self.die_at_round = None
+        if faults.word2vec_round is not None:
+            self.die_at_round = (faults.word2vec_round, 0)
 
     def connection(self, channel, hello):
         return _RoundConnection(channel, hello, synced=self.rounds_done == 0)
@@ -201,13 +216,10 @@ class RoundServer(TaskServer):
 
 
 class SparkRounds:
-    """The round source of :func:`~sparknn.word2vec.train._run_rounds` on a barrier stage."""
+    """The round source of :func:`~sparknn.word2vec.rounds.run_rounds` on a barrier stage; a
+    context manager that closes the stage on exit."""
 
     def __init__(self, spark, shards, make_trainers, dim, connect_timeout=300.0, log=print):
-        from sparknn.distributed.protocol import new_secret
-        from sparknn.distributed.sources import BarrierStage, driver_address
-        from sparknn.distributed.worker import barrier_task
-
         bind, advertise = driver_address(spark)
         self.server = RoundServer(
             shards.getNumPartitions(), dim, new_secret(), bind_host=bind, advertise_host=advertise
@@ -223,8 +235,6 @@ class SparkRounds:
     ):  # fmt: skip
         """The round on the stage's tasks; :class:`ReplicasLost` if a task failed (Spark
         relaunches the stage, whose new tasks the next call waits for)."""
-        from sparknn.word2vec.train import ReplicasLost
-
         try:
             return self.stage.once(
                 lambda: self.server.run_round(
@@ -236,6 +246,12 @@ class SparkRounds:
 
     def close(self):
         self.stage.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
 
 
 class _RoundConnection:

@@ -73,10 +73,9 @@ def save_word2vec_binary(path, words, vectors):
             handle.write(word.encode("utf-8") + b" " + row.tobytes() + b"\n")
 
 
-def load(path):
-    """A :class:`~sparknn.word2vec.vectors.WordVectors` from a directory or a word2vec file."""
-    from sparknn.word2vec.vectors import WordVectors
-
+def read_vectors(path):
+    """``(words, vectors, counts)`` from a directory or a word2vec file (``counts`` None for
+    a word2vec file); refuses vectors that are not finite."""
     path = Path(path)
     if path.is_dir():
         words, vectors, counts = load_model_dir(path)
@@ -89,7 +88,7 @@ def load(path):
     else:
         (words, vectors), counts = load_word2vec_text(path), None
     _check_finite(path, words, vectors)
-    return WordVectors(words, vectors, counts)
+    return words, vectors, counts
 
 
 def _check_finite(path, words, vectors) -> None:

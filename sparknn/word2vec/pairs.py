@@ -12,7 +12,7 @@ word2vec.c and gensim:
   the centre word is the output to predict (``syn1neg`` row);
 * **negatives**: ``K`` per pair, drawn from the unigram**0.75 table (see ``vocab``); a
   negative equal to the pair's output is skipped by the update, as word2vec.c does. With
-  shared negatives (the job's ``shared_negatives``; see train.py) ``K`` are drawn
+  shared negatives (the job's ``shared_negatives``; see docs/word2vec-design.md) ``K`` are drawn
   per centre and every pair of the centre uses them (:func:`centre_negatives`).
 
 Pairs come out ordered by centre position, then by offset (-b..-1, 1..b), the order in

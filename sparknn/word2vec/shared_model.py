@@ -1,9 +1,9 @@
 """One word2vec model in shared memory, trained in place by every task on the driver's host.
 
-With ``hogwild`` (see "Hogwild on one host" in train.py) the driver creates the model as a
-file in a fresh 0700 folder, on ``/dev/shm`` where it has room (memory, never written to
-disk) and in the temporary folder otherwise, and every task maps it: their kernels then
-update the same pages, lock-free, as gensim's and word2vec.c's threads share one model.
+With ``hogwild`` (see "Hogwild on one host" in docs/word2vec-design.md) the driver creates
+the model as a file in a fresh 0700 folder, on ``/dev/shm`` where it has room (memory, never
+written to disk) and in the temporary folder otherwise, and every task maps it: their kernels
+then update the same pages, lock-free, as gensim's and word2vec.c's threads share one model.
 The folder's random name is the handshake: a task on another host does not find it. The
 name also carries the driver's pid: a driver killed before removing it leaves it to the next
 job's sweep (:func:`sparknn.files.sweep_stale`).
@@ -24,7 +24,8 @@ DTYPE = np.float32
 
 class SharedModel:
     """The driver's side: create the file holding ``syn0`` then ``syn1neg`` (float32, both
-    ``(vocab_size, dim)``), initialised from ``(syn0, syn1neg)``; :meth:`remove` deletes it."""
+    ``(vocab_size, dim)``), initialised from ``(syn0, syn1neg)``; :meth:`remove` deletes it,
+    as leaving a ``with`` block does."""
 
     def __init__(self, syn0: np.ndarray, syn1neg: np.ndarray):
         nbytes = syn0.nbytes + syn1neg.nbytes
@@ -39,6 +40,12 @@ class SharedModel:
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.remove()
 
 
 def map_shared_model(path: str, vocab_size: int, dim: int):

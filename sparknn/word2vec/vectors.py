@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from sparknn.errors import SparknnError
+from sparknn.word2vec.formats import read_vectors
 
 ANALOGY_METHODS = ("3cosadd", "3cosmul")
 
@@ -303,6 +304,4 @@ def spearman(x, y) -> float:
 
 def load_vectors(path) -> WordVectors:
     """Load a sparknn output directory, or a word2vec text or binary file."""
-    from sparknn.word2vec.formats import load
-
-    return load(path)
+    return WordVectors(*read_vectors(path))
