@@ -21,7 +21,7 @@ from sparknn.word2vec.tokenize import get_tokenizer
 from sparknn.word2vec.train import Settings, encode_lines, train_local
 from sparknn.word2vec.vocab import build_vocabulary
 
-DUBLINERS = Path(__file__).resolve().parents[1] / "data" / "dubliners.txt"
+DUBLINERS = Path(__file__).resolve().parents[1] / "sparknn" / "data" / "dubliners.txt"
 
 
 def cosines(vectors, top=200):

@@ -22,7 +22,7 @@ os.environ.setdefault("POCL_CACHE_DIR", str(REPO / ".pytest_cache" / "pocl"))
 
 @pytest.fixture(scope="session")
 def spark():
-    from sparknn.session import session
+    from sparknn.spark.session import session
 
     spark = session(master=SPARK_MASTER, app_name="sparknn-tests")
     yield spark
@@ -31,4 +31,6 @@ def spark():
 
 @pytest.fixture(scope="session")
 def dubliners_path():
-    return REPO / "data" / "dubliners.txt"
+    from sparknn.corpus import SHIPPED_CORPUS
+
+    return SHIPPED_CORPUS

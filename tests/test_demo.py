@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sparknn.charlm import load_charlm
+from sparknn.charlm.model import load_charlm
 from sparknn.cli import main as sparknn_main
 from sparknn.demo import QUERIES, DemoSettings, run_demo
 from sparknn.errors import SparknnError

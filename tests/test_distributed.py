@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from sparknn.charlm import CharLMReplica, build_charlm
+from sparknn.charlm.model import CharLMReplica, build_charlm
 from sparknn.corpus import read_text
 from sparknn.corpus.chars import build_corpus
 from sparknn.distributed import BatchSchedule, LocalGradients, SparkGradients

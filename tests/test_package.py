@@ -78,7 +78,7 @@ def test_spark_defaults_jvm_options_start_a_jvm():
     ],
 )
 def test_only_a_driver_whose_executors_share_its_host_binds_to_loopback(master, on_this_host):
-    from sparknn.session import runs_on_this_host
+    from sparknn.spark.session import runs_on_this_host
 
     assert runs_on_this_host(master) is on_this_host
 
@@ -86,7 +86,7 @@ def test_only_a_driver_whose_executors_share_its_host_binds_to_loopback(master, 
 def test_what_the_user_configured_wins_over_sparknn_defaults(monkeypatch):
     from pyspark import SparkConf
 
-    from sparknn.session import spark_settings
+    from sparknn.spark.session import spark_settings
 
     monkeypatch.setenv("PYSPARK_PYTHON", "/driver/python")
     fresh = spark_settings(SparkConf(loadDefaults=False), {})
