@@ -6,7 +6,8 @@ metrics.csv (one row per step), checkpoints/, samples/epoch-N.txt (temperatures 
 1.0, 1.2 from a seed string taken from the corpus), and the final model.npz
 (``sparknn.load``) with vocab.json (``sparknn generate DIR``). ``DEFAULTS`` lists every key,
 ``RULES`` the values they may take. An existing output is refused, unless ``resume``
-(continue its run) or ``overwrite`` (it is removed once the corpus has been read).
+(continue its run) or ``overwrite`` (it is removed once the corpus has been read). Progress
+lines are logged at INFO (:mod:`sparknn.logs` prints them).
 """
 
 import csv
