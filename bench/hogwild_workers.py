@@ -23,7 +23,7 @@ from sparknn.word2vec.settings import Settings
 from sparknn.word2vec.tokenize import get_tokenizer
 from sparknn.word2vec.vocab import build_vocabulary
 
-DUBLINERS = Path(__file__).resolve().parents[1] / "data" / "dubliners.txt"
+DUBLINERS = Path(__file__).resolve().parents[1] / "sparknn" / "data" / "dubliners.txt"
 
 
 def cosines(vectors, top=200):

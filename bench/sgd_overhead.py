@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from sparknn.distributed.sources import SparkGradients
-from sparknn.session import session
+from sparknn.spark.session import session
 
 
 class ConstantGradient:

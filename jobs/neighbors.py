@@ -12,13 +12,10 @@ name next to PATH and renamed into place; an existing PATH is replaced only with
 """
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, too
-
-from sparknn.config import ArgumentParser, positive_int  # noqa: E402
-from sparknn.errors import SparknnError  # noqa: E402
-from sparknn.files import check_output  # noqa: E402
+from sparknn.config import ArgumentParser, positive_int
+from sparknn.errors import SparknnError
+from sparknn.files import check_output
 
 
 def parse_args(argv=None):
@@ -37,7 +34,7 @@ def main(argv=None) -> int:
     try:
         args = parse_args(argv)
         check_output(args.output, [args.model], args.overwrite)
-        from sparknn.session import session
+        from sparknn.spark.session import session
         from sparknn.word2vec.all_neighbors import write_neighbors
         from sparknn.word2vec.vectors import load_vectors
 

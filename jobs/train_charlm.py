@@ -10,19 +10,14 @@ Writes to --output: metrics.csv (one row per step), checkpoints/, samples/epoch-
 (temperatures 0.2, 0.5, 1.0, 1.2 from a seed string taken from the corpus), and the final
 model.npz (``sparknn.load``) with vocab.json (``sparknn generate DIR``). An existing
 --output needs --resume (continue its run) or --overwrite (replace it). The run itself is
-:func:`sparknn.charlm_train.train`.
+:func:`sparknn.charlm.train.train`.
 """
 
 import sys
-from pathlib import Path
 
-try:
-    import sparknn  # noqa: F401
-except ImportError:  # spark-submit from a source checkout: the package sits next to jobs/
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from sparknn.charlm_train import DEFAULTS, RULES, train  # noqa: E402
-from sparknn.errors import SparknnError  # noqa: E402
+from sparknn.charlm.train import DEFAULTS, RULES, train
+from sparknn.errors import SparknnError
+from sparknn.logs import setup_console_logging
 
 
 def parse_config(argv):
@@ -34,6 +29,7 @@ def parse_config(argv):
 
 
 def main(argv=None) -> int:
+    setup_console_logging()
     try:
         config = parse_config(argv)
         if config["max_steps"] < 0 or config["epochs"] < 1 and not config["max_steps"]:

@@ -14,14 +14,11 @@ The training scheme is described in docs/word2vec-design.md.
 """
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, too
-
-from sparknn.config import ArgumentParser, add_config_arguments, resolve  # noqa: E402
-from sparknn.errors import SparknnError  # noqa: E402
-from sparknn.files import check_output  # noqa: E402
-from sparknn.word2vec.settings import DEFAULTS, RULES  # noqa: E402
+from sparknn.config import ArgumentParser, add_config_arguments, resolve
+from sparknn.errors import SparknnError
+from sparknn.files import check_output
+from sparknn.word2vec.settings import DEFAULTS, RULES
 
 
 def parse_args(argv=None):
@@ -39,7 +36,7 @@ def main(argv=None) -> int:
         args = parse_args(argv)
         config = resolve(args, DEFAULTS, RULES)
         check_output(args.output, args.corpus, args.overwrite)
-        from sparknn.session import session
+        from sparknn.spark.session import session
         from sparknn.word2vec.formats import save_model
         from sparknn.word2vec.spark import train_spark
 

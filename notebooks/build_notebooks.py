@@ -194,7 +194,7 @@ the driver adds the sums and takes the optimizer step with `apply_gradients`: th
 same 10,000 full-batch steps; the weights should come out as those of the single-process run.
 
 A *replica* is what a task computes on: its shards and a copy of the model. For the
-char-LM that is `sparknn.charlm.CharLMReplica`; for a small in-memory array it is this:
+char-LM that is `sparknn.charlm.model.CharLMReplica`; for a small in-memory array it is this:
 """),
     code("""
 import os
@@ -255,12 +255,9 @@ def make_replica(shards):
 
 
 shards = spark.sparkContext.parallelize([RowShard(0, X[:2], y[:2]), RowShard(2, X[2:], y[2:])], 2)
-source = SparkGradients(spark, shards, make_replica, distributed.params.size, np.float64)
-try:
-    every_row = BatchSchedule(np.arange(len(X)), batch_size=len(X), seed=0)
+every_row = BatchSchedule(np.arange(len(X)), batch_size=len(X), seed=0)
+with SparkGradients(spark, shards, make_replica, distributed.params.size, np.float64) as source:
     fit_on_spark(distributed, source, every_row, max_steps=SPARK_STEPS)
-finally:
-    source.close()
 
 print(f"{SPARK_STEPS} steps on {MASTER} over {shards.getNumPartitions()} partitions")
 print("weights, Spark:         ", distributed.get_weights()[0].ravel())
@@ -297,7 +294,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import sparknn
-from sparknn import cluster
+from sparknn.corpus import SHIPPED_CORPUS
+from sparknn.spark import cluster
 
 
 def setting(name, default):
@@ -305,7 +303,7 @@ def setting(name, default):
     return type(default)(os.environ.get(f"SPARKNN_NB_{name}", default))
 
 
-CORPUS = Path(setting("CORPUS", "../data/dubliners.txt")).resolve()
+CORPUS = Path(setting("CORPUS", str(SHIPPED_CORPUS))).resolve()  # Dubliners, shipped
 MASTER = setting("MASTER", "")  # e.g. local[2] to skip the standalone cluster
 WORKERS = setting("WORKERS", 2)  # workers of the local cluster, 1 core and 1 GB each
 LM_STEPS = setting("LM_STEPS", 400)  # synchronous SGD steps of the char-LSTM
@@ -320,7 +318,7 @@ print(f"corpus {CORPUS} ({CORPUS.stat().st_size / 1e6:.1f} MB)")
     md("""
 ## Connect to a local cluster
 
-`sparknn.cluster.start` starts a standalone master and workers on 127.0.0.1 (the same as
+`sparknn.spark.cluster.start` starts a standalone master and workers on 127.0.0.1 (the same as
 `sparknn cluster start --workers 2` in a shell), or returns the cluster already running.
 It stays up after this notebook; stop it with `sparknn cluster stop`.
 """),
@@ -348,7 +346,7 @@ sum over its share of the batch, and the driver takes the Nadam step (see
     code("""
 from tqdm import tqdm
 
-from sparknn.charlm import CharLMReplica, bits_per_char, build_charlm, sample
+from sparknn.charlm.model import CharLMReplica, bits_per_char, build_charlm, sample
 from sparknn.corpus import read_text
 from sparknn.corpus.chars import build_corpus
 from sparknn.distributed import BatchSchedule, SparkGradients
@@ -376,12 +374,10 @@ model.summary()
 schedule = BatchSchedule(corpus.train_windows, LM_BATCH, seed=0)
 val_windows = corpus.val_windows[:256]
 replica = CharLMReplica.factory(model.get_config(), "numpy")
-source = SparkGradients(spark, corpus.shards, replica, model.params.size, model.dtype)
 curves = {"step": [], "train": [], "val_step": [], "val": []}
-bar = tqdm(total=LM_STEPS, desc="char-LSTM", unit="step")
 
 
-def on_step(stats):
+def on_step(stats):  # with the gradient source and progress bar opened below
     curves["step"].append(stats.step)
     curves["train"].append(stats.loss)
     if stats.step % LM_EVAL_EVERY == 0 or stats.step == LM_STEPS:
@@ -394,11 +390,11 @@ def on_step(stats):
 
 
 started = time.perf_counter()
-try:
+with (
+    SparkGradients(spark, corpus.shards, replica, model.params.size, model.dtype) as source,
+    tqdm(total=LM_STEPS, desc="char-LSTM", unit="step") as bar,
+):
     fit_on_spark(model, source, schedule, LM_STEPS, on_step=on_step)
-finally:
-    bar.close()
-    source.close()
 print(
     f"{LM_STEPS} steps in {time.perf_counter() - started:.0f} s; validation loss "
     f"{curves['val'][-1]:.3f} nats = {bits_per_char(curves['val'][-1]):.3f} bits per character"

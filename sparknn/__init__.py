@@ -9,7 +9,7 @@ from importlib import import_module
 # Imported eagerly (it is light: no pyspark until called) because a lazy export cannot win
 # against the submodule of the same name: once anything imports ``sparknn.session``,
 # Python binds the *module* as ``sparknn.session`` and ``sparknn.session(...)`` would fail.
-from sparknn.session import session
+from sparknn.spark.session import session
 
 __version__ = "0.1.0"
 

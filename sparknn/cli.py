@@ -15,11 +15,11 @@ from sparknn.errors import SparknnError
 
 # name -> (module, one-line help). Modules are imported only when their command runs.
 SUBCOMMANDS = {
-    "generate": ("sparknn.charlm_cli", "generate text from a trained char-LSTM model"),
+    "generate": ("sparknn.charlm.cli", "generate text from a trained char-LSTM model"),
     "neighbors": ("sparknn.word2vec.cli_neighbors", "nearest neighbours of words"),
     "analogy": ("sparknn.word2vec.cli_analogy", "solve a : b :: c : ?"),
     "evaluate": ("sparknn.word2vec.cli_evaluate", "analogy accuracy and word-pair correlation"),
-    "cluster": ("sparknn.cluster", "start/stop/status of a local standalone Spark cluster"),
+    "cluster": ("sparknn.spark.cluster", "start/stop/status of a local standalone Spark cluster"),
 }
 
 

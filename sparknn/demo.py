@@ -1,27 +1,30 @@
 """The quick-start main job (``make demo``): word2vec and a char-LSTM on *Dubliners*, on Spark.
 
-    python -m sparknn.demo [--master local[2]] [--corpus data/dubliners.txt]
-                           [--output runs/demo] [--quick]
+    python -m sparknn.demo [--master local[2]] [--corpus PATH] [--output runs/demo] [--quick]
 
 Runs on ``local[2]`` by default: one JVM with two task slots starts fastest on a 2-core
 machine. ``--master spark://127.0.0.1:7077`` runs the same on the cluster that
 ``sparknn cluster start`` brings up, and ``local-cluster[2,1,1024]`` on separate executor
-JVMs. Both models train on the shipped corpus (Gutenberg header and licence stripped), with
-the same code as ``jobs/train_word2vec.py`` and ``jobs/train_charlm.py``. The job prints
-neighbour tables and generated text, saves both models under ``--output`` (replacing the
-previous demo's), and ends in a few minutes on 2 cores.
+JVMs. Both models train on the corpus shipped in the package (*Dubliners*, Gutenberg header
+and licence stripped), with the same code as ``jobs/train_word2vec.py`` and
+``jobs/train_charlm.py``. The job logs its progress to stderr, prints neighbour tables and
+generated text to stdout, saves both models under ``--output`` (replacing the previous
+demo's), and ends in a few minutes on 2 cores.
 """
 
+import logging
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from sparknn.config import ArgumentParser
+from sparknn.corpus import SHIPPED_CORPUS
 from sparknn.errors import SparknnError
 from sparknn.files import check_output
+from sparknn.logs import setup_console_logging
 
-SHIPPED_CORPUS = Path(__file__).resolve().parents[1] / "data" / "dubliners.txt"
+log = logging.getLogger(__name__)
 QUERIES = ("night", "drink", "eyes", "dublin", "aunt")
 
 
@@ -87,7 +90,7 @@ def train_word2vec(spark, corpus: Path, output: Path, settings: DemoSettings):
 
 def train_charlm(spark, corpus: Path, output: Path, settings: DemoSettings) -> Path:
     """The char-LM job's own training run; returns the last epoch's samples file."""
-    from sparknn.charlm_train import DEFAULTS, train
+    from sparknn.charlm.train import DEFAULTS, train
 
     config = {
         **DEFAULTS,
@@ -150,15 +153,16 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    setup_console_logging()
     try:
         if not args.corpus.is_file():
             raise SparknnError(f"corpus not found: {args.corpus} (pass --corpus PATH)")
         check_output(args.output, [args.corpus], overwrite=True)  # it replaces its own outputs
-        from sparknn.session import session
+        from sparknn.spark.session import session
 
         spark = session(args.master or "local[2]", app_name="sparknn-demo")
-        print(f"sparknn demo on Spark {spark.version}, master {spark.sparkContext.master}")
-        print(f"corpus: {args.corpus}")
+        log.info("sparknn demo on Spark %s, master %s", spark.version, spark.sparkContext.master)
+        log.info("corpus: %s", args.corpus)
         try:
             settings = DemoSettings.quick() if args.quick else DemoSettings()
             run_demo(spark, args.corpus, settings, args.output)

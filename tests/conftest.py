@@ -74,7 +74,7 @@ def refuse_jvm_in_fast_tests(request, monkeypatch):
 
 @pytest.fixture(scope="session")
 def spark():
-    from sparknn.session import session
+    from sparknn.spark.session import session
 
     spark = session(master=SPARK_MASTER, app_name="sparknn-tests")
     yield spark
@@ -83,4 +83,6 @@ def spark():
 
 @pytest.fixture(scope="session")
 def dubliners_path():
-    return REPO / "data" / "dubliners.txt"
+    from sparknn.corpus import SHIPPED_CORPUS
+
+    return SHIPPED_CORPUS

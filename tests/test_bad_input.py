@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparknn.charlm import build_charlm, save_charlm
+from sparknn.charlm.model import build_charlm, save_charlm
 from sparknn.cli import main as cli_main
 from sparknn.corpus.chars import CharVocab, build_corpus
 from sparknn.corpus.reader import read_text
 from sparknn.errors import SparknnError
-from sparknn.nn.serialization import load_model
+from sparknn.nn.model import load
 from sparknn.word2vec.formats import save_model, save_word2vec_binary, save_word2vec_text
 from sparknn.word2vec.vectors import load_vectors
 
@@ -127,7 +127,7 @@ def test_job_flags_are_range_checked(tmp_path, script, flags, expected):
 
 @pytest.mark.parametrize("job", ["charlm", "word2vec"])
 def test_defaults_and_shipped_configs_obey_the_rules(job):
-    from sparknn import charlm_train
+    from sparknn.charlm import train as charlm_train
     from sparknn.config import load_toml, problem
     from sparknn.word2vec import settings
 
@@ -194,7 +194,7 @@ def test_vector_queries_check_their_numbers(vectors_file, capsys, argv, expected
 def test_cluster_start_checks_its_numbers(capsys, flags, expected):
     import argparse
 
-    from sparknn import cluster
+    from sparknn.spark import cluster
 
     # Parsed only: a bad value must not get as far as starting daemons.
     parser = argparse.ArgumentParser(prog="sparknn cluster")
@@ -215,7 +215,7 @@ def test_truncated_model_is_an_error_naming_the_file(charlm_dir, tmp_path, capsy
     for cut in range(0, len(data), max(1, len(data) // 97)):  # wherever the file ends
         model.write_bytes(data[:cut])
         with pytest.raises(SparknnError, match="truncated or damaged"):
-            load_model(model)
+            load(model)
 
 
 def test_vector_headers_larger_than_the_file_are_refused_before_allocating(tmp_path, capsys):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sparknn.charlm import CharLMReplica, build_charlm, load_charlm, sample, save_charlm
+from sparknn.charlm.model import CharLMReplica, build_charlm, load_charlm, sample, save_charlm
 from sparknn.corpus.chars import CharVocab, WindowShard
 from sparknn.errors import SparknnError
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from sparknn import cluster
-from sparknn.charlm import load_charlm
+from sparknn.charlm.model import load_charlm
+from sparknn.corpus import SHIPPED_CORPUS
 from sparknn.errors import SparknnError
+from sparknn.spark import cluster
 from sparknn.word2vec.vectors import load_vectors
 
 REPO = Path(__file__).resolve().parents[1]
@@ -110,7 +111,7 @@ def test_start_submit_stop(tmp_path):
         assert (state / "work").is_dir() and any((state / "work").iterdir())
 
         # The two real jobs, tiny, through spark-submit against the same cluster.
-        corpus = str(REPO / "data" / "dubliners.txt")
+        corpus = str(SHIPPED_CORPUS)
         w2v = tmp_path / "w2v"
         submit(
             report.master_url, REPO / "jobs" / "train_word2vec.py",

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from sparknn.charlm import load_charlm
+from sparknn.charlm.model import load_charlm
 from sparknn.cli import main as sparknn_main
 from sparknn.demo import QUERIES, DemoSettings, run_demo
 from sparknn.errors import SparknnError
+from sparknn.logs import setup_console_logging
 from sparknn.word2vec.vectors import load_vectors
 
 SCORED = r"(\S+) (-?\d\.\d{3})"
@@ -30,15 +31,25 @@ def demo(spark, dubliners_path, tmp_path_factory):
     (output / "charlm" / "checkpoints").mkdir(parents=True)
     (output / "charlm" / "metrics.csv").write_text("from an earlier demo")
     (output / "charlm" / "checkpoints" / "step-00000004.npz").write_text("an earlier demo's")
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
+    printed, logged = io.StringIO(), io.StringIO()
+    setup_console_logging()  # as the demo's main does
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(logged):
         run_demo(spark, dubliners_path, DemoSettings.quick(), output)
-    return output, printed.getvalue()
+    return output, printed.getvalue(), logged.getvalue()
+
+
+def test_demo_logs_progress_to_stderr_and_reports_on_stdout(demo):
+    """Progress lines are the char-LM's text, bare, on stderr; stdout has only the report."""
+    _, out, err = demo
+    assert "step 4/4  epoch 0  loss " in err and "done: 4 steps in " in err
+    assert "corpus: " in err and "  sample at temperature 0.5: " in err
+    assert "step 4/4" not in out and "done: 4 steps" not in out
+    assert "INFO" not in err
 
 
 def test_demo_prints_neighbour_tables_and_samples(demo):
     settings = DemoSettings.quick()
-    output, out = demo
+    output, out, _ = demo
     lines = out.splitlines()
     header = next(i for i, line in enumerate(lines) if line.split() == list(QUERIES))
     rows = lines[header + 2 : header + 2 + settings.neighbours]
@@ -106,7 +117,7 @@ def not_run_reason(first_line):
 
 
 def test_readme_blocks_run_against_the_demos_outputs(demo, tmp_path, monkeypatch, capsys):
-    output, _ = demo
+    output, _, _ = demo
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "demo").symlink_to(output)
     (tmp_path / "data").symlink_to(REPO / "data")

@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from sparknn.charlm import CharLMReplica, build_charlm
+from sparknn.charlm.model import CharLMReplica, build_charlm
 from sparknn.corpus import read_text
 from sparknn.corpus.chars import build_corpus
 from sparknn.distributed import BatchSchedule, LocalGradients, SparkGradients
@@ -88,34 +88,50 @@ def runs(spark, dubliners_path, tmp_path_factory):
     results = {}
     for partitions in (1, 2, 4):
         corpus = build_corpus(lines, seq_len=16, partitions=partitions, tasks=min(partitions, 2))
-        schedule = BatchSchedule(corpus.train_windows, batch_size=24, seed=7)
-        faults = [None, 7] if partitions == 2 else [None]  # 7: a task dies at step 7
-        for fail_at_step in faults:
-            model = tiny_model(len(corpus.vocab))
-            results.setdefault("initial", model.params.copy())
-            replica = CharLMReplica.factory(model.get_config(), "numpy")
-            flood = IdleFlood(FLOOD)
-            with task_dies(at_step=fail_at_step):
-                source = SparkGradients(
-                    spark, corpus.shards, replica, model.params.size, model.dtype, log=flood.log
-                )
+        with corpus:  # leaving it unpersists the shards
+            train_on(spark, corpus, partitions, results)
+        results[f"{partitions}/corpus"] = corpus
+    return results
+
+
+def train_on(spark, corpus, partitions, results):
+    """The tiny char-LM trained on Spark over ``corpus`` (at 2 partitions also with a task
+    dying at step 7; at 1 partition also in one process), into ``results``."""
+    schedule = BatchSchedule(corpus.train_windows, batch_size=24, seed=7)
+    faults = [None, 7] if partitions == 2 else [None]  # 7: a task dies at step 7
+    for fail_at_step in faults:
+        model = tiny_model(len(corpus.vocab))
+        results.setdefault("initial", model.params.copy())
+        replica = CharLMReplica.factory(model.get_config(), "numpy")
+        flood = IdleFlood(FLOOD)
+        with (
+            task_dies(at_step=fail_at_step),
+            SparkGradients(
+                spark, corpus.shards, replica, model.params.size, model.dtype, log=flood.log
+            ) as source,
+        ):
             flood.address = source.server.address
             try:
                 fit(model, source, schedule, STEPS)
             finally:
                 flood.stop()
-                source.close()
-            key = partitions if fail_at_step is None else "fault"
-            results[key] = model.params.copy()
-            results[f"{key}/source"] = source
-            results[f"{key}/flood"] = flood
-        if partitions == 1:  # the single-process reference over the same batches
-            model = tiny_model(len(corpus.vocab))
-            local = CharLMReplica(model, corpus.shards.collect(), per_shard=False)
-            fit(model, LocalGradients(local), schedule, STEPS)
-            results["local"] = model.params.copy()
-        corpus.unpersist()
-    return results
+        key = partitions if fail_at_step is None else "fault"
+        results[key] = model.params.copy()
+        results[f"{key}/source"] = source
+        results[f"{key}/flood"] = flood
+    if partitions == 1:  # the single-process reference over the same batches
+        model = tiny_model(len(corpus.vocab))
+        local = CharLMReplica(model, corpus.shards.collect(), per_shard=False)
+        with LocalGradients(local) as source:
+            fit(model, source, schedule, STEPS)
+        results["local"] = model.params.copy()
+
+
+def test_leaving_with_stops_the_stage_and_unpersists_the_corpus(runs):
+    for key in (1, 2, 4, "fault"):
+        assert not runs[f"{key}/source"].stage._job.is_alive(), key
+    for partitions in (1, 2, 4):
+        assert not runs[f"{partitions}/corpus"].shards.is_cached, partitions
 
 
 def test_training_moves_the_weights(runs):

@@ -61,7 +61,7 @@ def test_a_sigkilled_drivers_zip_socket_folder_and_shared_model_are_swept(tmp_pa
 import os, signal
 import numpy as np
 from sparknn.distributed.server import _unix_listener
-from sparknn.session import package_zip
+from sparknn.spark.session import package_zip
 from sparknn.word2vec import shared_model
 shared_model.SHARED_MEMORY = {str(shm)!r}
 package_zip()
@@ -92,7 +92,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 
 def test_session_sweeps_at_start(spark, tmp_path, monkeypatch):
-    from sparknn.session import session
+    from sparknn.spark.session import session
 
     stale = tmp_path / f"sparknn-sock-{dead_pid()}-abcd1234"
     stale.mkdir()
@@ -108,7 +108,7 @@ def test_the_package_zip_is_made_once_and_removed_at_exit(tmp_path, ending):
         f"""
 import os, signal, time
 from sparknn.files import exit_on_sigterm
-from sparknn.session import package_zip
+from sparknn.spark.session import package_zip
 exit_on_sigterm()
 path = package_zip()
 assert package_zip() == path and os.path.isfile(path)
@@ -180,8 +180,8 @@ def test_a_killed_writers_staged_directory_is_swept_by_the_next(tmp_path):
 
 @pytest.mark.parametrize("umask", [0o022, 0o027], ids=oct)
 def test_outputs_of_every_job_get_the_umasks_modes(tmp_path, umask):
-    from sparknn.charlm import build_charlm, save_charlm
-    from sparknn.charlm_train import MetricsFile
+    from sparknn.charlm.model import build_charlm, save_charlm
+    from sparknn.charlm.train import MetricsFile
     from sparknn.corpus.chars import CharVocab
     from sparknn.distributed.checkpoint import save_checkpoint
 
@@ -288,7 +288,7 @@ def no_spark(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("Spark was started before the output was checked")
 
-    monkeypatch.setattr(importlib.import_module("sparknn.session"), "session", fail)
+    monkeypatch.setattr(importlib.import_module("sparknn.spark.session"), "session", fail)
 
 
 def one_line_error(capsys, job: str) -> str:

@@ -80,7 +80,7 @@ def test_classic_networks_notebook(monkeypatch):
 
 
 def test_quickstart_notebook(monkeypatch, tmp_path):
-    from sparknn import cluster
+    from sparknn.spark import cluster
 
     state = tmp_path / "cluster"
     monkeypatch.setenv("SPARKNN_CLUSTER_DIR", str(state))  # never the user's own cluster

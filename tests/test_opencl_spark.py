@@ -81,7 +81,7 @@ print(json.dumps({{"name": "gpu", "addresses": [str(index)]}}))
 # no GPUs, and the mapping from address to device is what is under test.
 GPU_JOB = """
 import json, sys
-from sparknn.session import session
+from sparknn.spark.session import session
 
 def report(_rows):
     import os

@@ -79,7 +79,7 @@ def test_spark_defaults_jvm_options_start_a_jvm():
     ],
 )
 def test_only_a_driver_whose_executors_share_its_host_binds_to_loopback(master, on_this_host):
-    from sparknn.session import runs_on_this_host
+    from sparknn.spark.session import runs_on_this_host
 
     assert runs_on_this_host(master) is on_this_host
 
@@ -87,7 +87,7 @@ def test_only_a_driver_whose_executors_share_its_host_binds_to_loopback(master, 
 def test_what_the_user_configured_wins_over_sparknn_defaults(monkeypatch):
     from pyspark import SparkConf
 
-    from sparknn.session import spark_settings
+    from sparknn.spark.session import spark_settings
 
     monkeypatch.setenv("PYSPARK_PYTHON", "/driver/python")
     fresh = spark_settings(SparkConf(loadDefaults=False), {})
@@ -123,3 +123,40 @@ def test_make_notebooks_starts_jupyter_as_root_too():
 
     assert jupyter_command(0).split()[-1] == "--allow-root"
     assert "--allow-root" not in jupyter_command(1000)
+
+
+def test_the_demo_corpus_is_package_data():
+    """The demo and the char-LM job find Dubliners inside the installed package, not beside
+    a checkout: it lies in sparknn/ and pyproject ships it."""
+    from fnmatch import fnmatch
+
+    from sparknn.charlm.train import DEFAULTS
+    from sparknn.corpus import SHIPPED_CORPUS
+    from sparknn.demo import parse_args
+
+    package = Path(sparknn.__file__).parent
+    relative = SHIPPED_CORPUS.relative_to(package).as_posix()
+    patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert any(fnmatch(relative, p) for p in patterns["package-data"]["sparknn"]), relative
+    assert SHIPPED_CORPUS.read_text(encoding="utf-8").count("Dubliners") > 0
+    assert parse_args([]).corpus == SHIPPED_CORPUS
+    assert DEFAULTS["corpus"] == str(SHIPPED_CORPUS)
+
+
+def test_jobs_import_the_installed_package():
+    for job in sorted((REPO / "jobs").glob("*.py")):
+        text = job.read_text(encoding="utf-8")
+        assert "sys.path" not in text and "E402" not in text, job.name
+
+
+def test_the_network_core_imports_nothing_inside_functions():
+    """No import cycle in sparknn/nn/ is dodged by importing inside a function."""
+    import ast
+
+    for module in sorted((Path(sparknn.__file__).parent / "nn").glob("*.py")):
+        for function in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                nested = [
+                    n for n in ast.walk(function) if isinstance(n, ast.Import | ast.ImportFrom)
+                ]
+                assert not nested, f"{module.name}: {function.name} imports inside"

@@ -222,8 +222,8 @@ def test_charlm_job_on_another_host_equals_one_host(cluster, corpus, spark, tmp_
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert "step 8/8" in done.stdout
 
-    from sparknn import charlm_train
-    from sparknn.charlm import load_charlm
+    from sparknn.charlm import train as charlm_train
+    from sparknn.charlm.model import load_charlm
 
     local = tmp_path / "local"
     job_args = ["--config", str(REPO / "conf" / "charlm.toml"), "--corpus", str(corpus)]

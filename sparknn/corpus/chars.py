@@ -101,7 +101,8 @@ class WindowShard:
 
 @dataclass
 class CharCorpus:
-    """Driver-side description of an encoded corpus; ``shards`` is the resident RDD."""
+    """Driver-side description of an encoded corpus; ``shards`` is the resident RDD. A context
+    manager: leaving the ``with`` block unpersists ``shards``."""
 
     vocab: CharVocab
     seq_len: int
@@ -118,6 +119,12 @@ class CharCorpus:
     def unpersist(self) -> None:
         if self.shards is not None:
             self.shards.unpersist()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.unpersist()
 
 
 def count_windows(n_chars: int, seq_len: int, step: int) -> int:

@@ -43,6 +43,12 @@ class LocalGradients:
         self._load(params)
         return self.replica.evaluate(windows)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
     def close(self):
         pass
 
@@ -112,7 +118,8 @@ class BarrierStage:
 
     The stage runs in a background thread (its job ends when the server says STOP). A task
     failure makes Spark relaunch the whole stage; :meth:`retrying` then waits for the new
-    attempt's tasks and repeats the exchange, so a failure never changes the result.
+    attempt's tasks and repeats the exchange, so a failure never changes the result. A context
+    manager: leaving the ``with`` block closes it (:meth:`close`).
     """
 
     def __init__(self, spark, shards, server, task, description, connect_timeout=300.0, log=print):
@@ -165,6 +172,12 @@ class BarrierStage:
             self.log(f"a training task failed ({error}); waiting for Spark to relaunch it")
             raise
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
     def close(self):
         self.server.close()
         self._job.join(timeout=60)
@@ -176,7 +189,9 @@ class BarrierStage:
 
 
 class SparkGradients:
-    """Runs one long-lived barrier stage over ``shards`` and exchanges gradients with the driver."""
+    """Runs one long-lived barrier stage over ``shards`` and exchanges gradients with the driver.
+
+    A context manager: leaving the ``with`` block stops the stage (:meth:`close`)."""
 
     def __init__(
         self,
@@ -214,6 +229,12 @@ class SparkGradients:
 
     def evaluate(self, windows, params, version):
         return self.stage.retrying(lambda: self.server.run_eval(windows, params, version))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
 
     def close(self):
         self.stage.close()

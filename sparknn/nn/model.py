@@ -19,6 +19,7 @@ from sparknn.nn import layers as layers_module
 from sparknn.nn import losses as losses_module
 from sparknn.nn import optimizers as optimizers_module
 from sparknn.nn.layers import LSTM, Embedding, Layer, format_shape
+from sparknn.nn.serialization import load_model, save_model
 
 DTYPES = ("float32", "float64")
 METRICS = ("accuracy",)
@@ -516,13 +517,9 @@ class Sequential:
 
     def save(self, path) -> None:
         """Write config + weights + optimizer state to one ``.npz`` (atomic, no pickle)."""
-        from sparknn.nn.serialization import save_model
-
         save_model(self, path)
 
 
 def load(path, backend=None) -> Sequential:
     """Load a model written by :meth:`Sequential.save`."""
-    from sparknn.nn.serialization import load_model
-
-    return load_model(path, backend=backend)
+    return load_model(path, Sequential.from_config, backend=backend)

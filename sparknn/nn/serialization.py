@@ -41,9 +41,10 @@ def write_npz_atomic(path, arrays: dict) -> None:
         np.savez(handle, **arrays)
 
 
-def load_model(path, backend=None):
-    from sparknn.nn.model import Sequential
-
+def load_model(path, from_config, backend=None):
+    """The model saved at ``path``: ``from_config(config, backend=backend)`` (for example
+    ``Sequential.from_config``) rebuilt from the saved config, with its weights and optimizer
+    state."""
     path = Path(path)
     if not path.is_file():
         raise SparknnError(f"no model file at {path}")
@@ -64,7 +65,7 @@ def load_model(path, backend=None):
         found = config.get("format") if isinstance(config, dict) else None
         raise SparknnError(f"{path}: unsupported model format {found!r}")
     try:
-        model = Sequential.from_config(config["model"], backend=backend)
+        model = from_config(config["model"], backend=backend)
     except (KeyError, TypeError, ValueError) as error:
         raise SparknnError(f"{path}: the model's config is damaged ({error!r})") from None
     if params.shape != model.params.shape:

@@ -3,7 +3,7 @@
 import numpy as np
 
 from sparknn.backend import BACKENDS
-from sparknn.charlm import load_charlm, sample
+from sparknn.charlm.model import load_charlm, sample
 from sparknn.config import non_negative_int, positive_float, positive_int
 
 

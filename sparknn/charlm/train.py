@@ -6,10 +6,12 @@ metrics.csv (one row per step), checkpoints/, samples/epoch-N.txt (temperatures 
 1.0, 1.2 from a seed string taken from the corpus), and the final model.npz
 (``sparknn.load``) with vocab.json (``sparknn generate DIR``). ``DEFAULTS`` lists every key,
 ``RULES`` the values they may take. An existing output is refused, unless ``resume``
-(continue its run) or ``overwrite`` (it is removed once the corpus has been read).
+(continue its run) or ``overwrite`` (it is removed once the corpus has been read). Progress
+lines are logged at INFO (:mod:`sparknn.logs` prints them).
 """
 
 import csv
+import logging
 import os
 import time
 from pathlib import Path
@@ -17,12 +19,23 @@ from pathlib import Path
 import numpy as np
 
 from sparknn.backend import BACKENDS
+from sparknn.charlm.model import (
+    SAMPLE_TEMPERATURES,
+    CharLMReplica,
+    bits_per_char,
+    build_charlm,
+    sample,
+    save_charlm,
+)
 from sparknn.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, one_of
+from sparknn.corpus import SHIPPED_CORPUS
 from sparknn.errors import SparknnError
 from sparknn.files import atomic_file, check_output, remove_directory
 
+log = logging.getLogger(__name__)
+
 DEFAULTS = {
-    "corpus": "data/dubliners.txt",
+    "corpus": str(SHIPPED_CORPUS),
     "strip_gutenberg": True,
     "seq_len": 100,
     "val_fraction": 0.05,
@@ -68,7 +81,7 @@ METRICS = [
 def spark_session(master: str):
     from pyspark import SparkConf
 
-    from sparknn.session import session
+    from sparknn.spark.session import session
 
     # Under spark-submit the master comes from its --master; outside it, session() decides.
     if not master and "PYSPARK_GATEWAY_PORT" in os.environ:
@@ -89,7 +102,8 @@ def run_signature(config, corpus, model) -> dict:
 
 
 class MetricsFile:
-    """metrics.csv, appended one row per step; on resume, rows after the checkpoint are cut."""
+    """metrics.csv, appended one row per step; on resume, rows after the checkpoint are cut.
+    A context manager: leaving the ``with`` block closes the file."""
 
     def __init__(self, path: Path, keep_until_step: int | None):
         self.path = path
@@ -108,14 +122,18 @@ class MetricsFile:
         self.writer.writerow(row)
         self.handle.flush()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
     def close(self) -> None:
         self.handle.close()
 
 
 def write_samples(path: Path, model, vocab, seed_text, length, seed, epoch) -> dict:
     """Sample at every temperature into ``path``; returns {temperature: text}."""
-    from sparknn.charlm import SAMPLE_TEMPERATURES, sample
-
     rng = np.random.default_rng([seed, epoch])
     texts = {
         t: seed_text + sample(model, vocab, seed_text, length, t, rng) for t in SAMPLE_TEMPERATURES
@@ -140,7 +158,6 @@ def format_eta(seconds: float) -> str:
 
 def train(config: dict, spark=None) -> Path:
     from sparknn.backend import get_backend
-    from sparknn.charlm import CharLMReplica, bits_per_char, build_charlm, save_charlm
     from sparknn.corpus import read_text
     from sparknn.corpus.chars import build_corpus
     from sparknn.distributed import BatchSchedule, SparkGradients
@@ -193,23 +210,45 @@ def train(config: dict, spark=None) -> Path:
 
     schedule = BatchSchedule(corpus.train_windows, config["batch_size"], config["seed"])
     total = config["max_steps"] or config["epochs"] * schedule.steps_per_epoch
-    val_windows = corpus.val_windows[: config["val_max_windows"] or None]
-    print(
+    log.info(
         f"corpus: {corpus.n_chars} chars, vocab {len(corpus.vocab)}, "
         f"{len(corpus.train_windows)} train / {len(corpus.val_windows)} val windows, "
         f"{corpus.partitions} partitions on {corpus.tasks} tasks; model: {model.params.size} "
-        f"params; {schedule.steps_per_epoch} steps/epoch, training steps {start_step}..{total}",
-        flush=True,
+        f"params; {schedule.steps_per_epoch} steps/epoch, training steps {start_step}..{total}"
     )
-    source = SparkGradients(
-        spark,
-        corpus.shards,
-        CharLMReplica.factory(model.get_config(), config["backend"]),
-        model.params.size,
-        model.dtype,
-    )
-    metrics = MetricsFile(output / "metrics.csv", keep_until_step=start_step)
-    began, recent = time.perf_counter(), []
+    replica = CharLMReplica.factory(model.get_config(), config["backend"])
+    with (
+        corpus,
+        SparkGradients(
+            spark, corpus.shards, replica, model.params.size, model.dtype, log=log.info
+        ) as source,
+        MetricsFile(output / "metrics.csv", keep_until_step=start_step) as metrics,
+    ):
+        began = time.perf_counter()
+        on_step = progress(config, output, model, corpus, schedule, total, source, metrics)
+        fit(
+            model,
+            source,
+            schedule,
+            total,
+            start_step=start_step,
+            on_step=on_step,
+            checkpoint_dir=checkpoint_dir,
+            checkpoint_every=config["checkpoint_every"],
+            checkpoint_meta=signature,
+        )
+    path = save_charlm(model, corpus.vocab, output)
+    elapsed = time.perf_counter() - began
+    log.info(f"done: {total - start_step} steps in {elapsed:.1f} s; model {path}")
+    return path
+
+
+def progress(config, output: Path, model, corpus, schedule, total: int, source, metrics):
+    """The ``on_step`` of the training loop: a metrics.csv row per step, validation at the
+    end of each epoch (and every ``eval_every`` steps), a progress line every ``log_every``
+    steps, and samples at the end of each epoch."""
+    val_windows = corpus.val_windows[: config["val_max_windows"] or None]
+    recent = []
 
     def validate(step):
         if not len(val_windows):
@@ -241,32 +280,13 @@ def train(config: dict, spark=None) -> Path:
             )
             if val is not None:
                 line += f"  val_loss {val:.4f} ({bits_per_char(val):.3f} bits/char)"
-            print(line, flush=True)
+            log.info(line)
         if end_of_epoch:
             texts = write_samples(
                 output / "samples" / f"epoch-{stats.epoch + 1}.txt", model, corpus.vocab,
                 corpus.seed_text, config["sample_length"], config["seed"], stats.epoch,
             )  # fmt: skip
             excerpt = " ".join(texts[0.5].split())[:100]  # one line; the file has them all
-            print(f"  sample at temperature 0.5: {excerpt}...", flush=True)
+            log.info(f"  sample at temperature 0.5: {excerpt}...")
 
-    try:
-        fit(
-            model,
-            source,
-            schedule,
-            total,
-            start_step=start_step,
-            on_step=on_step,
-            checkpoint_dir=checkpoint_dir,
-            checkpoint_every=config["checkpoint_every"],
-            checkpoint_meta=signature,
-        )
-    finally:
-        metrics.close()
-        source.close()
-        corpus.unpersist()
-    path = save_charlm(model, corpus.vocab, output)
-    elapsed = time.perf_counter() - began
-    print(f"done: {total - start_step} steps in {elapsed:.1f} s; model {path}", flush=True)
-    return path
+    return on_step

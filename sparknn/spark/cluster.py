@@ -28,7 +28,7 @@ from pathlib import Path
 
 from sparknn.config import Rule, argument_type, positive_float, positive_int
 from sparknn.errors import SparknnError
-from sparknn.session import ONE_THREAD, check_java
+from sparknn.spark.session import ONE_THREAD, check_java
 
 HOST = "127.0.0.1"
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"

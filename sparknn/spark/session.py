@@ -59,19 +59,22 @@ _zip_path: str | None = None
 
 
 def package_zip() -> str:
-    """The sparknn package (sources and kernels) zipped so executors can import it: made once
-    per process in the temporary folder and removed when the process exits."""
+    """The sparknn package (sources and kernels, not data/) zipped so executors can import
+    it: made once per process in the temporary folder and removed when the process exits."""
     global _zip_path
     if _zip_path is not None and os.path.isfile(_zip_path):
         return _zip_path
-    package_dir = Path(__file__).resolve().parent
+    package_dir = Path(__file__).resolve().parents[1]  # sparknn/, above spark/
     fd, path = tempfile.mkstemp(prefix=owned_prefix("zip"), suffix=".zip")
     os.close(fd)
     atexit.register(Path(path).unlink, missing_ok=True)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for file in sorted(package_dir.rglob("*")):
-            if file.is_file() and "__pycache__" not in file.parts:
-                archive.write(file, Path("sparknn") / file.relative_to(package_dir))
+            relative = file.relative_to(package_dir)
+            # data/ holds the demo's corpus, which Spark reads by path: no copy in the zip.
+            skip = relative.parts[0] == "data" or "__pycache__" in relative.parts
+            if file.is_file() and not skip:
+                archive.write(file, Path("sparknn") / relative)
     _zip_path = path
     return path
 
