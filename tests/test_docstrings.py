@@ -72,7 +72,6 @@ def test_the_rule_finds_figures_and_only_figures(text, kinds):
     assert [found.split(":")[0] for found in benchmark_figures(text)] == kinds
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 phase 2 moves them to docs/")
 def test_no_docstring_in_sparknn_quotes_benchmark_figures():
     offenders = [
         f"{name}: {found}"
