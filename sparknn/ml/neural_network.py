@@ -273,7 +273,9 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
         check_column(dataset.schema, features, FEATURES)
         check_column(dataset.schema, labels, LABELS)
         network = _trainable_copy(self.getModel(), self.getBackend(), self.getLearningRate())
-        feature_shape, label_shape = _first_row_shapes(dataset, features, labels)
+        rdd = dataset.select(features, labels).rdd
+        sizes, first = _partition_sizes_and_first_row(rdd)
+        feature_shape, label_shape = _row_shapes(first, features, labels)
         if not network.built:
             network.build(feature_shape)
         expected = tuple(network.built_input_shape)
@@ -287,7 +289,7 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
         spark = dataset.sparkSession
         wanted = self.getNumPartitions() or spark.sparkContext.defaultParallelism
         data = _ResidentRows(
-            dataset, features, labels, wanted, executor_slots(spark, wanted),
+            rdd, sizes, features, labels, wanted, executor_slots(spark, wanted),
             expected, label_shape, *_example_dtypes(network),
         )  # fmt: skip
         try:
@@ -499,8 +501,22 @@ def _example_dtypes(network):
     )
 
 
-def _first_row_shapes(dataset, features: str, labels: str):
-    first = dataset.select(features, labels).first()
+def _partition_sizes_and_first_row(rdd):
+    """The row count of each partition and the first row, in one job."""
+
+    def size_and_head(rows):
+        head, size = None, 0
+        for size, row in enumerate(rows, 1):
+            if head is None:
+                head = row
+        yield size, head
+
+    counted = rdd.mapPartitions(size_and_head).collect()
+    heads = [head for size, head in counted if size]
+    return [size for size, _ in counted], (heads[0] if heads else None)
+
+
+def _row_shapes(first, features: str, labels: str):
     if first is None:
         raise SparknnError("cannot fit on an empty DataFrame")
     for name, role, value in ((features, FEATURES, first[0]), (labels, LABELS, first[1])):
@@ -525,19 +541,18 @@ def _has_checkpoint(directory) -> bool:
 
 
 class _ResidentRows:
-    """The DataFrame's rows numbered 0..n-1 in order (as ``zipWithIndex``), split into
-    ``partitions`` contiguous shards of numpy arrays, grouped in order into ``tasks`` Spark
-    partitions and persisted: converted once, before training, by one job.
+    """The rows of ``rdd`` (``sizes``: its partitions' row counts) numbered 0..n-1 in order
+    (as ``zipWithIndex``), split into ``partitions`` contiguous shards of numpy arrays, grouped
+    in order into ``tasks`` Spark partitions and persisted: converted once, before training,
+    by one job.
     """
 
     def __init__(
-        self, dataset, features, labels, partitions, tasks, feature_shape, label_shape,
+        self, rdd, sizes, features, labels, partitions, tasks, feature_shape, label_shape,
         feature_dtype, label_dtype,
     ):  # fmt: skip
         from sparknn.distributed import RowShard
 
-        rdd = dataset.select(features, labels).rdd
-        sizes = rdd.mapPartitions(lambda rows: [sum(1 for _ in rows)]).collect()
         starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64).tolist()
         self.n_rows = starts[-1]
         partitions = max(1, min(partitions, self.n_rows))
