@@ -505,11 +505,9 @@ def _partition_sizes_and_first_row(rdd):
     """The row count of each partition and the first row, in one job."""
 
     def size_and_head(rows):
-        head, size = None, 0
-        for size, row in enumerate(rows, 1):
-            if head is None:
-                head = row
-        yield size, head
+        rows = iter(rows)
+        head = next(rows, None)
+        yield (0 if head is None else 1 + sum(1 for _ in rows)), head
 
     counted = rdd.mapPartitions(size_and_head).collect()
     heads = [head for size, head in counted if size]
