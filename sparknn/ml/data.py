@@ -9,6 +9,8 @@ is a :class:`~sparknn.errors.SparknnError` naming the column, the row and both s
 import math
 
 import numpy as np
+from pyspark.ml.linalg import VectorUDT
+from pyspark.sql.types import ArrayType, NumericType
 
 from sparknn.errors import SparknnError
 
@@ -17,9 +19,6 @@ FEATURES, LABELS = "features", "labels"
 
 def check_column(schema, name: str, role: str) -> None:
     """Refuse, before any job runs, a column that is missing or of a type sparknn cannot read."""
-    from pyspark.ml.linalg import VectorUDT
-    from pyspark.sql.types import ArrayType, NumericType
-
     if name not in schema.names:
         raise SparknnError(
             f"{role} column {name!r} is not in the DataFrame (columns: {', '.join(schema.names)})"

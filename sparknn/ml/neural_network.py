@@ -22,10 +22,14 @@ import json
 import math
 import os
 import uuid
+from collections.abc import Iterator
 
 import numpy as np
+import pandas as pd
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
+from pyspark.ml.functions import vector_to_array
+from pyspark.ml.linalg import VectorUDT
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import (
     HasFeaturesCol,
@@ -42,9 +46,22 @@ from pyspark.ml.util import (
     MLWritable,
     MLWriter,
 )
+from pyspark.sql import functions as F
+from pyspark.sql.functions import pandas_udf
+from pyspark.sql.types import ArrayType, DoubleType, StructField, StructType
 
+from sparknn.backend import get_backend
+from sparknn.distributed import RowReplica, RowShard, SparkGradients
+from sparknn.distributed.checkpoint import checkpoints
+from sparknn.distributed.sources import executor_slots, first_error_line
+from sparknn.distributed.trainer import fit, resume
 from sparknn.errors import SparknnError
 from sparknn.ml.data import FEATURES, LABELS, RowSchedule, check_column, row_value, stack_column
+from sparknn.nn.callbacks import History
+from sparknn.nn.layers import Embedding
+from sparknn.nn.losses import SparseCategoricalCrossentropy
+from sparknn.nn.model import Sequential
+from sparknn.nn.serialization import FORMAT
 
 # One Python worker keeps the networks of the last few transforms it served, so a network is
 # deserialised once per worker, not once per batch or task.
@@ -53,8 +70,6 @@ _networks_on_executor: dict[str, object] = {}
 
 
 def _to_compiled_sequential(value):
-    from sparknn.nn.model import Sequential
-
     if not isinstance(value, Sequential):
         raise TypeError(f"model must be a sparknn.Sequential, got {type(value).__name__}")
     if value.loss is None or value.optimizer is None:
@@ -255,19 +270,12 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
             raise SparknnError(f"checkpointEvery must be >= 0, got {self.getCheckpointEvery()}")
         if self.getCheckpointEvery() and self.getCheckpointDir() is None:
             raise SparknnError("checkpointEvery is set but checkpointDir is not")
-        from sparknn.backend import get_backend
-
         try:
             get_backend(self.getBackend())
         except ImportError as error:
             raise SparknnError(f"backend {self.getBackend()!r} is not available: {error}") from None
 
     def _fit(self, dataset):
-        from sparknn.distributed import RowReplica, SparkGradients
-        from sparknn.distributed.sources import executor_slots
-        from sparknn.distributed.trainer import fit, resume
-        from sparknn.nn.callbacks import History
-
         self._check_params()
         features, labels = self.getFeaturesCol(), self.getLabelCol()
         check_column(dataset.schema, features, FEATURES)
@@ -388,10 +396,6 @@ class NeuralNetworkModel(Model, _NeuralNetworkParams, MLReadable, MLWritable):
         return copied
 
     def _transform(self, dataset):
-        from pyspark.ml.functions import vector_to_array
-        from pyspark.ml.linalg import VectorUDT
-        from pyspark.sql import functions as F
-
         if self.network is None:
             raise SparknnError("this NeuralNetworkModel holds no network")
         features = self.getFeaturesCol()
@@ -476,8 +480,6 @@ class _StageReader(MLReader):
 
 def _trainable_copy(model, backend: str, learning_rate):
     """A copy of ``model`` (config, weights, optimizer state) that training may change."""
-    from sparknn.nn.model import Sequential
-
     network = Sequential.from_config(model.get_config(), backend=backend)
     if model.built:
         network.build(model.built_input_shape)
@@ -490,9 +492,6 @@ def _trainable_copy(model, backend: str, learning_rate):
 
 def _example_dtypes(network):
     """``(feature dtype, label dtype)`` the network trains on."""
-    from sparknn.nn.layers import Embedding
-    from sparknn.nn.losses import SparseCategoricalCrossentropy
-
     ids_in = isinstance(network.layers[0], Embedding)
     ids_out = isinstance(network.loss, SparseCategoricalCrossentropy)
     return (
@@ -533,8 +532,6 @@ def _validation_mask(n_rows: int, fraction: float, seed: int) -> np.ndarray:
 
 
 def _has_checkpoint(directory) -> bool:
-    from sparknn.distributed.checkpoint import checkpoints
-
     return bool(checkpoints(directory))
 
 
@@ -549,8 +546,6 @@ class _ResidentRows:
         self, rdd, sizes, features, labels, partitions, tasks, feature_shape, label_shape,
         feature_dtype, label_dtype,
     ):  # fmt: skip
-        from sparknn.distributed import RowShard
-
         starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64).tolist()
         self.n_rows = starts[-1]
         partitions = max(1, min(partitions, self.n_rows))
@@ -595,8 +590,6 @@ class _ResidentRows:
 
 
 def _task_error(error, context: str) -> str:
-    from sparknn.distributed.sources import first_error_line
-
     line = first_error_line(error)
     marker = "SparknnError: "
     return line.split(marker, 1)[1] if marker in line else f"{context}: {line}"
@@ -608,8 +601,6 @@ def _task_error(error, context: str) -> str:
 def network_to_bytes(network) -> bytes:
     """The network as the bytes of a ``sparknn.load``-able ``.npz`` (config, weights, optimizer
     state; no pickle)."""
-    from sparknn.nn.serialization import FORMAT
-
     arrays = {
         "config": np.array(json.dumps({"format": FORMAT, "model": network.get_config()})),
         "params": network.params,
@@ -623,8 +614,6 @@ def network_to_bytes(network) -> bytes:
 
 def network_from_bytes(blob: bytes, backend=None):
     """Inverse of :func:`network_to_bytes` (``allow_pickle=False``)."""
-    from sparknn.nn.model import Sequential
-
     with np.load(io.BytesIO(blob), allow_pickle=False) as data:
         config = json.loads(str(data["config"]))
         network = Sequential.from_config(config["model"], backend=backend)
@@ -655,11 +644,6 @@ def _output_kind(network) -> str:
 
 def _predict_udf(key, broadcast, backend, kind, column, input_shape, dtype):
     """An iterator pandas UDF (Arrow batches) mapping the features to the network's output."""
-    from collections.abc import Iterator
-
-    import pandas as pd
-    from pyspark.sql.functions import pandas_udf
-    from pyspark.sql.types import ArrayType, DoubleType, StructField, StructType
 
     def outputs(batches):
         network = _network_on_executor(key, broadcast, backend)
