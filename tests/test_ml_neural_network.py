@@ -272,3 +272,53 @@ def test_a_run_resumes_from_its_checkpoint(shuffled_runs, tmp_path):
     np.testing.assert_allclose(resumed.network.params, straight.network.params, rtol=1e-12)
     for key in ("loss", "val_loss"):
         np.testing.assert_allclose(resumed.history[key], straight.history[key][1:], rtol=1e-12)
+
+
+def test_early_stopping_stops_at_the_epoch_one_process_fit_stops(spark):
+    from sparknn.ml import NeuralNetwork
+    from sparknn.nn.callbacks import EarlyStopping
+
+    x, y = class_data()
+    held_out = np.arange(ROWS) % 4 == 1
+    frame = spark.createDataFrame(
+        [(xi.tolist(), float(yi), bool(v)) for xi, yi, v in zip(x, y, held_out, strict=True)],
+        "features array<double>, label double, held_out boolean",
+    )
+    # the validation loss improves by less than min_delta after a few epochs
+    single = classifier()
+    single.optimizer.learning_rate = 1.0
+    stopper = EarlyStopping(min_delta=0.04)
+    history = single.fit(
+        x[~held_out], y[~held_out], epochs=8, batch_size=BATCH, shuffle=False, verbose=0,
+        validation_data=(x[held_out], y[held_out]), callbacks=[stopper],
+    ).history  # fmt: skip
+    assert 2 <= len(history["loss"]) < 8  # it did stop early
+
+    spark_stopper = EarlyStopping(min_delta=0.04)
+    fitted = NeuralNetwork(
+        model=classifier(), batchSize=BATCH, epochs=8, shuffle=False, numPartitions=2,
+        learningRate=1.0, validationCol="held_out", callbacks=[spark_stopper],
+    ).fit(frame)  # fmt: skip
+    assert spark_stopper.stopped_epoch == stopper.stopped_epoch
+    assert spark_stopper.model is fitted.network
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(fitted.history[key], history[key], rtol=1e-10)
+    np.testing.assert_allclose(fitted.network.params, single.params, rtol=1e-10, atol=1e-12)
+
+
+def test_an_executor_killed_mid_training_gives_the_same_weights(shuffled_runs, monkeypatch):
+    from sparknn.distributed import SparkGradients
+    from sparknn.ml import neural_network
+
+    estimator, frame, fits = shuffled_runs
+    sources = []
+
+    def killing_task_0_at_step_1(*args, **kwargs):  # the distributed tests' fault hook
+        sources.append(SparkGradients(*args, fail_at_step=1, log=lambda line: None, **kwargs))
+        return sources[-1]
+
+    monkeypatch.setattr(neural_network, "SparkGradients", killing_task_0_at_step_1)
+    killed = estimator.copy({estimator.numPartitions: 2}).fit(frame)
+    assert sources[0].failures == 1  # a Python worker did die, and Spark relaunched the stage
+    np.testing.assert_array_equal(killed.network.params, fits[2].network.params)
+    assert killed.history == fits[2].history

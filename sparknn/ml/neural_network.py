@@ -56,8 +56,16 @@ from sparknn.distributed.checkpoint import checkpoints
 from sparknn.distributed.sources import executor_slots, first_error_line
 from sparknn.distributed.trainer import fit, resume
 from sparknn.errors import SparknnError
-from sparknn.ml.data import FEATURES, LABELS, RowSchedule, check_column, row_value, stack_column
-from sparknn.nn.callbacks import History
+from sparknn.ml.data import (
+    FEATURES,
+    LABELS,
+    RowSchedule,
+    check_column,
+    check_validation_column,
+    row_value,
+    stack_column,
+)
+from sparknn.nn.callbacks import Callback, History
 from sparknn.nn.layers import Embedding
 from sparknn.nn.losses import SparseCategoricalCrossentropy
 from sparknn.nn.model import Sequential
@@ -67,6 +75,21 @@ from sparknn.nn.serialization import FORMAT
 # deserialised once per worker, not once per batch or task.
 _NETWORK_CACHE_SIZE = 4
 _networks_on_executor: dict[str, object] = {}
+
+
+class _StopTraining(Exception):
+    """A callback set ``model.stop_training``: leaves the driver loop after the epoch."""
+
+
+def _to_callbacks(value):
+    value = list(value)
+    for hook in value:
+        if not isinstance(hook, Callback):
+            raise TypeError(
+                "callbacks must be sparknn.nn.callbacks.Callback objects, "
+                f"got {type(hook).__name__}"
+            )
+    return value
 
 
 def _to_compiled_sequential(value):
@@ -106,6 +129,12 @@ class _NeuralNetworkParams(
         Params._dummy(), "validationFraction",
         "fraction of rows held out to report val_loss each epoch, in [0, 1)",
         typeConverter=TypeConverters.toFloat,
+    )  # fmt: skip
+    validationCol = Param(
+        Params._dummy(), "validationCol",
+        "boolean column: true marks a row held out to report val_loss each epoch (instead of "
+        "validationFraction)",
+        typeConverter=TypeConverters.toString,
     )  # fmt: skip
     learningRate = Param(
         Params._dummy(), "learningRate",
@@ -153,6 +182,9 @@ class _NeuralNetworkParams(
     def getValidationFraction(self) -> float:
         return self.getOrDefault(self.validationFraction)
 
+    def getValidationCol(self):
+        return self.getOrDefault(self.validationCol) if self.isDefined(self.validationCol) else None
+
     def getLearningRate(self):
         return self.getOrDefault(self.learningRate) if self.isDefined(self.learningRate) else None
 
@@ -169,12 +201,22 @@ class _NeuralNetworkParams(
 class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
     """Trains a copy of ``model`` (a compiled ``sparknn.Sequential``; it is left untouched) on
     a DataFrame's ``featuresCol`` and ``labelCol``; ``fit`` returns a
-    :class:`NeuralNetworkModel`. Saves and loads like any Spark ML stage (``model`` as npz).
+    :class:`NeuralNetworkModel`. Saves and loads like any Spark ML stage (``model`` as npz;
+    ``callbacks`` are not saved).
+
+    ``callbacks`` (sparknn.nn.callbacks, e.g. ``EarlyStopping``) are called as ``model.fit``
+    calls them, with the trained copy as their ``model``: ``on_epoch_end`` gets ``loss`` (and
+    ``val_loss`` when validating) and may set ``model.stop_training``.
     """
 
     model = Param(
         Params._dummy(), "model", "the compiled sparknn.Sequential to train (a copy is trained)",
         typeConverter=_to_compiled_sequential,
+    )  # fmt: skip
+    callbacks = Param(
+        Params._dummy(), "callbacks",
+        "a list of sparknn.nn.callbacks.Callback called during training (not saved)",
+        typeConverter=_to_callbacks,
     )  # fmt: skip
 
     # Defaults live in _NeuralNetworkParams: keyword_only passes only the arguments given.
@@ -182,8 +224,8 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
     def __init__(
         self, *, model=None, featuresCol=None, labelCol=None, predictionCol=None,
         probabilityCol=None, batchSize=None, epochs=None, numPartitions=None, seed=None,
-        shuffle=None, validationFraction=None, learningRate=None, backend=None,
-        checkpointDir=None, checkpointEvery=None,
+        shuffle=None, validationFraction=None, validationCol=None, learningRate=None,
+        backend=None, checkpointDir=None, checkpointEvery=None, callbacks=None,
     ):  # fmt: skip
         super().__init__()
         self.setParams(**self._input_kwargs)
@@ -192,8 +234,8 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
     def setParams(
         self, *, model=None, featuresCol=None, labelCol=None, predictionCol=None,
         probabilityCol=None, batchSize=None, epochs=None, numPartitions=None, seed=None,
-        shuffle=None, validationFraction=None, learningRate=None, backend=None,
-        checkpointDir=None, checkpointEvery=None,
+        shuffle=None, validationFraction=None, validationCol=None, learningRate=None,
+        backend=None, checkpointDir=None, checkpointEvery=None, callbacks=None,
     ):  # fmt: skip
         return self._set(**self._input_kwargs)
 
@@ -202,7 +244,7 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
 
     def write(self):
         network = self.getModel() if self.isSet(self.model) else None
-        return _StageWriter(self, network, skip=("model",))
+        return _StageWriter(self, network, skip=("model", "callbacks"))
 
     @classmethod
     def read(cls):
@@ -210,6 +252,12 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
 
     def setModel(self, value):
         return self._set(model=value)
+
+    def getCallbacks(self) -> list:
+        return self.getOrDefault(self.callbacks) if self.isDefined(self.callbacks) else []
+
+    def setCallbacks(self, value):
+        return self._set(callbacks=value)
 
     def setFeaturesCol(self, value):
         return self._set(featuresCol=value)
@@ -241,6 +289,9 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
     def setValidationFraction(self, value):
         return self._set(validationFraction=value)
 
+    def setValidationCol(self, value):
+        return self._set(validationCol=value)
+
     def setLearningRate(self, value):
         return self._set(learningRate=value)
 
@@ -266,6 +317,8 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
             raise SparknnError(
                 f"validationFraction must be in [0, 1), got {self.getValidationFraction()}"
             )
+        if self.getValidationCol() is not None and self.getValidationFraction():
+            raise SparknnError("set validationFraction or validationCol, not both")
         if self.getCheckpointEvery() < 0:
             raise SparknnError(f"checkpointEvery must be >= 0, got {self.getCheckpointEvery()}")
         if self.getCheckpointEvery() and self.getCheckpointDir() is None:
@@ -280,9 +333,12 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
         features, labels = self.getFeaturesCol(), self.getLabelCol()
         check_column(dataset.schema, features, FEATURES)
         check_column(dataset.schema, labels, LABELS)
+        validation = self.getValidationCol()
+        if validation is not None:
+            check_validation_column(dataset.schema, validation)
         network = _trainable_copy(self.getModel(), self.getBackend(), self.getLearningRate())
-        rdd = dataset.select(features, labels).rdd
-        sizes, first = _partition_sizes_and_first_row(rdd)
+        rdd = dataset.select(features, labels, *([validation] if validation else [])).rdd
+        sizes, first, val_rows = _partition_sizes_and_first_row(rdd, validation)
         feature_shape, label_shape = _row_shapes(first, features, labels)
         if not network.built:
             network.build(feature_shape)
@@ -301,7 +357,11 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
             expected, label_shape, *_example_dtypes(network),
         )  # fmt: skip
         try:
-            is_val = _validation_mask(data.n_rows, self.getValidationFraction(), self.getSeed())
+            if validation is None:
+                is_val = _validation_mask(data.n_rows, self.getValidationFraction(), self.getSeed())
+            else:
+                is_val = np.zeros(data.n_rows, dtype=bool)
+                is_val[val_rows] = True
             rows = np.arange(data.n_rows, dtype=np.int64)
             val_rows = rows[is_val]
             schedule = RowSchedule(
@@ -312,6 +372,7 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
                 "model": network.get_config(), "n_rows": data.n_rows,
                 "batchSize": self.getBatchSize(), "seed": self.getSeed(),
                 "shuffle": self.getShuffle(), "validationFraction": self.getValidationFraction(),
+                "validationRows": int(is_val.sum()),
             }  # fmt: skip
             checkpoint_dir = self.getCheckpointDir()
             start_step = 0
@@ -322,7 +383,11 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
                 network.params.size, network.dtype,
             )  # fmt: skip
             history = History()
-            history.model = network
+            hooks = [history, *self.getCallbacks()]
+            for hook in hooks:
+                hook.model = network
+                hook.on_train_begin()
+            network.stop_training = False
             epoch_totals = [0.0, 0]  # loss sum and examples of the epoch so far
 
             def on_step(stats):
@@ -333,23 +398,38 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
                     )
                 epoch_totals[0] += stats.loss * stats.examples
                 epoch_totals[1] += stats.examples
+                for hook in hooks:
+                    hook.on_batch_end((stats.step - 1) % schedule.steps_per_epoch,
+                                      {"loss": stats.loss})  # fmt: skip
                 if stats.step % schedule.steps_per_epoch and stats.step != total:
                     return
                 logs = {"loss": epoch_totals[0] / epoch_totals[1]}
                 if len(val_rows):
                     loss, n = source.evaluate(val_rows, network.params, version=stats.step)
                     logs["val_loss"] = loss / n
-                history.on_epoch_end(stats.epoch, logs)
+                for hook in hooks:
+                    hook.on_epoch_end(stats.epoch, logs)
                 epoch_totals[:] = [0.0, 0]
+                if network.stop_training:
+                    raise _StopTraining
+                if stats.step != total:
+                    for hook in hooks:
+                        hook.on_epoch_begin(stats.epoch + 1)
 
+            for hook in hooks:
+                hook.on_epoch_begin(schedule.epoch_of(start_step))
             try:
                 fit(
                     network, source, schedule, total, start_step=start_step, on_step=on_step,
                     checkpoint_dir=checkpoint_dir, checkpoint_every=self.getCheckpointEvery(),
                     checkpoint_meta=signature,
                 )  # fmt: skip
+            except _StopTraining:
+                pass
             finally:
                 source.close()
+            for hook in hooks:
+                hook.on_train_end()
         finally:
             data.unpersist()
         fitted = NeuralNetworkModel(network, history.history)
@@ -500,17 +580,39 @@ def _example_dtypes(network):
     )
 
 
-def _partition_sizes_and_first_row(rdd):
-    """The row count of each partition and the first row, in one job."""
+def _partition_sizes_and_first_row(rdd, validation=None):
+    """In one job: the row count of each partition, the first row, and the numbers of the rows
+    whose ``validation`` column (the third of each row) is true."""
 
-    def size_and_head(rows):
-        rows = iter(rows)
-        head = next(rows, None)
-        yield (0 if head is None else 1 + sum(1 for _ in rows)), head
+    def size_head_held_out(index, rows):
+        head, size, held_out = None, 0, []
+        for size, row in enumerate(rows, 1):
+            head = row if head is None else head
+            if validation is not None:
+                if row[2] is None:
+                    raise SparknnError(
+                        f"validation column {validation!r} is null in row {size - 1} of "
+                        f"partition {index}"
+                    )
+                if row[2]:
+                    held_out.append(size - 1)
+        yield size, head, held_out
 
-    counted = rdd.mapPartitions(size_and_head).collect()
-    heads = [head for size, head in counted if size]
-    return [size for size, _ in counted], (heads[0] if heads else None)
+    try:
+        counted = rdd.mapPartitionsWithIndex(size_head_held_out).collect()
+    except Exception as error:
+        raise SparknnError(_task_error(error, "reading the rows failed")) from None
+    heads = [head for size, head, _ in counted if size]
+    starts = np.cumsum([0] + [size for size, _, _ in counted])
+    val_rows = [
+        start + position
+        for start, (_, _, held) in zip(starts[:-1], counted, strict=True)
+        for position in held
+    ]
+    return (
+        [size for size, _, _ in counted], (heads[0] if heads else None),
+        np.asarray(val_rows, dtype=np.int64),
+    )  # fmt: skip
 
 
 def _row_shapes(first, features: str, labels: str):
