@@ -46,6 +46,10 @@ def array_frame(spark, x, y):
     return spark.createDataFrame(rows, "id long, features array<double>, label double")
 
 
+def probabilities(pandas_frame):
+    return np.stack([vector.toArray() for vector in pandas_frame["probability"]])
+
+
 def test_row_replica_sums_what_one_call_over_its_rows_computes():
     x, y = class_data()
     model = classifier()
@@ -129,9 +133,14 @@ def test_transform_adds_probabilities_and_their_argmax(shuffled_runs):
     _, frame, fits = shuffled_runs
     x, _ = class_data()
     fitted = fits[2]
-    out = fitted.transform(frame).orderBy("id").toPandas()
+    from pyspark.ml.linalg import DenseVector, VectorUDT
+
+    transformed = fitted.transform(frame)
+    assert isinstance(transformed.schema["probability"].dataType, VectorUDT)  # as Spark's
+    out = transformed.orderBy("id").toPandas()
     expected = fitted.network.predict(x)
-    np.testing.assert_allclose(np.stack(out["probability"]), expected, rtol=1e-12)
+    assert all(isinstance(v, DenseVector) for v in out["probability"])
+    np.testing.assert_allclose(probabilities(out), expected, rtol=1e-12)
     np.testing.assert_array_equal(out["prediction"].to_numpy(), expected.argmax(axis=1))
     assert list(out.columns) == ["id", "features", "label", "prediction", "probability"]
 
@@ -228,7 +237,7 @@ def test_pipeline_saves_and_loads_with_the_same_predictions(spark, tmp_path):
     np.testing.assert_array_equal(network_stage.network.params, fitted.stages[-1].network.params)
     before = fitted.transform(frame).orderBy("id").toPandas()
     after = loaded.transform(frame).orderBy("id").toPandas()
-    np.testing.assert_array_equal(np.stack(after["probability"]), np.stack(before["probability"]))
+    np.testing.assert_array_equal(probabilities(after), probabilities(before))
     np.testing.assert_array_equal(after["prediction"], before["prediction"])
 
     # the unfitted estimator keeps its model (as npz) and Params
@@ -322,3 +331,32 @@ def test_an_executor_killed_mid_training_gives_the_same_weights(shuffled_runs, m
     assert sources[0].failures == 1  # a Python worker did die, and Spark relaunched the stage
     np.testing.assert_array_equal(killed.network.params, fits[2].network.params)
     assert killed.history == fits[2].history
+
+
+def test_token_id_arrays_train_an_embedding_lstm_as_one_process_fit(spark):
+    from sparknn.ml import NeuralNetwork
+
+    def tagger():
+        model = sparknn.Sequential(
+            [layers.Embedding(7, 4, input_length=5), layers.LSTM(6),
+             layers.Dense(3, activation="softmax")],
+            seed=3, dtype="float64",
+        )  # fmt: skip
+        model.compile("sparse_categorical_crossentropy", optimizers.Adam(learning_rate=0.05))
+        return model
+
+    rng = np.random.default_rng(4)
+    ids = rng.integers(0, 7, size=(24, 5))
+    y = ids[:, 0] % 3  # the class is a function of the first token
+    frame = spark.createDataFrame(
+        [(i, row.tolist(), int(t)) for i, (row, t) in enumerate(zip(ids, y, strict=True))],
+        "id long, features array<int>, label int",
+    )
+    single = tagger()
+    single.fit(ids, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    fitted = NeuralNetwork(
+        model=tagger(), batchSize=8, epochs=2, shuffle=False, numPartitions=2
+    ).fit(frame)
+    np.testing.assert_allclose(fitted.network.params, single.params, rtol=1e-9, atol=1e-12)
+    out = fitted.transform(frame).orderBy("id").toPandas()
+    np.testing.assert_allclose(probabilities(out), single.predict(ids), rtol=1e-9)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
-from pyspark.ml.functions import vector_to_array
+from pyspark.ml.functions import array_to_vector, vector_to_array
 from pyspark.ml.linalg import VectorUDT
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import (
@@ -439,7 +439,8 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
 class NeuralNetworkModel(Model, _NeuralNetworkParams, MLReadable, MLWritable):
     """A trained network as a Transformer: ``transform`` adds ``predictionCol`` (a double for
     one output, else ``array<double>``; for a softmax classifier the argmax, with the class
-    probabilities in ``probabilityCol``). Prediction runs on the executors, in Arrow batches.
+    probabilities in ``probabilityCol``, a ``pyspark.ml.linalg`` DenseVector as Spark's classifiers
+    give it). Prediction runs on the executors, in Arrow batches.
 
     ``network`` is the trained ``sparknn.Sequential``; ``history`` maps ``loss`` (and
     ``val_loss`` when validating) to one value per epoch trained. ``write().save(path)`` and
@@ -496,7 +497,7 @@ class NeuralNetworkModel(Model, _NeuralNetworkParams, MLReadable, MLWritable):
         return (
             dataset.withColumn(scratch, predict.asNondeterministic()(column))
             .withColumn(self.getPredictionCol(), F.col(scratch)["prediction"])
-            .withColumn(self.getProbabilityCol(), F.col(scratch)["probability"])
+            .withColumn(self.getProbabilityCol(), array_to_vector(F.col(scratch)["probability"]))
             .drop(scratch)
         )
 
