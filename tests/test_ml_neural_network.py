@@ -333,8 +333,8 @@ def test_an_executor_killed_mid_training_gives_the_same_weights(shuffled_runs, m
     assert killed.history == fits[2].history
 
 
-def test_token_id_arrays_train_an_embedding_lstm_as_one_process_fit(spark):
-    from sparknn.ml import NeuralNetwork
+def test_model_fit_on_token_id_arrays_trains_an_embedding_lstm_as_one_process_fit(spark):
+    from sparknn.ml import NeuralNetworkModel
 
     def tagger():
         model = sparknn.Sequential(
@@ -353,10 +353,12 @@ def test_token_id_arrays_train_an_embedding_lstm_as_one_process_fit(spark):
         "id long, features array<int>, label int",
     )
     single = tagger()
-    single.fit(ids, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
-    fitted = NeuralNetwork(
-        model=tagger(), batchSize=8, epochs=2, shuffle=False, numPartitions=2
-    ).fit(frame)
-    np.testing.assert_allclose(fitted.network.params, single.params, rtol=1e-9, atol=1e-12)
-    out = fitted.transform(frame).orderBy("id").toPandas()
+    history = single.fit(ids, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    model = tagger()
+    # the Keras habit: Sequential.fit takes the DataFrame and trains the model itself
+    spark_history = model.fit(frame, epochs=2, batch_size=8, shuffle=False, numPartitions=2)
+    np.testing.assert_allclose(model.params, single.params, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(spark_history.history["loss"], history.history["loss"], rtol=1e-9)
+    assert spark_history.epoch == [0, 1]
+    out = NeuralNetworkModel(model).transform(frame).orderBy("id").toPandas()
     np.testing.assert_allclose(probabilities(out), single.predict(ids), rtol=1e-9)

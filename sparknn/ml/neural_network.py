@@ -436,6 +436,24 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
         return self._copyValues(fitted)
 
 
+def fit_dataframe(model, frame, epochs, batch_size, shuffle, callbacks, **params):
+    """``model.fit(frame, ...)`` for a Spark DataFrame: trains ``model`` itself (weights and
+    optimizer state, as Keras's fit does) with :class:`NeuralNetwork`; returns a History."""
+    fitted = NeuralNetwork(
+        model=model, epochs=epochs, batchSize=batch_size, shuffle=shuffle,
+        callbacks=list(callbacks or []), **params,
+    ).fit(frame)  # fmt: skip
+    if not model.built:
+        model.build(fitted.network.built_input_shape)
+    model.params[...] = fitted.network.params
+    model.optimizer.set_state(fitted.network.optimizer.get_state())
+    history = History()
+    history.model = model
+    for epoch in range(len(fitted.history.get("loss", []))):
+        history.on_epoch_end(epoch, {key: values[epoch] for key, values in fitted.history.items()})
+    return history
+
+
 class NeuralNetworkModel(Model, _NeuralNetworkParams, MLReadable, MLWritable):
     """A trained network as a Transformer: ``transform`` adds ``predictionCol`` (a double for
     one output, else ``array<double>``; for a softmax classifier the argmax, with the class
