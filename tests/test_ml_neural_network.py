@@ -46,6 +46,10 @@ def array_frame(spark, x, y):
     return spark.createDataFrame(rows, "id long, features array<double>, label double")
 
 
+def probabilities(pandas_frame):
+    return np.stack([vector.toArray() for vector in pandas_frame["probability"]])
+
+
 def test_row_replica_sums_what_one_call_over_its_rows_computes():
     x, y = class_data()
     model = classifier()
@@ -66,26 +70,77 @@ def test_row_replica_sums_what_one_call_over_its_rows_computes():
     np.testing.assert_allclose(val_loss / 6, model.evaluate(x[wanted[:-1]], y[wanted[:-1]]))
 
 
-def test_same_weights_for_1_2_4_partitions_as_one_process_fit(spark):
-    from sparknn.ml import NeuralNetwork, NeuralNetworkModel
+SEED, VAL_FRACTION, EPOCHS = 5, 0.25, 2
+
+
+def reference_fit(x, y, is_val, epochs=EPOCHS, batch_size=BATCH, seed=SEED):
+    """One process, ``model.fit`` epoch by epoch over the rows in the order RowSchedule
+    documents: epoch e visits the training rows in ``default_rng([seed, e])``'s permutation."""
+    model = classifier()
+    train = np.flatnonzero(~is_val)
+    history = {}
+    for epoch in range(epochs):
+        order = train[np.random.default_rng([seed, epoch]).permutation(len(train))]
+        logs = model.fit(
+            x[order], y[order], batch_size=batch_size, shuffle=False, verbose=0,
+            validation_data=(x[is_val], y[is_val]),
+        ).history  # fmt: skip
+        for key, values in logs.items():
+            history.setdefault(key, []).extend(values)
+    return model, history
+
+
+@pytest.fixture(scope="module")
+def shuffled_runs(spark):
+    """One estimator (shuffled batches, a validation fraction) fitted on 1, 2 and 4 partitions."""
+    from sparknn.ml import NeuralNetwork
 
     x, y = class_data()
-    single = classifier()
-    history = single.fit(x, y, epochs=2, batch_size=BATCH, shuffle=False, verbose=0)
     frame = array_frame(spark, x, y)
-    untouched = classifier().params.copy()
-    estimator = NeuralNetwork(model=classifier(), batchSize=BATCH, epochs=2, shuffle=False)
-    for partitions in (1, 2, 4):
-        fitted = estimator.copy({estimator.numPartitions: partitions}).fit(frame)
-        assert isinstance(fitted, NeuralNetworkModel)
-        np.testing.assert_allclose(fitted.network.params, single.params, rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(fitted.history["loss"], history.history["loss"], rtol=1e-10)
-    np.testing.assert_array_equal(estimator.getModel().params, untouched)  # a copy was trained
+    estimator = NeuralNetwork(
+        model=classifier(), batchSize=BATCH, epochs=EPOCHS, validationFraction=VAL_FRACTION,
+        seed=SEED,
+    )  # fmt: skip
+    fits = {n: estimator.copy({estimator.numPartitions: n}).fit(frame) for n in (1, 2, 4)}
+    return estimator, frame, fits
 
-    # transform runs the trained network on the executors: probabilities and their argmax
-    out = fitted.transform(frame).orderBy("id").toPandas()
+
+@pytest.mark.parametrize("partitions", [1, 2, 4])
+def test_same_weights_and_history_for_1_2_4_partitions_as_one_process(shuffled_runs, partitions):
+    from sparknn.ml import NeuralNetworkModel
+    from sparknn.ml.neural_network import _validation_mask
+
+    _, _, fits = shuffled_runs
+    x, y = class_data()
+    held_out = _validation_mask(ROWS, VAL_FRACTION, SEED)
+    assert held_out.sum() == 10
+    single, history = reference_fit(x, y, held_out)
+    fitted = fits[partitions]
+    assert isinstance(fitted, NeuralNetworkModel)
+    np.testing.assert_allclose(fitted.network.params, single.params, rtol=1e-10, atol=1e-12)
+    assert sorted(fitted.history) == ["loss", "val_loss"]
+    for key in ("loss", "val_loss"):  # val_loss: evaluated on the executors each epoch
+        assert len(fitted.history[key]) == EPOCHS
+        np.testing.assert_allclose(fitted.history[key], history[key], rtol=1e-10)
+
+
+def test_the_users_model_is_left_untouched(shuffled_runs):
+    estimator, _, _ = shuffled_runs
+    np.testing.assert_array_equal(estimator.getModel().params, classifier().params)
+
+
+def test_transform_adds_probabilities_and_their_argmax(shuffled_runs):
+    _, frame, fits = shuffled_runs
+    x, _ = class_data()
+    fitted = fits[2]
+    from pyspark.ml.linalg import DenseVector, VectorUDT
+
+    transformed = fitted.transform(frame)
+    assert isinstance(transformed.schema["probability"].dataType, VectorUDT)  # as Spark's
+    out = transformed.orderBy("id").toPandas()
     expected = fitted.network.predict(x)
-    np.testing.assert_allclose(np.stack(out["probability"]), expected, rtol=1e-12)
+    assert all(isinstance(v, DenseVector) for v in out["probability"])
+    np.testing.assert_allclose(probabilities(out), expected, rtol=1e-12)
     np.testing.assert_array_equal(out["prediction"].to_numpy(), expected.argmax(axis=1))
     assert list(out.columns) == ["id", "features", "label", "prediction", "probability"]
 
@@ -110,34 +165,13 @@ def test_vector_features_regression_and_double_prediction(spark):
     single = regressor()
     single.fit(x, y, epochs=3, batch_size=BATCH, shuffle=False, verbose=0)
     fitted = NeuralNetwork(
-        model=regressor(), batchSize=BATCH, epochs=3, shuffle=False, numPartitions=3
+        model=regressor(), batchSize=BATCH, epochs=3, shuffle=False, numPartitions=2
     ).fit(frame)
     np.testing.assert_allclose(fitted.network.params, single.params, rtol=1e-9, atol=1e-12)
 
     out = fitted.transform(frame).orderBy("id").select("prediction").toPandas()
     assert out["prediction"].dtype == np.float64
     np.testing.assert_allclose(out["prediction"], fitted.network.predict(x)[:, 0], rtol=1e-12)
-
-
-def test_shuffled_batches_and_validation_do_not_depend_on_partitions(spark):
-    from sparknn.ml import NeuralNetwork
-    from sparknn.ml.neural_network import _validation_mask
-
-    x, y = class_data()
-    frame = array_frame(spark, x, y)
-    estimator = NeuralNetwork(
-        model=classifier(), batchSize=8, epochs=2, validationFraction=0.25, seed=5
-    )
-    one = estimator.copy({estimator.numPartitions: 1}).fit(frame)
-    three = estimator.copy({estimator.numPartitions: 3}).fit(frame)
-    np.testing.assert_allclose(one.network.params, three.network.params, rtol=1e-10, atol=1e-12)
-    assert len(one.history["val_loss"]) == 2
-    np.testing.assert_allclose(one.history["loss"], three.history["loss"], rtol=1e-10)
-    # the held-out rows are evaluated on the executors after each epoch; check the last
-    held_out = _validation_mask(ROWS, 0.25, 5)
-    assert held_out.sum() == 10
-    reference = three.network.evaluate(x[held_out], y[held_out])
-    np.testing.assert_allclose(three.history["val_loss"][-1], reference, rtol=1e-10)
 
 
 @pytest.mark.parametrize(
@@ -203,7 +237,7 @@ def test_pipeline_saves_and_loads_with_the_same_predictions(spark, tmp_path):
     np.testing.assert_array_equal(network_stage.network.params, fitted.stages[-1].network.params)
     before = fitted.transform(frame).orderBy("id").toPandas()
     after = loaded.transform(frame).orderBy("id").toPandas()
-    np.testing.assert_array_equal(np.stack(after["probability"]), np.stack(before["probability"]))
+    np.testing.assert_array_equal(probabilities(after), probabilities(before))
     np.testing.assert_array_equal(after["prediction"], before["prediction"])
 
     # the unfitted estimator keeps its model (as npz) and Params
@@ -236,16 +270,95 @@ def test_cross_validator_tunes_the_learning_rate(spark):
     assert estimator.getModel().optimizer.learning_rate == 0.1  # the user's model is untouched
 
 
-def test_a_run_resumes_from_its_checkpoint(spark, tmp_path):
-    from sparknn.ml import NeuralNetwork
-
-    x, y = class_data()
-    frame = array_frame(spark, x, y)
-    estimator = NeuralNetwork(model=classifier(), batchSize=BATCH, numPartitions=2, seed=4)
-    straight = estimator.copy({estimator.epochs: 2}).fit(frame)
-    checkpoints = {estimator.checkpointDir: str(tmp_path), estimator.checkpointEvery: 3}
-    estimator.copy({**checkpoints, estimator.epochs: 1}).fit(frame)  # 3 steps: one checkpoint
-    resumed = estimator.copy({**checkpoints, estimator.epochs: 2}).fit(frame)
+def test_a_run_resumes_from_its_checkpoint(shuffled_runs, tmp_path):
+    estimator, frame, fits = shuffled_runs
+    straight = fits[2]
+    two = estimator.copy({estimator.numPartitions: 2})
+    checkpoints = {estimator.checkpointDir: str(tmp_path), estimator.checkpointEvery: 2}
+    two.copy({**checkpoints, estimator.epochs: 1}).fit(frame)  # 2 steps: one checkpoint
+    resumed = two.copy(checkpoints).fit(frame)
     assert len(resumed.history["loss"]) == 1  # it trained only the second epoch
     np.testing.assert_allclose(resumed.network.params, straight.network.params, rtol=1e-12)
-    np.testing.assert_allclose(resumed.history["loss"], straight.history["loss"][1:], rtol=1e-12)
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(resumed.history[key], straight.history[key][1:], rtol=1e-12)
+
+
+def test_early_stopping_stops_at_the_epoch_one_process_fit_stops(spark):
+    from sparknn.ml import NeuralNetwork
+    from sparknn.nn.callbacks import EarlyStopping
+
+    x, y = class_data()
+    held_out = np.arange(ROWS) % 4 == 1
+    frame = spark.createDataFrame(
+        [(xi.tolist(), float(yi), bool(v)) for xi, yi, v in zip(x, y, held_out, strict=True)],
+        "features array<double>, label double, held_out boolean",
+    )
+    # the validation loss improves by less than min_delta after a few epochs
+    single = classifier()
+    single.optimizer.learning_rate = 1.0
+    stopper = EarlyStopping(min_delta=0.04)
+    history = single.fit(
+        x[~held_out], y[~held_out], epochs=8, batch_size=BATCH, shuffle=False, verbose=0,
+        validation_data=(x[held_out], y[held_out]), callbacks=[stopper],
+    ).history  # fmt: skip
+    assert 2 <= len(history["loss"]) < 8  # it did stop early
+
+    spark_stopper = EarlyStopping(min_delta=0.04)
+    fitted = NeuralNetwork(
+        model=classifier(), batchSize=BATCH, epochs=8, shuffle=False, numPartitions=2,
+        learningRate=1.0, validationCol="held_out", callbacks=[spark_stopper],
+    ).fit(frame)  # fmt: skip
+    assert spark_stopper.stopped_epoch == stopper.stopped_epoch
+    assert spark_stopper.model is fitted.network
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(fitted.history[key], history[key], rtol=1e-10)
+    np.testing.assert_allclose(fitted.network.params, single.params, rtol=1e-10, atol=1e-12)
+
+
+def test_an_executor_killed_mid_training_gives_the_same_weights(shuffled_runs, monkeypatch):
+    from sparknn.distributed import SparkGradients
+    from sparknn.ml import neural_network
+
+    estimator, frame, fits = shuffled_runs
+    sources = []
+
+    def killing_task_0_at_step_1(*args, **kwargs):  # the distributed tests' fault hook
+        sources.append(SparkGradients(*args, fail_at_step=1, log=lambda line: None, **kwargs))
+        return sources[-1]
+
+    monkeypatch.setattr(neural_network, "SparkGradients", killing_task_0_at_step_1)
+    killed = estimator.copy({estimator.numPartitions: 2}).fit(frame)
+    assert sources[0].failures == 1  # a Python worker did die, and Spark relaunched the stage
+    np.testing.assert_array_equal(killed.network.params, fits[2].network.params)
+    assert killed.history == fits[2].history
+
+
+def test_model_fit_on_token_id_arrays_trains_an_embedding_lstm_as_one_process_fit(spark):
+    from sparknn.ml import NeuralNetworkModel
+
+    def tagger():
+        model = sparknn.Sequential(
+            [layers.Embedding(7, 4, input_length=5), layers.LSTM(6),
+             layers.Dense(3, activation="softmax")],
+            seed=3, dtype="float64",
+        )  # fmt: skip
+        model.compile("sparse_categorical_crossentropy", optimizers.Adam(learning_rate=0.05))
+        return model
+
+    rng = np.random.default_rng(4)
+    ids = rng.integers(0, 7, size=(24, 5))
+    y = ids[:, 0] % 3  # the class is a function of the first token
+    frame = spark.createDataFrame(
+        [(i, row.tolist(), int(t)) for i, (row, t) in enumerate(zip(ids, y, strict=True))],
+        "id long, features array<int>, label int",
+    )
+    single = tagger()
+    history = single.fit(ids, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    model = tagger()
+    # the Keras habit: Sequential.fit takes the DataFrame and trains the model itself
+    spark_history = model.fit(frame, epochs=2, batch_size=8, shuffle=False, numPartitions=2)
+    np.testing.assert_allclose(model.params, single.params, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(spark_history.history["loss"], history.history["loss"], rtol=1e-9)
+    assert spark_history.epoch == [0, 1]
+    out = NeuralNetworkModel(model).transform(frame).orderBy("id").toPandas()
+    np.testing.assert_allclose(probabilities(out), single.predict(ids), rtol=1e-9)

@@ -11,6 +11,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from sparknn.nn.model import Sequential
+
 
 @runtime_checkable
 class Replica(Protocol):
@@ -82,8 +84,6 @@ class RowReplica:
         """A picklable ``shards -> replica`` for :class:`~sparknn.distributed.SparkGradients`."""
 
         def make(shards):
-            from sparknn.nn.model import Sequential
-
             return cls(Sequential.from_config(model_config, backend=backend), shards)
 
         return make

@@ -9,6 +9,8 @@ is a :class:`~sparknn.errors.SparknnError` naming the column, the row and both s
 import math
 
 import numpy as np
+from pyspark.ml.linalg import VectorUDT
+from pyspark.sql.types import ArrayType, BooleanType, NumericType
 
 from sparknn.errors import SparknnError
 
@@ -17,9 +19,6 @@ FEATURES, LABELS = "features", "labels"
 
 def check_column(schema, name: str, role: str) -> None:
     """Refuse, before any job runs, a column that is missing or of a type sparknn cannot read."""
-    from pyspark.ml.linalg import VectorUDT
-    from pyspark.sql.types import ArrayType, NumericType
-
     if name not in schema.names:
         raise SparknnError(
             f"{role} column {name!r} is not in the DataFrame (columns: {', '.join(schema.names)})"
@@ -36,6 +35,20 @@ def check_column(schema, name: str, role: str) -> None:
         allowed = "array<float|double|int> or Vector" + ("" if role == FEATURES else ", a number")
         raise SparknnError(
             f"{role} column {name!r} has type {kind.simpleString()}; expected {allowed}"
+        )
+
+
+def check_validation_column(schema, name: str) -> None:
+    """Refuse a ``validationCol`` that is missing or not boolean."""
+    if name not in schema.names:
+        raise SparknnError(
+            f"validation column {name!r} is not in the DataFrame (columns: "
+            f"{', '.join(schema.names)})"
+        )
+    kind = schema[name].dataType
+    if not isinstance(kind, BooleanType):
+        raise SparknnError(
+            f"validation column {name!r} has type {kind.simpleString()}; expected boolean"
         )
 
 

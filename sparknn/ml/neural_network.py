@@ -22,10 +22,14 @@ import json
 import math
 import os
 import uuid
+from collections.abc import Iterator
 
 import numpy as np
+import pandas as pd
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
+from pyspark.ml.functions import array_to_vector, vector_to_array
+from pyspark.ml.linalg import VectorUDT
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import (
     HasFeaturesCol,
@@ -42,9 +46,30 @@ from pyspark.ml.util import (
     MLWritable,
     MLWriter,
 )
+from pyspark.sql import functions as F
+from pyspark.sql.functions import pandas_udf
+from pyspark.sql.types import ArrayType, DoubleType, StructField, StructType
 
+from sparknn.backend import get_backend
+from sparknn.distributed import RowReplica, RowShard, SparkGradients
+from sparknn.distributed.checkpoint import checkpoints
+from sparknn.distributed.sources import executor_slots, first_error_line
+from sparknn.distributed.trainer import fit, resume
 from sparknn.errors import SparknnError
-from sparknn.ml.data import FEATURES, LABELS, RowSchedule, check_column, row_value, stack_column
+from sparknn.ml.data import (
+    FEATURES,
+    LABELS,
+    RowSchedule,
+    check_column,
+    check_validation_column,
+    row_value,
+    stack_column,
+)
+from sparknn.nn.callbacks import Callback, History
+from sparknn.nn.layers import Embedding
+from sparknn.nn.losses import SparseCategoricalCrossentropy
+from sparknn.nn.model import Sequential
+from sparknn.nn.serialization import FORMAT
 
 # One Python worker keeps the networks of the last few transforms it served, so a network is
 # deserialised once per worker, not once per batch or task.
@@ -52,9 +77,22 @@ _NETWORK_CACHE_SIZE = 4
 _networks_on_executor: dict[str, object] = {}
 
 
-def _to_compiled_sequential(value):
-    from sparknn.nn.model import Sequential
+class _StopTraining(Exception):
+    """A callback set ``model.stop_training``: leaves the driver loop after the epoch."""
 
+
+def _to_callbacks(value):
+    value = list(value)
+    for hook in value:
+        if not isinstance(hook, Callback):
+            raise TypeError(
+                "callbacks must be sparknn.nn.callbacks.Callback objects, "
+                f"got {type(hook).__name__}"
+            )
+    return value
+
+
+def _to_compiled_sequential(value):
     if not isinstance(value, Sequential):
         raise TypeError(f"model must be a sparknn.Sequential, got {type(value).__name__}")
     if value.loss is None or value.optimizer is None:
@@ -91,6 +129,12 @@ class _NeuralNetworkParams(
         Params._dummy(), "validationFraction",
         "fraction of rows held out to report val_loss each epoch, in [0, 1)",
         typeConverter=TypeConverters.toFloat,
+    )  # fmt: skip
+    validationCol = Param(
+        Params._dummy(), "validationCol",
+        "boolean column: true marks a row held out to report val_loss each epoch (instead of "
+        "validationFraction)",
+        typeConverter=TypeConverters.toString,
     )  # fmt: skip
     learningRate = Param(
         Params._dummy(), "learningRate",
@@ -138,6 +182,9 @@ class _NeuralNetworkParams(
     def getValidationFraction(self) -> float:
         return self.getOrDefault(self.validationFraction)
 
+    def getValidationCol(self):
+        return self.getOrDefault(self.validationCol) if self.isDefined(self.validationCol) else None
+
     def getLearningRate(self):
         return self.getOrDefault(self.learningRate) if self.isDefined(self.learningRate) else None
 
@@ -154,12 +201,22 @@ class _NeuralNetworkParams(
 class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
     """Trains a copy of ``model`` (a compiled ``sparknn.Sequential``; it is left untouched) on
     a DataFrame's ``featuresCol`` and ``labelCol``; ``fit`` returns a
-    :class:`NeuralNetworkModel`. Saves and loads like any Spark ML stage (``model`` as npz).
+    :class:`NeuralNetworkModel`. Saves and loads like any Spark ML stage (``model`` as npz;
+    ``callbacks`` are not saved).
+
+    ``callbacks`` (sparknn.nn.callbacks, e.g. ``EarlyStopping``) are called as ``model.fit``
+    calls them, with the trained copy as their ``model``: ``on_epoch_end`` gets ``loss`` (and
+    ``val_loss`` when validating) and may set ``model.stop_training``.
     """
 
     model = Param(
         Params._dummy(), "model", "the compiled sparknn.Sequential to train (a copy is trained)",
         typeConverter=_to_compiled_sequential,
+    )  # fmt: skip
+    callbacks = Param(
+        Params._dummy(), "callbacks",
+        "a list of sparknn.nn.callbacks.Callback called during training (not saved)",
+        typeConverter=_to_callbacks,
     )  # fmt: skip
 
     # Defaults live in _NeuralNetworkParams: keyword_only passes only the arguments given.
@@ -167,8 +224,8 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
     def __init__(
         self, *, model=None, featuresCol=None, labelCol=None, predictionCol=None,
         probabilityCol=None, batchSize=None, epochs=None, numPartitions=None, seed=None,
-        shuffle=None, validationFraction=None, learningRate=None, backend=None,
-        checkpointDir=None, checkpointEvery=None,
+        shuffle=None, validationFraction=None, validationCol=None, learningRate=None,
+        backend=None, checkpointDir=None, checkpointEvery=None, callbacks=None,
     ):  # fmt: skip
         super().__init__()
         self.setParams(**self._input_kwargs)
@@ -177,8 +234,8 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
     def setParams(
         self, *, model=None, featuresCol=None, labelCol=None, predictionCol=None,
         probabilityCol=None, batchSize=None, epochs=None, numPartitions=None, seed=None,
-        shuffle=None, validationFraction=None, learningRate=None, backend=None,
-        checkpointDir=None, checkpointEvery=None,
+        shuffle=None, validationFraction=None, validationCol=None, learningRate=None,
+        backend=None, checkpointDir=None, checkpointEvery=None, callbacks=None,
     ):  # fmt: skip
         return self._set(**self._input_kwargs)
 
@@ -187,7 +244,7 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
 
     def write(self):
         network = self.getModel() if self.isSet(self.model) else None
-        return _StageWriter(self, network, skip=("model",))
+        return _StageWriter(self, network, skip=("model", "callbacks"))
 
     @classmethod
     def read(cls):
@@ -195,6 +252,12 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
 
     def setModel(self, value):
         return self._set(model=value)
+
+    def getCallbacks(self) -> list:
+        return self.getOrDefault(self.callbacks) if self.isDefined(self.callbacks) else []
+
+    def setCallbacks(self, value):
+        return self._set(callbacks=value)
 
     def setFeaturesCol(self, value):
         return self._set(featuresCol=value)
@@ -226,6 +289,9 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
     def setValidationFraction(self, value):
         return self._set(validationFraction=value)
 
+    def setValidationCol(self, value):
+        return self._set(validationCol=value)
+
     def setLearningRate(self, value):
         return self._set(learningRate=value)
 
@@ -251,29 +317,29 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
             raise SparknnError(
                 f"validationFraction must be in [0, 1), got {self.getValidationFraction()}"
             )
+        if self.getValidationCol() is not None and self.getValidationFraction():
+            raise SparknnError("set validationFraction or validationCol, not both")
         if self.getCheckpointEvery() < 0:
             raise SparknnError(f"checkpointEvery must be >= 0, got {self.getCheckpointEvery()}")
         if self.getCheckpointEvery() and self.getCheckpointDir() is None:
             raise SparknnError("checkpointEvery is set but checkpointDir is not")
-        from sparknn.backend import get_backend
-
         try:
             get_backend(self.getBackend())
         except ImportError as error:
             raise SparknnError(f"backend {self.getBackend()!r} is not available: {error}") from None
 
     def _fit(self, dataset):
-        from sparknn.distributed import RowReplica, SparkGradients
-        from sparknn.distributed.sources import executor_slots
-        from sparknn.distributed.trainer import fit, resume
-        from sparknn.nn.callbacks import History
-
         self._check_params()
         features, labels = self.getFeaturesCol(), self.getLabelCol()
         check_column(dataset.schema, features, FEATURES)
         check_column(dataset.schema, labels, LABELS)
+        validation = self.getValidationCol()
+        if validation is not None:
+            check_validation_column(dataset.schema, validation)
         network = _trainable_copy(self.getModel(), self.getBackend(), self.getLearningRate())
-        feature_shape, label_shape = _first_row_shapes(dataset, features, labels)
+        rdd = dataset.select(features, labels, *([validation] if validation else [])).rdd
+        sizes, first, val_rows = _partition_sizes_and_first_row(rdd, validation)
+        feature_shape, label_shape = _row_shapes(first, features, labels)
         if not network.built:
             network.build(feature_shape)
         expected = tuple(network.built_input_shape)
@@ -287,11 +353,15 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
         spark = dataset.sparkSession
         wanted = self.getNumPartitions() or spark.sparkContext.defaultParallelism
         data = _ResidentRows(
-            dataset, features, labels, wanted, executor_slots(spark, wanted),
+            rdd, sizes, features, labels, wanted, executor_slots(spark, wanted),
             expected, label_shape, *_example_dtypes(network),
         )  # fmt: skip
         try:
-            is_val = _validation_mask(data.n_rows, self.getValidationFraction(), self.getSeed())
+            if validation is None:
+                is_val = _validation_mask(data.n_rows, self.getValidationFraction(), self.getSeed())
+            else:
+                is_val = np.zeros(data.n_rows, dtype=bool)
+                is_val[val_rows] = True
             rows = np.arange(data.n_rows, dtype=np.int64)
             val_rows = rows[is_val]
             schedule = RowSchedule(
@@ -302,6 +372,7 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
                 "model": network.get_config(), "n_rows": data.n_rows,
                 "batchSize": self.getBatchSize(), "seed": self.getSeed(),
                 "shuffle": self.getShuffle(), "validationFraction": self.getValidationFraction(),
+                "validationRows": int(is_val.sum()),
             }  # fmt: skip
             checkpoint_dir = self.getCheckpointDir()
             start_step = 0
@@ -312,7 +383,11 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
                 network.params.size, network.dtype,
             )  # fmt: skip
             history = History()
-            history.model = network
+            hooks = [history, *self.getCallbacks()]
+            for hook in hooks:
+                hook.model = network
+                hook.on_train_begin()
+            network.stop_training = False
             epoch_totals = [0.0, 0]  # loss sum and examples of the epoch so far
 
             def on_step(stats):
@@ -323,33 +398,67 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
                     )
                 epoch_totals[0] += stats.loss * stats.examples
                 epoch_totals[1] += stats.examples
+                for hook in hooks:
+                    hook.on_batch_end((stats.step - 1) % schedule.steps_per_epoch,
+                                      {"loss": stats.loss})  # fmt: skip
                 if stats.step % schedule.steps_per_epoch and stats.step != total:
                     return
                 logs = {"loss": epoch_totals[0] / epoch_totals[1]}
                 if len(val_rows):
                     loss, n = source.evaluate(val_rows, network.params, version=stats.step)
                     logs["val_loss"] = loss / n
-                history.on_epoch_end(stats.epoch, logs)
+                for hook in hooks:
+                    hook.on_epoch_end(stats.epoch, logs)
                 epoch_totals[:] = [0.0, 0]
+                if network.stop_training:
+                    raise _StopTraining
+                if stats.step != total:
+                    for hook in hooks:
+                        hook.on_epoch_begin(stats.epoch + 1)
 
+            for hook in hooks:
+                hook.on_epoch_begin(schedule.epoch_of(start_step))
             try:
                 fit(
                     network, source, schedule, total, start_step=start_step, on_step=on_step,
                     checkpoint_dir=checkpoint_dir, checkpoint_every=self.getCheckpointEvery(),
                     checkpoint_meta=signature,
                 )  # fmt: skip
+            except _StopTraining:
+                pass
             finally:
                 source.close()
+            for hook in hooks:
+                hook.on_train_end()
         finally:
             data.unpersist()
         fitted = NeuralNetworkModel(network, history.history)
         return self._copyValues(fitted)
 
 
+def fit_dataframe(model, frame, epochs, batch_size, shuffle, callbacks, **params):
+    """``model.fit(frame, ...)`` for a Spark DataFrame: trains ``model`` itself (weights and
+    optimizer state, as Keras's fit does) with :class:`NeuralNetwork`; returns a History."""
+    fitted = NeuralNetwork(
+        model=model, epochs=epochs, batchSize=batch_size, shuffle=shuffle,
+        callbacks=list(callbacks or []), **params,
+    ).fit(frame)  # fmt: skip
+    if not model.built:
+        model.build(fitted.network.built_input_shape)
+    model.params[...] = fitted.network.params
+    model.optimizer.set_state(fitted.network.optimizer.get_state())
+    history = History()
+    history.model = model
+    for epoch in range(len(fitted.history.get("loss", []))):
+        history.on_epoch_end(epoch, {key: values[epoch] for key, values in fitted.history.items()})
+    return history
+
+
 class NeuralNetworkModel(Model, _NeuralNetworkParams, MLReadable, MLWritable):
     """A trained network as a Transformer: ``transform`` adds ``predictionCol`` (a double for
     one output, else ``array<double>``; for a softmax classifier the argmax, with the class
-    probabilities in ``probabilityCol``). Prediction runs on the executors, in Arrow batches.
+    probabilities in ``probabilityCol``, a ``pyspark.ml.linalg`` DenseVector as Spark's classifiers
+    give it). Prediction runs on the executors, in Arrow batches.
 
     ``network`` is the trained ``sparknn.Sequential``; ``history`` maps ``loss`` (and
     ``val_loss`` when validating) to one value per epoch trained. ``write().save(path)`` and
@@ -386,10 +495,6 @@ class NeuralNetworkModel(Model, _NeuralNetworkParams, MLReadable, MLWritable):
         return copied
 
     def _transform(self, dataset):
-        from pyspark.ml.functions import vector_to_array
-        from pyspark.ml.linalg import VectorUDT
-        from pyspark.sql import functions as F
-
         if self.network is None:
             raise SparknnError("this NeuralNetworkModel holds no network")
         features = self.getFeaturesCol()
@@ -410,7 +515,7 @@ class NeuralNetworkModel(Model, _NeuralNetworkParams, MLReadable, MLWritable):
         return (
             dataset.withColumn(scratch, predict.asNondeterministic()(column))
             .withColumn(self.getPredictionCol(), F.col(scratch)["prediction"])
-            .withColumn(self.getProbabilityCol(), F.col(scratch)["probability"])
+            .withColumn(self.getProbabilityCol(), array_to_vector(F.col(scratch)["probability"]))
             .drop(scratch)
         )
 
@@ -474,8 +579,6 @@ class _StageReader(MLReader):
 
 def _trainable_copy(model, backend: str, learning_rate):
     """A copy of ``model`` (config, weights, optimizer state) that training may change."""
-    from sparknn.nn.model import Sequential
-
     network = Sequential.from_config(model.get_config(), backend=backend)
     if model.built:
         network.build(model.built_input_shape)
@@ -488,9 +591,6 @@ def _trainable_copy(model, backend: str, learning_rate):
 
 def _example_dtypes(network):
     """``(feature dtype, label dtype)`` the network trains on."""
-    from sparknn.nn.layers import Embedding
-    from sparknn.nn.losses import SparseCategoricalCrossentropy
-
     ids_in = isinstance(network.layers[0], Embedding)
     ids_out = isinstance(network.loss, SparseCategoricalCrossentropy)
     return (
@@ -499,8 +599,42 @@ def _example_dtypes(network):
     )
 
 
-def _first_row_shapes(dataset, features: str, labels: str):
-    first = dataset.select(features, labels).first()
+def _partition_sizes_and_first_row(rdd, validation=None):
+    """In one job: the row count of each partition, the first row, and the numbers of the rows
+    whose ``validation`` column (the third of each row) is true."""
+
+    def size_head_held_out(index, rows):
+        head, size, held_out = None, 0, []
+        for size, row in enumerate(rows, 1):
+            head = row if head is None else head
+            if validation is not None:
+                if row[2] is None:
+                    raise SparknnError(
+                        f"validation column {validation!r} is null in row {size - 1} of "
+                        f"partition {index}"
+                    )
+                if row[2]:
+                    held_out.append(size - 1)
+        yield size, head, held_out
+
+    try:
+        counted = rdd.mapPartitionsWithIndex(size_head_held_out).collect()
+    except Exception as error:
+        raise SparknnError(_task_error(error, "reading the rows failed")) from None
+    heads = [head for size, head, _ in counted if size]
+    starts = np.cumsum([0] + [size for size, _, _ in counted])
+    val_rows = [
+        start + position
+        for start, (_, _, held) in zip(starts[:-1], counted, strict=True)
+        for position in held
+    ]
+    return (
+        [size for size, _, _ in counted], (heads[0] if heads else None),
+        np.asarray(val_rows, dtype=np.int64),
+    )  # fmt: skip
+
+
+def _row_shapes(first, features: str, labels: str):
     if first is None:
         raise SparknnError("cannot fit on an empty DataFrame")
     for name, role, value in ((features, FEATURES, first[0]), (labels, LABELS, first[1])):
@@ -519,25 +653,20 @@ def _validation_mask(n_rows: int, fraction: float, seed: int) -> np.ndarray:
 
 
 def _has_checkpoint(directory) -> bool:
-    from sparknn.distributed.checkpoint import checkpoints
-
     return bool(checkpoints(directory))
 
 
 class _ResidentRows:
-    """The DataFrame's rows numbered 0..n-1 in order (as ``zipWithIndex``), split into
-    ``partitions`` contiguous shards of numpy arrays, grouped in order into ``tasks`` Spark
-    partitions and persisted: converted once, before training, by one job.
+    """The rows of ``rdd`` (``sizes``: its partitions' row counts) numbered 0..n-1 in order
+    (as ``zipWithIndex``), split into ``partitions`` contiguous shards of numpy arrays, grouped
+    in order into ``tasks`` Spark partitions and persisted: converted once, before training,
+    by one job.
     """
 
     def __init__(
-        self, dataset, features, labels, partitions, tasks, feature_shape, label_shape,
+        self, rdd, sizes, features, labels, partitions, tasks, feature_shape, label_shape,
         feature_dtype, label_dtype,
     ):  # fmt: skip
-        from sparknn.distributed import RowShard
-
-        rdd = dataset.select(features, labels).rdd
-        sizes = rdd.mapPartitions(lambda rows: [sum(1 for _ in rows)]).collect()
         starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64).tolist()
         self.n_rows = starts[-1]
         partitions = max(1, min(partitions, self.n_rows))
@@ -582,8 +711,6 @@ class _ResidentRows:
 
 
 def _task_error(error, context: str) -> str:
-    from sparknn.distributed.sources import first_error_line
-
     line = first_error_line(error)
     marker = "SparknnError: "
     return line.split(marker, 1)[1] if marker in line else f"{context}: {line}"
@@ -595,8 +722,6 @@ def _task_error(error, context: str) -> str:
 def network_to_bytes(network) -> bytes:
     """The network as the bytes of a ``sparknn.load``-able ``.npz`` (config, weights, optimizer
     state; no pickle)."""
-    from sparknn.nn.serialization import FORMAT
-
     arrays = {
         "config": np.array(json.dumps({"format": FORMAT, "model": network.get_config()})),
         "params": network.params,
@@ -610,8 +735,6 @@ def network_to_bytes(network) -> bytes:
 
 def network_from_bytes(blob: bytes, backend=None):
     """Inverse of :func:`network_to_bytes` (``allow_pickle=False``)."""
-    from sparknn.nn.model import Sequential
-
     with np.load(io.BytesIO(blob), allow_pickle=False) as data:
         config = json.loads(str(data["config"]))
         network = Sequential.from_config(config["model"], backend=backend)
@@ -642,11 +765,6 @@ def _output_kind(network) -> str:
 
 def _predict_udf(key, broadcast, backend, kind, column, input_shape, dtype):
     """An iterator pandas UDF (Arrow batches) mapping the features to the network's output."""
-    from collections.abc import Iterator
-
-    import pandas as pd
-    from pyspark.sql.functions import pandas_udf
-    from pyspark.sql.types import ArrayType, DoubleType, StructField, StructType
 
     def outputs(batches):
         network = _network_on_executor(key, broadcast, backend)

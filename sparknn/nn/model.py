@@ -29,6 +29,15 @@ _METRIC_ALIASES = {"acc": "accuracy", "accuracy": "accuracy"}
 _INIT_STREAM, _SHUFFLE_STREAM, _DROPOUT_STREAM = 0, 1, 2
 
 
+def _is_spark_dataframe(x) -> bool:
+    """A pyspark DataFrame, recognised without importing pyspark."""
+    return any(
+        f"{cls.__module__}.{cls.__name__}"
+        in ("pyspark.sql.dataframe.DataFrame", "pyspark.sql.classic.dataframe.DataFrame")
+        for cls in type(x).__mro__
+    )
+
+
 class Sequential:
     """A linear stack of layers.
 
@@ -297,7 +306,7 @@ class Sequential:
     def fit(
         self,
         x,
-        y,
+        y=None,
         epochs=1,
         batch_size=32,
         validation_data=None,
@@ -305,6 +314,7 @@ class Sequential:
         callbacks=None,
         verbose=1,
         stop_on_nan=True,
+        **dataframe_params,
     ):
         """Train; returns a :class:`~sparknn.nn.callbacks.History`.
 
@@ -312,7 +322,32 @@ class Sequential:
         diverged (:mod:`sparknn.divergence`: NaN/inf, or exploded) raises
         :class:`SparknnError` before the update, unless ``stop_on_nan=False``. Logged
         ``loss`` is the mean per-example loss whatever the reduction.
+
+        ``x`` may be a Spark DataFrame (``y`` then None): the distributed trainer of
+        :class:`sparknn.ml.NeuralNetwork` trains this model on its ``featuresCol`` and
+        ``labelCol`` (default "features", "label"); further keyword arguments are that
+        Estimator's Params (``numPartitions``, ``seed``, ``validationCol``, ...).
         """
+        if _is_spark_dataframe(x):
+            if y is not None or validation_data is not None:
+                raise SparknnError(
+                    "fit(DataFrame): pass y as labelCol= and validation as validationCol= or "
+                    "validationFraction=, not y / validation_data"
+                )
+            # sparknn.ml needs pyspark, which sparknn.nn must not import for numpy-only users.
+            from sparknn.ml.neural_network import fit_dataframe
+
+            return fit_dataframe(
+                self, x, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
+                callbacks=callbacks, **dataframe_params,
+            )  # fmt: skip
+        if dataframe_params:
+            raise SparknnError(
+                f"fit got unexpected keyword arguments {sorted(dataframe_params)} "
+                "(they are for a Spark DataFrame x)"
+            )
+        if y is None:
+            raise SparknnError("fit needs y (the targets) for array inputs")
         self._require_compiled()
         x = self._prepare_input(x)
         y = np.asarray(y)

@@ -1,0 +1,258 @@
+"""The same MLP trained on the same DataFrame by Spark's own network, sparknn.ml and DDP.
+
+One synthetic, learnable data set (``--rows`` x 100 features, 10 classes: the argmax of a
+fixed random linear map of the features plus noise), a fixed 80/20 train/test split, and the
+same architecture (100-256-10, sigmoid hidden, softmax):
+
+* ``mllib``: ``pyspark.ml.classification.MultilayerPerceptronClassifier`` (L-BFGS),
+  ``--mllib-iter`` iterations; its test accuracy is the target;
+* ``sparknn``: ``sparknn.ml.NeuralNetwork`` on 2 partitions (Adam), epoch by epoch until it
+  reaches MLlib's test accuracy (at most ``--epochs``): wall time to the target;
+* ``torch``: ``TorchDistributor(num_processes=2, local_mode=True)`` DDP on the same MLP for
+  ``--epochs`` epochs, when torch is importable: examples/s and test accuracy (sparknn's
+  examples/s and accuracy after the same epochs are printed beside it);
+* ``transform``: rows/s of ``NeuralNetworkModel.transform`` against
+  ``pyspark.ml.functions.predict_batch_udf`` running the same numpy network.
+
+Systems alternate within each of ``--runs`` runs; the table gives medians.
+
+Run: ``PYTHONPATH=. python bench/ml_network.py --rows 1000000 --runs 3``
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import sparknn
+from sparknn import layers, optimizers
+from sparknn.ml import NeuralNetwork
+from sparknn.ml.neural_network import network_from_bytes, network_to_bytes
+from sparknn.nn.callbacks import Callback
+from sparknn.session import session
+
+FEATURES, CLASSES, HIDDEN = 100, 10, 256
+
+
+def make_frames(spark, rows, partitions, seed=0):
+    """Train and test DataFrames (``features`` a dense Vector, ``label`` a double)."""
+    from pyspark.ml.linalg import Vectors
+
+    rng = np.random.default_rng(seed)
+    mixing = rng.normal(size=(FEATURES, CLASSES))
+
+    def rows_of(part):
+        local = np.random.default_rng([seed, part])
+        n = rows // partitions + (part < rows % partitions)
+        x = local.normal(size=(n, FEATURES))
+        y = np.argmax(x @ mixing + 0.5 * local.normal(size=(n, CLASSES)), axis=1)
+        is_test = local.random(n) < 0.2
+        for xi, yi, ti in zip(x, y, is_test, strict=True):
+            yield Vectors.dense(xi), float(yi), bool(ti)
+
+    frame = (
+        spark.sparkContext.parallelize(range(partitions), partitions)
+        .flatMap(rows_of)
+        .toDF(["features", "label", "is_test"])
+        .cache()
+    )
+    frame.count()
+    train = frame.filter(~frame.is_test).drop("is_test").cache()
+    test = frame.filter(frame.is_test).drop("is_test").cache()
+    return train, test, train.count(), test.count()
+
+
+def mlp(seed=0):
+    model = sparknn.Sequential(
+        [layers.Dense(HIDDEN, activation="sigmoid", input_dim=FEATURES),
+         layers.Dense(CLASSES, activation="softmax")],
+        seed=seed,
+    )  # fmt: skip
+    model.compile("sparse_categorical_crossentropy", optimizers.Adam(1e-3), metrics=["accuracy"])
+    return model
+
+
+def accuracy(transformed) -> float:
+    from pyspark.sql import functions as F
+
+    return transformed.select(
+        F.avg((F.col("prediction") == F.col("label")).cast("double"))
+    ).first()[0]
+
+
+def run_mllib(train, test, iterations):
+    from pyspark.ml.classification import MultilayerPerceptronClassifier
+
+    start = time.perf_counter()
+    model = MultilayerPerceptronClassifier(
+        layers=[FEATURES, HIDDEN, CLASSES], maxIter=iterations, seed=0
+    ).fit(train)
+    seconds = time.perf_counter() - start
+    return seconds, accuracy(model.transform(test))
+
+
+class Snapshots(Callback):
+    """Each epoch's end time and weights (the trained copy is this callback's ``model``)."""
+
+    def __init__(self):
+        self.taken = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.taken.append((time.perf_counter(), self.model.params.copy()))
+
+
+def run_sparknn(train, test_arrays, target, epochs, batch_size):
+    """One fit of ``epochs`` epochs, each epoch's weights scored afterwards on the test rows.
+
+    Returns (seconds to the first epoch reaching ``target``, or to the end; accuracy and epochs
+    then; accuracy after all epochs; seconds of the whole fit; the fitted model)."""
+    snapshots = Snapshots()
+    start = time.perf_counter()
+    fitted = NeuralNetwork(
+        model=mlp(), batchSize=batch_size, epochs=epochs, numPartitions=2, callbacks=[snapshots]
+    ).fit(train)
+    total = time.perf_counter() - start
+    x_test, y_test = test_arrays
+    scorer = mlp()
+    scores = []
+    for moment, params in snapshots.taken:
+        scorer.params[...] = params
+        scores.append((moment, float(np.mean(scorer.predict(x_test).argmax(axis=1) == y_test))))
+    reached = next((i for i, (_, acc) in enumerate(scores) if acc >= target), len(scores) - 1)
+    moment, acc = scores[reached]
+    return moment - start, acc, reached + 1, scores[-1][1], total, fitted
+
+
+def run_torch(train_rows, test_rows, epochs, batch_size):
+    """DDP on 2 local processes: (examples/s, test accuracy), or None without torch."""
+    try:
+        import torch  # noqa: F401
+        from pyspark.ml.torch.distributor import TorchDistributor
+    except ImportError:
+        return None
+    x_train, y_train = train_rows
+    x_test, y_test = test_rows
+
+    def train_ddp(x_train, y_train, x_test, y_test, epochs, batch_size):
+        import time
+
+        import torch
+        import torch.distributed as dist
+        from torch import nn
+
+        dist.init_process_group("gloo")
+        rank, world = dist.get_rank(), dist.get_world_size()
+        torch.manual_seed(0)
+        model = nn.parallel.DistributedDataParallel(
+            nn.Sequential(nn.Linear(100, 256), nn.Sigmoid(), nn.Linear(256, 10))
+        )
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        x, y = torch.tensor(x_train[rank::world]), torch.tensor(y_train[rank::world])
+        local_batch = batch_size // world
+        start = time.perf_counter()
+        for _ in range(epochs):
+            for i in range(0, len(x), local_batch):
+                optimizer.zero_grad()
+                loss = nn.functional.cross_entropy(
+                    model(x[i : i + local_batch]), y[i : i + local_batch]
+                )
+                loss.backward()
+                optimizer.step()
+        seconds = time.perf_counter() - start
+        with torch.no_grad():
+            hits = (model(torch.tensor(x_test)).argmax(1) == torch.tensor(y_test)).float().mean()
+        dist.destroy_process_group()
+        return seconds, float(hits)
+
+    seconds, acc = TorchDistributor(num_processes=2, local_mode=True, use_gpu=False).run(
+        train_ddp, x_train, y_train, x_test, y_test, epochs, batch_size
+    )
+    return epochs * len(x_train) / seconds, acc
+
+
+def collect(frame):
+    rows = frame.collect()
+    return (
+        np.stack([row.features.toArray() for row in rows]).astype(np.float32),
+        np.array([int(row.label) for row in rows], dtype=np.int64),
+    )
+
+
+def transform_rates(fitted, test, n_test):
+    """Rows/s of sparknn's transform and of predict_batch_udf over the same numpy network."""
+    from pyspark.ml.functions import predict_batch_udf, vector_to_array
+    from pyspark.sql.types import ArrayType, FloatType
+
+    blob = network_to_bytes(fitted.network)
+
+    def make_predict():
+        network = network_from_bytes(blob)
+        return lambda x: network.predict(x.astype(np.float32))
+
+    udf = predict_batch_udf(
+        make_predict,
+        return_type=ArrayType(FloatType()),
+        batch_size=1024,
+        input_tensor_shapes=[[FEATURES]],
+    )
+    rates = {}
+    for name, frame in (
+        ("sparknn transform", fitted.transform(test)),
+        ("predict_batch_udf", test.withColumn("out", udf(vector_to_array("features")))),
+    ):
+        start = time.perf_counter()
+        frame.write.format("noop").mode("overwrite").save()
+        rates[name] = n_test / (time.perf_counter() - start)
+    return rates
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--mllib-iter", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--master", default="local-cluster[2,1,2048]")
+    args = parser.parse_args()
+    if args.rows < 100 or args.runs < 1:
+        parser.error("--rows must be >= 100 and --runs >= 1")
+
+    spark = session(master=args.master, app_name="bench-ml-network")
+    train, test, n_train, n_test = make_frames(spark, args.rows, partitions=2)
+    train_arrays, test_arrays = collect(train), collect(test)
+    runs = {}
+    for _ in range(args.runs):
+        mllib_s, target = run_mllib(train, test, args.mllib_iter)
+        runs.setdefault("mllib seconds", []).append(mllib_s)
+        runs.setdefault("mllib accuracy", []).append(target)
+        seconds, reached, epochs, final, total, fitted = run_sparknn(
+            train, test_arrays, target, args.epochs, args.batch_size
+        )
+        runs.setdefault("sparknn seconds to mllib accuracy", []).append(seconds)
+        runs.setdefault("sparknn accuracy then", []).append(reached)
+        runs.setdefault("sparknn reached mllib accuracy (1: yes)", []).append(reached >= target)
+        runs.setdefault("sparknn epochs then", []).append(epochs)
+        runs.setdefault(f"sparknn accuracy ({args.epochs} epochs)", []).append(final)
+        runs.setdefault(f"sparknn examples/s ({args.epochs} epochs)", []).append(
+            args.epochs * n_train / total
+        )
+        torch = run_torch(train_arrays, test_arrays, args.epochs, args.batch_size)
+        if torch is not None:
+            runs.setdefault(f"torch DDP examples/s ({args.epochs} epochs)", []).append(torch[0])
+            runs.setdefault("torch DDP accuracy", []).append(torch[1])
+        for name, rate in transform_rates(fitted, test, n_test).items():
+            runs.setdefault(f"{name} rows/s", []).append(rate)
+
+    print(f"\n{n_train} train / {n_test} test rows, {args.runs} runs (medians)\n")
+    print("| measure | median |\n|---|---|")
+    for name, values in runs.items():
+        print(f"| {name} | {statistics.median(values):.4g} |")
+    if "torch DDP accuracy" not in runs:
+        print("\ntorch is not importable: the DDP comparison was skipped")
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()
