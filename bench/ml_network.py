@@ -24,13 +24,13 @@ import statistics
 import time
 
 import numpy as np
+from sparknn.session import session
 
 import sparknn
 from sparknn import layers, optimizers
 from sparknn.ml import NeuralNetwork
 from sparknn.ml.neural_network import network_from_bytes, network_to_bytes
 from sparknn.nn.callbacks import Callback
-from sparknn.session import session
 
 FEATURES, CLASSES, HIDDEN = 100, 10, 256
 

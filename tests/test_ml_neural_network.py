@@ -318,16 +318,18 @@ def test_early_stopping_stops_at_the_epoch_one_process_fit_stops(spark):
 def test_an_executor_killed_mid_training_gives_the_same_weights(shuffled_runs, monkeypatch):
     from sparknn.distributed import SparkGradients
     from sparknn.ml import neural_network
+    from sparknn.testing import task_dies
 
     estimator, frame, fits = shuffled_runs
     sources = []
 
-    def killing_task_0_at_step_1(*args, **kwargs):  # the distributed tests' fault hook
-        sources.append(SparkGradients(*args, fail_at_step=1, log=lambda line: None, **kwargs))
+    def keeping_the_source(*args, **kwargs):
+        sources.append(SparkGradients(*args, **kwargs))
         return sources[-1]
 
-    monkeypatch.setattr(neural_network, "SparkGradients", killing_task_0_at_step_1)
-    killed = estimator.copy({estimator.numPartitions: 2}).fit(frame)
+    monkeypatch.setattr(neural_network, "SparkGradients", keeping_the_source)
+    with task_dies(at_step=1):  # task 0's Python worker exits at step 1
+        killed = estimator.copy({estimator.numPartitions: 2}).fit(frame)
     assert sources[0].failures == 1  # a Python worker did die, and Spark relaunched the stage
     np.testing.assert_array_equal(killed.network.params, fits[2].network.params)
     assert killed.history == fits[2].history
