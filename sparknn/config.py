@@ -110,11 +110,6 @@ class JobSettings:
             object.__setattr__(self, item.name, value)  # frozen: the one place it is set
 
 
-def defaults(settings_class) -> dict:
-    """``{name: default}`` for every field of ``settings_class``."""
-    return {item.name: item.default for item in fields(settings_class)}
-
-
 def flag_name(key: str) -> str:
     return "--" + key.replace("_", "-")
 
