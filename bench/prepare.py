@@ -34,6 +34,13 @@ except ImportError:  # a tree from before issue 25 (train_spark imported it from
     import sparknn.word2vec.exchange as stage_module
     from sparknn.word2vec.train import train_spark
 
+try:  # train_spark takes the settings dataclass
+    from sparknn.config import JobSettings
+    from sparknn.word2vec.settings import Settings
+    settings = Settings(partitions=2)
+except ImportError:  # a tree whose train_spark takes a dict
+    settings = {"partitions": 2}
+
 class Prepared(Exception):
     pass
 
@@ -46,7 +53,7 @@ spark = SparkSession.builder.master("local[2]").config("spark.driver.memory", "2
 spark.sparkContext.setLogLevel("ERROR")
 started = time.perf_counter()
 try:
-    train_spark(spark, sys.argv[1], {"partitions": 2}, verbose=False)
+    train_spark(spark, sys.argv[1], settings, verbose=False)
 except Prepared:
     print(f"PREPARED {time.perf_counter() - started:.3f}")
 """

@@ -24,18 +24,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.negatives import corpus_vocabulary  # noqa: E402
 from sparknn.word2vec.encoding import encode_lines, split_lines  # noqa: E402
 from sparknn.word2vec.rounds import train_local  # noqa: E402
-from sparknn.word2vec.settings import DEFAULTS, Settings  # noqa: E402
+from sparknn.word2vec.settings import Settings  # noqa: E402
 from sparknn.word2vec.vectors import WordVectors  # noqa: E402
 
 
 def parse_value(key: str, text: str):
     if key not in Settings.__dataclass_fields__:
         raise SystemExit(f"--set: {key!r} is not a training setting")
-    if isinstance(DEFAULTS[key], bool):
+    default = Settings.__dataclass_fields__[key].default
+    if isinstance(default, bool):
         if text.lower() not in ("true", "false"):
             raise SystemExit(f"--set: {key} takes true or false, not {text!r}")
         return text.lower() == "true"
-    return type(DEFAULTS[key])(text)
+    return type(default)(text)
 
 
 def main():
@@ -51,8 +52,7 @@ def main():
 
     overrides = {k: parse_value(k, v) for k, v in (item.split("=", 1) for item in args.set)}
     lines, vocab = corpus_vocabulary(args.corpus, args.workdir)
-    settings = {k: v for k, v in DEFAULTS.items() if k in Settings.__dataclass_fields__}
-    settings.update(backend="opencl", epochs=args.epochs, **overrides)
+    settings = dict(backend="opencl", epochs=args.epochs, **overrides)
     print(f"{args.corpus}: {len(vocab):,} words; settings {json.dumps(overrides)}", flush=True)
     medians = {}
     for partitions in args.partitions:

@@ -2,11 +2,11 @@
 
     spark-submit jobs/train_word2vec.py --corpus PATH --output DIR [--overwrite]
         [--config conf/word2vec.toml]
-        [--vector-size 100 --window 5 --negative 5 --sample 1e-3 --min-count 5 --max-vocab N
-         --epochs 5 --alpha 0.025 --min-alpha 0.0001 --partitions 2 --backend numpy|opencl|auto
-         --seed 1 --lowercase/--no-lowercase --tokenizer whitespace|unicode --export-binary
-         --shared-negatives/--no-shared-negatives --hogwild/--no-hogwild]
+        [--vector-size N --window N --epochs N --backend numpy|opencl|auto ...]
         [--master local[2]]
+
+Every setting (its flag, TOML key, default and doc) is a field of
+:class:`sparknn.word2vec.settings.Settings`; ``--help`` lists them.
 
 Writes DIR/vectors.npy, vocab.tsv, metadata.json, vectors.txt (and vectors.bin with
 --export-binary), all at once when training ends; an existing DIR only with --overwrite.
@@ -18,7 +18,7 @@ import sys
 from sparknn.config import ArgumentParser, add_config_arguments, resolve
 from sparknn.errors import SparknnError
 from sparknn.files import check_output
-from sparknn.word2vec.settings import DEFAULTS, RULES
+from sparknn.word2vec.settings import Settings
 
 
 def parse_args(argv=None):
@@ -27,21 +27,21 @@ def parse_args(argv=None):
     parser.add_argument("--output", required=True, help="output directory")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     parser.add_argument("--master", help="Spark master (default: spark-submit's, or local[2])")
-    add_config_arguments(parser, DEFAULTS, RULES)
+    add_config_arguments(parser, Settings)
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     try:
         args = parse_args(argv)
-        config = resolve(args, DEFAULTS, RULES)
+        settings = resolve(args, Settings)
         check_output(args.output, args.corpus, args.overwrite)
         from sparknn.spark.session import session
         from sparknn.word2vec.formats import save_model
         from sparknn.word2vec.spark import train_spark
 
         spark = session(args.master, app_name="sparknn-word2vec")
-        result = train_spark(spark, args.corpus, config)
+        result = train_spark(spark, args.corpus, settings)
         vocab = result.vocab
         save_model(
             args.output,
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
             vocab.counts,
             result.vectors,
             result.metadata,
-            binary=config["export_binary"],
+            binary=settings.export_binary,
             overwrite=args.overwrite,
         )
         print(f"wrote {len(vocab):,} vectors to {args.output}", file=sys.stderr)

@@ -434,22 +434,20 @@ on it in rounds; the driver merges the rows each partition changed (see
 `docs/word2vec-design.md`). Progress lines go to stderr.
 """),
     code("""
+from sparknn.word2vec.settings import Settings
 from sparknn.word2vec.spark import train_spark
 from sparknn.word2vec.vectors import WordVectors
 
 
 def train_vectors(vector_size):
-    config = {
-        "vector_size": vector_size,
-        "epochs": W2V_EPOCHS,
-        "min_count": 5,
-        "tokenizer": "unicode",  # words without punctuation
-        "strip_gutenberg_headers": True,
-        "partitions": 2,
-        "seed": 1,
-    }
+    settings = Settings(  # the job's defaults (conf/word2vec.toml) but for these
+        vector_size=vector_size,
+        epochs=W2V_EPOCHS,
+        tokenizer="unicode",  # words without punctuation
+        strip_gutenberg_headers=True,
+    )
     started = time.perf_counter()
-    result = train_spark(spark, str(CORPUS), config)
+    result = train_spark(spark, str(CORPUS), settings)
     print(
         f"{vector_size} dims: {len(result.vocab):,} words in {time.perf_counter() - started:.0f} s"
     )

@@ -70,19 +70,17 @@ def neighbour_columns(vectors, words, topn: int) -> str:
 
 def train_word2vec(spark, corpus: Path, output: Path, settings: DemoSettings):
     from sparknn.word2vec.formats import save_model
+    from sparknn.word2vec.settings import Settings
     from sparknn.word2vec.spark import train_spark
     from sparknn.word2vec.vectors import WordVectors
 
-    config = {
-        "vector_size": settings.w2v_dims,
-        "epochs": settings.w2v_epochs,
-        "min_count": 5,
-        "tokenizer": "unicode",  # words without the punctuation glued to them
-        "strip_gutenberg_headers": True,
-        "partitions": 2,
-        "seed": 1,
-    }
-    result = train_spark(spark, str(corpus), config)
+    word2vec_settings = Settings(
+        vector_size=settings.w2v_dims,
+        epochs=settings.w2v_epochs,
+        tokenizer="unicode",  # words without the punctuation glued to them
+        strip_gutenberg_headers=True,
+    )
+    result = train_spark(spark, str(corpus), word2vec_settings)
     vocab = result.vocab
     save_model(output, vocab.words, vocab.counts, result.vectors, result.metadata, overwrite=True)
     return WordVectors(vocab.words, result.vectors, vocab.counts)
@@ -90,23 +88,23 @@ def train_word2vec(spark, corpus: Path, output: Path, settings: DemoSettings):
 
 def train_charlm(spark, corpus: Path, output: Path, settings: DemoSettings) -> Path:
     """The char-LM job's own training run; returns the last epoch's samples file."""
-    from sparknn.charlm.train import DEFAULTS, train
+    from sparknn.charlm.settings import CharLMSettings
+    from sparknn.charlm.train import train
 
-    config = {
-        **DEFAULTS,
-        "corpus": str(corpus),
-        "output": str(output),
-        "hidden": settings.lm_hidden,
-        "seq_len": settings.lm_seq_len,
-        "batch_size": settings.lm_batch,
-        "max_steps": settings.lm_steps,
-        "lr": 0.004,  # a short run: a larger step than the long-run default
-        "log_every": max(1, settings.lm_steps // 12),
-        "checkpoint_every": 0,
-        "sample_length": settings.lm_sample_length,
-        "overwrite": True,
-    }
-    train(config, spark)
+    charlm_settings = CharLMSettings(
+        corpus=str(corpus),
+        output=str(output),
+        hidden=settings.lm_hidden,
+        seq_len=settings.lm_seq_len,
+        batch_size=settings.lm_batch,
+        max_steps=settings.lm_steps,
+        lr=0.004,  # a short run: a larger step than the long-run default
+        log_every=max(1, settings.lm_steps // 12),
+        checkpoint_every=0,
+        sample_length=settings.lm_sample_length,
+        overwrite=True,
+    )
+    train(charlm_settings, spark)
     return max((output / "samples").glob("epoch-*.txt"), key=lambda p: int(p.stem[6:]))
 
 

@@ -130,7 +130,7 @@ def test_the_demo_corpus_is_package_data():
     a checkout: it lies in sparknn/ and pyproject ships it."""
     from fnmatch import fnmatch
 
-    from sparknn.charlm.train import DEFAULTS
+    from sparknn.charlm.settings import CharLMSettings
     from sparknn.corpus import SHIPPED_CORPUS
     from sparknn.demo import parse_args
 
@@ -140,7 +140,7 @@ def test_the_demo_corpus_is_package_data():
     assert any(fnmatch(relative, p) for p in patterns["package-data"]["sparknn"]), relative
     assert SHIPPED_CORPUS.read_text(encoding="utf-8").count("Dubliners") > 0
     assert parse_args([]).corpus == SHIPPED_CORPUS
-    assert DEFAULTS["corpus"] == str(SHIPPED_CORPUS)
+    assert CharLMSettings().corpus == str(SHIPPED_CORPUS)
 
 
 def test_jobs_import_the_installed_package():

@@ -253,8 +253,8 @@ def test_word2vec_job_on_another_host_equals_one_host(cluster, corpus, spark, tm
 
     job = _load_job("train_word2vec")
     args = job.parse_args(["--corpus", str(corpus), "--output", "-", *WORD2VEC_TINY])
-    config = job.resolve(args, job.DEFAULTS, job.RULES)
-    on_one_host = train_spark(spark, [str(corpus)], config)
+    settings = job.resolve(args, job.Settings)
+    on_one_host = train_spark(spark, [str(corpus)], settings)
     on_two_hosts = load_vectors(remote)
     assert on_two_hosts.words == on_one_host.vocab.words
     np.testing.assert_array_equal(np.load(remote / "vectors.npy"), on_one_host.vectors)

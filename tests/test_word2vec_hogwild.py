@@ -73,8 +73,10 @@ def test_spark_hogwild_one_partition_equals_the_single_process_run(spark, tmp_pa
     """One task alone trains the driver's shared file: exactly what one process computes
     (the model crosses from the driver to the task and back only through the file)."""
     lines = planted_corpus(500, seed=3)
-    config = {**SETTINGS, "epochs": 2, "min_count": 1, "partitions": 1, "hogwild": True}
-    spark_result = train_spark(spark, write_corpus(tmp_path, lines), config, verbose=False)
+    settings = Settings(
+        **{**SETTINGS, "epochs": 2, "min_count": 1, "partitions": 1, "hogwild": True}
+    )
+    spark_result = train_spark(spark, write_corpus(tmp_path, lines), settings, verbose=False)
     local_result = train(lines, 1, epochs=2, hogwild=True)
     assert spark_result.vocab.words == local_result.vocab.words
     np.testing.assert_array_equal(spark_result.vectors, local_result.vectors)
@@ -86,8 +88,10 @@ def test_spark_hogwild_tasks_train_one_model(spark, tmp_path, backend):
     partitions reached the driver's model without an exchange) and the structure is
     learnt. Their races make the vectors vary run to run, so quality is what is checked."""
     lines = planted_corpus(4000)
-    config = {**SETTINGS, "min_count": 1, "partitions": 2, "hogwild": True, "backend": backend}
-    result = train_spark(spark, write_corpus(tmp_path, lines), config, verbose=False)
+    settings = Settings(
+        **{**SETTINGS, "min_count": 1, "partitions": 2, "hogwild": True, "backend": backend}
+    )
+    result = train_spark(spark, write_corpus(tmp_path, lines), settings, verbose=False)
     assert result.metadata["tasks"] == 2
     assert result.metadata["rows_sent_per_round"] == {"syn0": 0.0, "syn1neg": 0.0}
     initial, _ = init_vectors(len(result.vocab), SETTINGS["vector_size"], Settings().seed)
@@ -108,6 +112,8 @@ def test_spark_hogwild_task_without_the_shared_model_is_a_clear_error(spark, tmp
 
     monkeypatch.setattr(word2vec_spark, "SharedModel", ElsewhereModel)
     lines = planted_corpus(200, seed=1)
-    config = {**SETTINGS, "epochs": 1, "min_count": 1, "partitions": 2, "hogwild": True}
+    settings = Settings(
+        **{**SETTINGS, "epochs": 1, "min_count": 1, "partitions": 2, "hogwild": True}
+    )
     with pytest.raises(SparknnError, match="not on this task.s host"):
-        train_spark(spark, write_corpus(tmp_path, lines), config, verbose=False)
+        train_spark(spark, write_corpus(tmp_path, lines), settings, verbose=False)

@@ -281,9 +281,10 @@ def test_spark_training_equals_the_single_process_run(spark, tmp_path, partition
     lines = planted_corpus(500, seed=3)
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(lines) + "\n")
-    config = {**SETTINGS, "epochs": 1, "min_count": 1, "partitions": partitions}
-    config["sync_words"] = 1000
-    spark_result = train_spark(spark, str(path), config, verbose=False)
+    settings = Settings(
+        **{**SETTINGS, "epochs": 1, "min_count": 1, "partitions": partitions, "sync_words": 1000}
+    )
+    spark_result = train_spark(spark, str(path), settings, verbose=False)
     local_result = train(lines, partitions, epochs=1, sync_words=1000)
     assert spark_result.vocab.words == local_result.vocab.words
     assert spark_result.metadata["rounds"] == local_result.metadata["rounds"] > 1
@@ -321,7 +322,9 @@ def test_spark_encoding_is_the_same_in_many_arrow_batches(spark, tmp_path):
     lines = planted_corpus(400, seed=5)
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(lines) + "\n")
-    config = {**SETTINGS, "epochs": 1, "min_count": 1, "partitions": 2, "sync_words": 1000}
+    settings = Settings(
+        **{**SETTINGS, "epochs": 1, "min_count": 1, "partitions": 2, "sync_words": 1000}
+    )
     from sparknn.corpus import read_text
     from sparknn.word2vec.encoding import tokenize_lines
 
@@ -330,7 +333,7 @@ def test_spark_encoding_is_the_same_in_many_arrow_batches(spark, tmp_path):
     spark.conf.set(key, "37")
     try:
         batches = tokenize_lines(read_text(spark, str(path)), str.split).count()
-        spark_result = train_spark(spark, str(path), config, verbose=False)
+        spark_result = train_spark(spark, str(path), settings, verbose=False)
     finally:
         spark.conf.set(key, previous)
     local_result = train(lines, 2, epochs=1, sync_words=1000)
@@ -350,9 +353,11 @@ def test_a_task_failure_is_retried_and_changes_nothing(spark, tmp_path, fail_at_
     lines = planted_corpus(300, seed=4)
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(lines) + "\n")
-    config = {**SETTINGS, "sync_words": 40, "epochs": 1, "min_count": 1, "partitions": 2}
+    settings = Settings(
+        **{**SETTINGS, "sync_words": 40, "epochs": 1, "min_count": 1, "partitions": 2}
+    )
     with task_dies(at_round=fail_at_round):
-        failed = train_spark(spark, str(path), config, verbose=False)
+        failed = train_spark(spark, str(path), settings, verbose=False)
     assert failed.metadata["rounds"] == 30
     assert failed.metadata["task_failures"] == 1
     local_result = train(lines, 2, epochs=1, sync_words=40)
@@ -363,11 +368,11 @@ def test_spark_bad_corpora_are_clear_errors(spark, tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n  \n")
     with pytest.raises(SparknnError, match="corpus is empty"):
-        train_spark(spark, str(empty), {"min_count": 1}, verbose=False)
+        train_spark(spark, str(empty), Settings(min_count=1), verbose=False)
     small = tmp_path / "small.txt"
     small.write_text("a b c\n")
     with pytest.raises(SparknnError, match="vocabulary is empty"):
-        train_spark(spark, str(small), {"min_count": 5}, verbose=False)
+        train_spark(spark, str(small), Settings(min_count=5), verbose=False)
 
 
 def test_neighbors_job_matches_brute_force(spark, tmp_path):

@@ -1,11 +1,11 @@
 """The char-LSTM training run behind ``jobs/train_charlm.py`` and the quick-start demo.
 
-``train(config, spark)`` reads and encodes the corpus with Spark, trains with synchronous
-data-parallel SGD (:mod:`sparknn.distributed`) and writes to ``config["output"]``:
+``train(settings, spark)`` reads and encodes the corpus with Spark, trains with synchronous
+data-parallel SGD (:mod:`sparknn.distributed`) and writes to ``settings.output``:
 metrics.csv (one row per step), checkpoints/, samples/epoch-N.txt (temperatures 0.2, 0.5,
 1.0, 1.2 from a seed string taken from the corpus), and the final model.npz
-(``sparknn.load``) with vocab.json (``sparknn generate DIR``). ``DEFAULTS`` lists every key,
-``RULES`` the values they may take. An existing output is refused, unless ``resume``
+(``sparknn.load``) with vocab.json (``sparknn generate DIR``). Its settings are a
+:class:`~sparknn.charlm.settings.CharLMSettings`. An existing output is refused, unless ``resume``
 (continue its run) or ``overwrite`` (it is removed once the corpus has been read). Progress
 lines are logged at INFO (:mod:`sparknn.logs` prints them).
 """
@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from sparknn.backend import BACKENDS
 from sparknn.charlm.model import (
     SAMPLE_TEMPERATURES,
     CharLMReplica,
@@ -27,51 +26,12 @@ from sparknn.charlm.model import (
     sample,
     save_charlm,
 )
-from sparknn.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, one_of
-from sparknn.corpus import SHIPPED_CORPUS
+from sparknn.charlm.settings import CharLMSettings
 from sparknn.errors import SparknnError
 from sparknn.files import atomic_file, check_output, remove_directory
 
 log = logging.getLogger(__name__)
 
-DEFAULTS = {
-    "corpus": str(SHIPPED_CORPUS),
-    "strip_gutenberg": True,
-    "seq_len": 100,
-    "val_fraction": 0.05,
-    "val_max_windows": 512,
-    "min_char_count": 2,
-    "partitions": 2,
-    "hidden": 128,
-    "layers": 1,
-    "embedding_dim": 32,
-    "dtype": "float32",
-    "backend": "numpy",
-    "batch_size": 64,
-    "lr": 0.002,
-    "clipnorm": 5.0,
-    "epochs": 1,
-    "max_steps": 0,
-    "seed": 0,
-    "output": "runs/charlm",
-    "checkpoint_every": 200,
-    "resume": False,
-    "overwrite": False,
-    "log_every": 10,
-    "eval_every": 0,
-    "sample_length": 300,
-    "master": "",
-}
-# The values each number or choice may take, checked as the config is read (sparknn.config).
-RULES = {
-    "seq_len": AT_LEAST_ONE, "val_fraction": FRACTION, "val_max_windows": NON_NEGATIVE,
-    "min_char_count": NON_NEGATIVE, "partitions": AT_LEAST_ONE, "hidden": AT_LEAST_ONE,
-    "layers": AT_LEAST_ONE, "embedding_dim": AT_LEAST_ONE, "dtype": one_of(("float32", "float64")),
-    "backend": one_of(BACKENDS), "batch_size": AT_LEAST_ONE, "lr": POSITIVE,
-    "clipnorm": NON_NEGATIVE, "epochs": NON_NEGATIVE, "max_steps": NON_NEGATIVE,
-    "seed": NON_NEGATIVE, "checkpoint_every": NON_NEGATIVE, "log_every": AT_LEAST_ONE,
-    "eval_every": NON_NEGATIVE, "sample_length": AT_LEAST_ONE,
-}  # fmt: skip
 METRICS = [
     "step", "epoch", "train_loss", "val_loss", "val_bits_per_char", "examples_per_s",
     "compute_s", "framework_s", "update_s",
@@ -89,12 +49,12 @@ def spark_session(master: str):
     return session(master or None, app_name="sparknn-charlm")
 
 
-def run_signature(config, corpus, model) -> dict:
+def run_signature(settings: CharLMSettings, corpus, model) -> dict:
     """What must match for --resume to continue the same run."""
     keys = ["seq_len", "batch_size", "seed", "hidden", "layers", "embedding_dim", "dtype",
             "lr", "clipnorm", "val_fraction"]  # fmt: skip
     return {
-        **{key: config[key] for key in keys},
+        **{key: getattr(settings, key) for key in keys},
         "vocab": corpus.vocab.to_json(),
         "n_chars": corpus.n_chars,
         "n_params": int(model.params.size),
@@ -156,7 +116,7 @@ def format_eta(seconds: float) -> str:
     )
 
 
-def train(config: dict, spark=None) -> Path:
+def train(settings: CharLMSettings, spark=None) -> Path:
     from sparknn.backend import get_backend
     from sparknn.corpus import read_text
     from sparknn.corpus.chars import build_corpus
@@ -165,58 +125,56 @@ def train(config: dict, spark=None) -> Path:
     from sparknn.distributed.sources import executor_slots
     from sparknn.distributed.trainer import fit, resume
 
-    output = Path(config["output"])
+    output = Path(settings.output)
     checkpoint_dir = output / "checkpoints"
-    if config["resume"] and config["overwrite"]:
-        raise SparknnError("pass --resume (continue the run in --output) or --overwrite, not both")
-    if not config["resume"] and not config["overwrite"] and checkpoints(checkpoint_dir):
+    if not settings.resume and not settings.overwrite and checkpoints(checkpoint_dir):
         raise SparknnError(
             f"{output} already holds checkpoints of a run; pass --resume to continue it, "
             "--overwrite to replace it, or choose another --output"
         )
-    check_output(output, config["corpus"], overwrite=config["resume"] or config["overwrite"])
+    check_output(output, settings.corpus, overwrite=settings.resume or settings.overwrite)
     try:
-        get_backend(config["backend"])
+        get_backend(settings.backend)
     except ImportError as error:
-        raise SparknnError(f"backend {config['backend']!r} is not available: {error}") from None
+        raise SparknnError(f"backend {settings.backend!r} is not available: {error}") from None
 
-    spark = spark or spark_session(config["master"])
-    lines = read_text(spark, config["corpus"], strip_gutenberg_headers=config["strip_gutenberg"])
+    spark = spark or spark_session(settings.master)
+    lines = read_text(spark, settings.corpus, strip_gutenberg_headers=settings.strip_gutenberg)
     corpus = build_corpus(
         lines,
-        seq_len=config["seq_len"],
-        partitions=config["partitions"],
-        tasks=executor_slots(spark, config["partitions"]),
-        val_fraction=config["val_fraction"],
-        min_char_count=config["min_char_count"],
-        paths=config["corpus"],
+        seq_len=settings.seq_len,
+        partitions=settings.partitions,
+        tasks=executor_slots(spark, settings.partitions),
+        val_fraction=settings.val_fraction,
+        min_char_count=settings.min_char_count,
+        paths=settings.corpus,
     )
     model = build_charlm(
         len(corpus.vocab),
-        hidden=config["hidden"],
-        layers=config["layers"],
-        embedding_dim=config["embedding_dim"],
-        lr=config["lr"],
-        clipnorm=config["clipnorm"] or None,
-        seed=config["seed"],
-        dtype=config["dtype"],
-        backend=config["backend"],
+        hidden=settings.hidden,
+        layers=settings.layers,
+        embedding_dim=settings.embedding_dim,
+        lr=settings.lr,
+        clipnorm=settings.clipnorm or None,
+        seed=settings.seed,
+        dtype=settings.dtype,
+        backend=settings.backend,
     )
-    signature = run_signature(config, corpus, model)
-    if config["overwrite"]:
+    signature = run_signature(settings, corpus, model)
+    if settings.overwrite:
         remove_directory(output)  # not before: a bad corpus must not cost the old output
     output.mkdir(parents=True, exist_ok=True)
-    start_step = resume(model, checkpoint_dir, signature) if config["resume"] else 0
+    start_step = resume(model, checkpoint_dir, signature) if settings.resume else 0
 
-    schedule = BatchSchedule(corpus.train_windows, config["batch_size"], config["seed"])
-    total = config["max_steps"] or config["epochs"] * schedule.steps_per_epoch
+    schedule = BatchSchedule(corpus.train_windows, settings.batch_size, settings.seed)
+    total = settings.max_steps or settings.epochs * schedule.steps_per_epoch
     log.info(
         f"corpus: {corpus.n_chars} chars, vocab {len(corpus.vocab)}, "
         f"{len(corpus.train_windows)} train / {len(corpus.val_windows)} val windows, "
         f"{corpus.partitions} partitions on {corpus.tasks} tasks; model: {model.params.size} "
         f"params; {schedule.steps_per_epoch} steps/epoch, training steps {start_step}..{total}"
     )
-    replica = CharLMReplica.factory(model.get_config(), config["backend"])
+    replica = CharLMReplica.factory(model.get_config(), settings.backend)
     with (
         corpus,
         SparkGradients(
@@ -225,7 +183,7 @@ def train(config: dict, spark=None) -> Path:
         MetricsFile(output / "metrics.csv", keep_until_step=start_step) as metrics,
     ):
         began = time.perf_counter()
-        on_step = progress(config, output, model, corpus, schedule, total, source, metrics)
+        on_step = progress(settings, output, model, corpus, schedule, total, source, metrics)
         fit(
             model,
             source,
@@ -234,7 +192,7 @@ def train(config: dict, spark=None) -> Path:
             start_step=start_step,
             on_step=on_step,
             checkpoint_dir=checkpoint_dir,
-            checkpoint_every=config["checkpoint_every"],
+            checkpoint_every=settings.checkpoint_every,
             checkpoint_meta=signature,
         )
     path = save_charlm(model, corpus.vocab, output)
@@ -243,11 +201,13 @@ def train(config: dict, spark=None) -> Path:
     return path
 
 
-def progress(config, output: Path, model, corpus, schedule, total: int, source, metrics):
+def progress(
+    settings: CharLMSettings, output: Path, model, corpus, schedule, total: int, source, metrics
+):
     """The ``on_step`` of the training loop: a metrics.csv row per step, validation at the
     end of each epoch (and every ``eval_every`` steps), a progress line every ``log_every``
     steps, and samples at the end of each epoch."""
-    val_windows = corpus.val_windows[: config["val_max_windows"] or None]
+    val_windows = corpus.val_windows[: settings.val_max_windows or None]
     recent = []
 
     def validate(step):
@@ -260,7 +220,7 @@ def progress(config, output: Path, model, corpus, schedule, total: int, source, 
         recent.append(stats.seconds)
         del recent[:-20]
         end_of_epoch = stats.step % schedule.steps_per_epoch == 0 or stats.step == total
-        evaluate = end_of_epoch or (config["eval_every"] and stats.step % config["eval_every"] == 0)
+        evaluate = end_of_epoch or (settings.eval_every and stats.step % settings.eval_every == 0)
         val = validate(stats.step) if evaluate else None
         metrics.write({
             "step": stats.step, "epoch": stats.epoch, "train_loss": f"{stats.loss:.5f}",
@@ -271,7 +231,7 @@ def progress(config, output: Path, model, corpus, schedule, total: int, source, 
             "framework_s": f"{stats.framework_seconds:.4f}",
             "update_s": f"{stats.update_seconds:.4f}",
         })  # fmt: skip
-        if stats.step % config["log_every"] == 0 or stats.step == total or val is not None:
+        if stats.step % settings.log_every == 0 or stats.step == total or val is not None:
             per_step = sum(recent) / len(recent)
             line = (
                 f"step {stats.step}/{total}  epoch {stats.epoch}  loss {stats.loss:.4f}  "
@@ -284,7 +244,7 @@ def progress(config, output: Path, model, corpus, schedule, total: int, source, 
         if end_of_epoch:
             texts = write_samples(
                 output / "samples" / f"epoch-{stats.epoch + 1}.txt", model, corpus.vocab,
-                corpus.seed_text, config["sample_length"], config["seed"], stats.epoch,
+                corpus.seed_text, settings.sample_length, settings.seed, stats.epoch,
             )  # fmt: skip
             excerpt = " ".join(texts[0.5].split())[:100]  # one line; the file has them all
             log.info(f"  sample at temperature 0.5: {excerpt}...")

@@ -11,7 +11,7 @@ scheme, its choices and their measurements: docs/word2vec-design.md.
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -243,7 +243,10 @@ def local_trainers(vocab: Vocabulary, parts, settings: Settings, model=None):
 
 
 def train_local(vocab: Vocabulary, parts, settings: Settings, verbose=False) -> TrainResult:
-    """Train in this process on ``parts`` (list of (tokens, sentence_starts)), same scheme."""
+    """Train in this process on ``parts`` (list of (tokens, sentence_starts)), same scheme:
+    one partition per part, whatever ``settings.partitions`` says (the metadata says
+    ``len(parts)``)."""
+    settings = replace(settings, partitions=len(parts))
     # hogwild: one model, which the replicas (taking turns here) all train in place
     shared = None
     if settings.hogwild:

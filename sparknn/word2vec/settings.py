@@ -1,97 +1,113 @@
-"""word2vec's settings: every job setting with its default (``DEFAULTS``), the values each may
-take (``RULES``), and :class:`Settings`, the training hyperparameters the replicas and the
-driver loop read."""
+"""word2vec's settings, each declared once: :class:`Settings`, whose every field holds its
+default, its doc (the job flag's help; conf/word2vec.toml says the same) and the values it may
+take. The job's flags and TOML keys, :func:`~sparknn.word2vec.spark.train_spark` and
+:func:`~sparknn.word2vec.rounds.train_local` all read it."""
 
 from dataclasses import dataclass
 
 from sparknn.backend import BACKENDS
-from sparknn.config import AT_LEAST_ONE, NON_NEGATIVE, OPEN_UNIT, POSITIVE, one_of
-from sparknn.errors import SparknnError
+from sparknn.config import (
+    AT_LEAST_ONE,
+    NON_NEGATIVE,
+    OPEN_UNIT,
+    POSITIVE,
+    JobSettings,
+    one_of,
+    setting,
+)
 from sparknn.word2vec.tokenize import TOKENIZERS
 
 MERGES = ("adaptive", "sum", "mean")
 
-# Every job setting with its default; conf/word2vec.toml documents each key.
-DEFAULTS = {
-    "vector_size": 100,
-    "window": 5,
-    "negative": 5,
-    "sample": 1e-3,
-    "min_count": 5,
-    "max_vocab": 0,
-    "epochs": 5,
-    "alpha": 0.025,
-    "min_alpha": 0.0001,
-    "partitions": 2,
-    "backend": "auto",
-    "seed": 1,
-    "lowercase": True,
-    "tokenizer": "whitespace",
-    "strip_gutenberg_headers": False,
-    "sync_words": 50_000,
-    "sync_start_words": 15_000,
-    "warmup_words": 1000,
-    "chunk_words": 10_000,
-    "merge": "adaptive",
-    "merge_eta": 0.002,
-    "send_min_updates": 8,
-    "shared_negatives": False,
-    "hogwild": False,
-    "export_binary": False,
-}
-# The values each number or choice may take, checked as the job's config is read.
-RULES = {
-    "vector_size": AT_LEAST_ONE, "window": AT_LEAST_ONE, "negative": AT_LEAST_ONE,
-    "sample": NON_NEGATIVE, "min_count": NON_NEGATIVE, "max_vocab": NON_NEGATIVE,
-    "epochs": AT_LEAST_ONE, "alpha": POSITIVE, "min_alpha": NON_NEGATIVE,
-    "partitions": AT_LEAST_ONE, "backend": one_of(BACKENDS), "seed": NON_NEGATIVE,
-    "tokenizer": one_of(TOKENIZERS), "sync_words": AT_LEAST_ONE,
-    "sync_start_words": AT_LEAST_ONE, "warmup_words": NON_NEGATIVE, "chunk_words": AT_LEAST_ONE,
-    "merge": one_of(MERGES), "merge_eta": OPEN_UNIT, "send_min_updates": AT_LEAST_ONE,
-}  # fmt: skip
 
+@dataclass(frozen=True)
+class Settings(JobSettings):
+    """Every setting of a word2vec run (names as in the job's flags and TOML keys).
+    ``train_local`` trains as many partitions as it is given parts; the corpus settings
+    (``min_count`` ... ``strip_gutenberg_headers``) and ``export_binary`` are read by
+    ``train_spark`` and the job."""
 
-@dataclass
-class Settings:
-    """Training hyperparameters (names as in the job flags; see DEFAULTS)."""
-
-    vector_size: int = 100
-    window: int = 5
-    negative: int = 5
-    sample: float = 1e-3
-    epochs: int = 5
-    alpha: float = 0.025
-    min_alpha: float = 0.0001
-    seed: int = 1
-    backend: str = "numpy"
-    sync_words: int = 50_000
-    sync_start_words: int = 15_000
-    warmup_words: int = 1000
-    chunk_words: int = 10_000
-    merge: str = "adaptive"
-    merge_eta: float = 0.002
-    send_min_updates: int = 8
-    shared_negatives: bool = False
-    hogwild: bool = False
-
-    def __post_init__(self):
-        for name in (
-            "vector_size", "window", "epochs", "sync_words", "sync_start_words", "chunk_words",
-            "send_min_updates",
-        ):  # fmt: skip
-            if int(getattr(self, name)) < 1:
-                raise SparknnError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        if self.negative < 1:
-            raise SparknnError(f"negative must be >= 1, got {self.negative!r}")
-        if not 0 < self.alpha or self.min_alpha < 0:
-            raise SparknnError(
-                f"need alpha > 0 and min_alpha >= 0, got {self.alpha}, {self.min_alpha}"
-            )
-        if not 0 < self.merge_eta < 1:
-            raise SparknnError(f"merge_eta must be in (0, 1), got {self.merge_eta!r}")
-        if self.merge not in MERGES:
-            raise SparknnError(f"unknown merge {self.merge!r}; choose one of {', '.join(MERGES)}")
-
-    @classmethod
-    def from_config(cls, config: dict) -> "Settings":
-        return cls(**{k: config[k] for k in cls.__dataclass_fields__ if k in config})
+    vector_size: int = setting(100, "dimensions of each word vector", AT_LEAST_ONE)
+    window: int = setting(
+        5, "max context distance; each centre draws its window from 1..window", AT_LEAST_ONE
+    )
+    negative: int = setting(5, "negative samples per (context, centre) pair", AT_LEAST_ONE)
+    shared_negatives: bool = setting(
+        False,
+        "true: draw them once per centre for all its pairs (faster on a large vocabulary, "
+        "less accurate); false: per pair, as word2vec.c",
+    )
+    sample: float = setting(
+        1e-3, "frequent-word subsampling threshold (0 disables subsampling)", NON_NEGATIVE
+    )
+    min_count: int = setting(5, "drop words seen fewer times than this", NON_NEGATIVE)
+    max_vocab: int = setting(
+        0, "keep only the most frequent N words after min_count (0 = no limit)", NON_NEGATIVE
+    )
+    epochs: int = setting(5, "passes over the corpus", AT_LEAST_ONE)
+    alpha: float = setting(0.025, "initial learning rate, decayed linearly ...", POSITIVE)
+    min_alpha: float = setting(0.0001, "... to this over all epochs", NON_NEGATIVE)
+    partitions: int = setting(
+        2,
+        "parallel trainers (replicas merged every round; one task slot each)",
+        AT_LEAST_ONE,
+    )
+    backend: str = setting(
+        "auto",
+        'training kernel: "numpy", "opencl" or "auto" (OpenCL where found)',
+        one_of(BACKENDS),
+    )
+    seed: int = setting(
+        1, "fixes initialisation and every random draw (per partition count)", NON_NEGATIVE
+    )
+    lowercase: bool = setting(True, "lowercase text before tokenizing")
+    tokenizer: str = setting(
+        "whitespace",
+        '"whitespace" (split on spaces) or "unicode" (words, punctuation dropped)',
+        one_of(TOKENIZERS),
+    )
+    strip_gutenberg_headers: bool = setting(
+        False, "cut Project Gutenberg license header/footer from each file"
+    )
+    sync_words: int = setting(
+        50_000,
+        "tokens each partition trains per round before deltas are merged ...",
+        AT_LEAST_ONE,
+    )
+    sync_start_words: int = setting(
+        15_000,
+        "... growing to it by half-way from rounds of sync_start_words; both divided by "
+        '(partitions-1)^2 (docs/word2vec-design.md, "Rounds")',
+        AT_LEAST_ONE,
+    )
+    warmup_words: int = setting(
+        1000, "first round's tokens; rounds double from it (symmetry breaking)", NON_NEGATIVE
+    )
+    chunk_words: int = setting(
+        10_000,
+        "numpy backend: tokens per pair-generation chunk (constant learning rate)",
+        AT_LEAST_ONE,
+    )
+    merge: str = setting(
+        "adaptive",
+        'merging partitions\' row deltas: "adaptive", "sum" or "mean" '
+        '(see docs/word2vec-design.md, "Merge")',
+        one_of(MERGES),
+    )
+    merge_eta: float = setting(
+        0.002, "adaptive merge: modelled per-update contraction of a row (0 < eta < 1)", OPEN_UNIT
+    )
+    send_min_updates: int = setting(
+        8,
+        "a syn1neg row is sent once updated this often / (partitions-1)^2 since last sent "
+        "(1: every changed row, every round)",
+        AT_LEAST_ONE,
+    )
+    hogwild: bool = setting(
+        False,
+        "true: the tasks on the driver's host train one model in shared memory, lock-free, "
+        "as gensim's threads do: no exchange, faster on a large vocabulary, but vectors vary "
+        "run to run; needs every task on the driver's host and a CPU "
+        'backend (see docs/word2vec-design.md, "Hogwild on one host")',
+    )
+    export_binary: bool = setting(False, "also write vectors.bin in word2vec's binary format")

@@ -14,7 +14,6 @@ import numpy as np
 
 from sparknn.corpus import read_text
 from sparknn.distributed.sources import executor_slots
-from sparknn.errors import SparknnError
 from sparknn.word2vec.encoding import count_tokens, encode_partitions, tokenize_lines
 from sparknn.word2vec.exchange import SparkRounds
 from sparknn.word2vec.replica import PartitionTrainer, Tables, init_vectors
@@ -25,25 +24,23 @@ from sparknn.word2vec.tokenize import get_tokenizer
 from sparknn.word2vec.vocab import build_vocabulary, negative_table
 
 
-def train_spark(spark, corpus, config: dict, verbose=True) -> TrainResult:
-    """Read ``corpus`` with Spark, build the vocabulary, encode once, train in rounds."""
+def train_spark(spark, corpus, settings: Settings, verbose=True) -> TrainResult:
+    """Read ``corpus`` with Spark, build the vocabulary, encode once into
+    ``settings.partitions`` partitions, train in rounds."""
     from pyspark import StorageLevel, TaskContext
 
-    settings = Settings.from_config(config)
-    partitions = int(config.get("partitions", 2))
-    if partitions < 1:
-        raise SparknnError(f"partitions must be >= 1, got {partitions}")
+    partitions = settings.partitions
     sc = spark.sparkContext
     started = time.perf_counter()
-    tokenizer = get_tokenizer(config.get("tokenizer", "whitespace"), config.get("lowercase", True))
-    lines = read_text(spark, corpus, config.get("strip_gutenberg_headers", False))
+    tokenizer = get_tokenizer(settings.tokenizer, settings.lowercase)
+    lines = read_text(spark, corpus, settings.strip_gutenberg_headers)
     with ExitStack() as cleanup:
         # On local disk, not in the JVM's heap: read back once, for encoding, and a heap grown
         # to hold it would still be resident when training starts (bench/RESULTS.md).
         with persisted(tokenize_lines(lines, tokenizer), StorageLevel.DISK_ONLY) as tokenized:
-            min_count = int(config.get("min_count", 5))
-            max_vocab = config.get("max_vocab") or None
-            vocab = build_vocabulary(count_tokens(tokenized, corpus), min_count, max_vocab)
+            vocab = build_vocabulary(
+                count_tokens(tokenized, corpus), settings.min_count, settings.max_vocab or None
+            )
             if verbose:
                 print(
                     f"vocabulary: {len(vocab):,} words, "
@@ -113,7 +110,6 @@ def train_spark(spark, corpus, config: dict, verbose=True) -> TrainResult:
             "vocabulary_size": len(vocab),
             "partition_words": sizes,
             "prepare_seconds": prepare_seconds,
-            "config": dict(config),
         }
     )
     return TrainResult(vocab, vectors, metadata)
