@@ -41,8 +41,7 @@ def build_charlm(
         if int(value) < 1:
             raise SparknnError(f"{name} must be >= 1, got {value}")
     # N(0, 1) character embeddings, not Keras' U(-0.05, 0.05): the LSTM then sees a strong
-    # input signal from step one; measured 0.26 nats/char lower after 100 steps of the
-    # bench/charlm.py model, everything else equal (see bench/RESULTS.md).
+    # input signal from step one, and trains to a lower loss (docs/DESIGN-NOTES.md).
     stack = [Embedding(vocab_size, embedding_dim, embeddings_initializer="standard_normal")]
     stack += [LSTM(hidden, return_sequences=True) for _ in range(layers)]
     stack += [Dense(vocab_size, activation="softmax")]
