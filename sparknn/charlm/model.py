@@ -33,6 +33,10 @@ def build_charlm(
     dtype: str = "float32",
     backend: str = "numpy",
 ):
+    """A compiled char-LM ``Sequential``: Embedding(``vocab_size``, ``embedding_dim``), then
+    ``layers`` LSTM(``hidden``) layers, then a softmax Dense over the vocabulary; Nadam
+    (``lr``, ``clipnorm``), its weights drawn from ``seed``. Raises :class:`SparknnError` for
+    a size below 1."""
     from sparknn.nn.layers import LSTM, Dense, Embedding
     from sparknn.nn.model import Sequential
     from sparknn.nn.optimizers import Nadam
@@ -114,6 +118,7 @@ class CharLMReplica:
 
 
 def bits_per_char(loss_nats: float) -> float:
+    """A loss in nats per character, in bits per character."""
     return loss_nats / math.log(2)
 
 
