@@ -105,9 +105,13 @@ def test_seed_makes_training_reproducible(corpus):
     assert not np.allclose(a.vectors, c.vectors)
 
 
-def test_progress_goes_to_the_sparknn_logger_not_to_the_terminal(corpus, caplog, capsys):
+def test_progress_goes_to_the_sparknn_logger_not_to_the_terminal(
+    corpus, caplog, capsys, monkeypatch
+):
     """Library code prints nothing: a verbose run's progress lines (one per epoch at least)
     are INFO records under ``sparknn``, shown only where someone set up logging."""
+    # as in a fresh process: no console handler from a job or the demo run earlier
+    monkeypatch.setattr(logging.getLogger("sparknn"), "handlers", [])
     lines = corpus[:400]
     counts = Counter(token for line in lines for token in line.split())
     vocab = build_vocabulary(counts, min_count=1)
