@@ -26,12 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sparknn.charlm.model import CharLMReplica, build_charlm
-from sparknn.corpus import read_text
-from sparknn.corpus.chars import build_corpus, gather_examples
-from sparknn.distributed import BatchSchedule, SparkGradients
-from sparknn.distributed.trainer import fit
-from sparknn.spark.session import session
+from sparknn import session
+from sparknn.charlm import CharLMReplica, build_charlm
+from sparknn.corpus import build_corpus, gather_examples, read_text
+from sparknn.distributed import BatchSchedule, SparkGradients, fit
 
 REPO = Path(__file__).resolve().parents[1]
 # ../shared/data from the repo root; worktrees one level deeper find it at /work/shared/data.

@@ -23,12 +23,18 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.negatives import CORPORA, ROUND_WORDS, corpus_vocabulary  # noqa: E402
-from sparknn.backend.numpy_backend import NumpyBackend  # noqa: E402
-from sparknn.backend.opencl_backend import CPUAutoBackend  # noqa: E402
-from sparknn.word2vec.encoding import encode_lines, split_lines  # noqa: E402
-from sparknn.word2vec.merge import MERGE_BLOCKS, MERGE_THREADS, merge_blocks  # noqa: E402
-from sparknn.word2vec.replica import PartitionTrainer, Tables, init_vectors  # noqa: E402
-from sparknn.word2vec.settings import Settings  # noqa: E402
+from sparknn.backend import CPUAutoBackend, NumpyBackend  # noqa: E402
+from sparknn.word2vec import (  # noqa: E402
+    MERGE_BLOCKS,
+    MERGE_THREADS,
+    PartitionTrainer,
+    Settings,
+    Tables,
+    encode_lines,
+    init_vectors,
+    merge_blocks,
+    split_lines,
+)
 
 BACKENDS = {"numpy": NumpyBackend(), "opencl": CPUAutoBackend()}
 

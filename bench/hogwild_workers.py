@@ -15,13 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-import sparknn.backend
-from sparknn.backend.opencl_backend import OpenCLBackend
-from sparknn.word2vec.encoding import encode_lines
-from sparknn.word2vec.rounds import train_local
-from sparknn.word2vec.settings import Settings
-from sparknn.word2vec.tokenize import get_tokenizer
-from sparknn.word2vec.vocab import build_vocabulary
+from sparknn.backend import OpenCLBackend, set_backend
+from sparknn.word2vec import (
+    Settings,
+    build_vocabulary,
+    encode_lines,
+    get_tokenizer,
+    train_local,
+)
 
 DUBLINERS = Path(__file__).resolve().parents[1] / "sparknn" / "data" / "dubliners.txt"
 
@@ -46,7 +47,7 @@ def main(argv=None):
     print(f"numpy            loss per pair {np.round(want.metadata['loss_per_pair_by_epoch'], 3)}")
     for workers in (int(w) for w in args.workers.split(",")):
         backend = OpenCLBackend(sgns_workers=workers)
-        sparknn.backend._instances["opencl"] = backend  # what get_backend("opencl") returns
+        set_backend("opencl", backend)  # what train_local's get_backend("opencl") returns
         got = train_local(vocab, parts, Settings(backend="opencl", **settings))
         correlation = np.corrcoef(cosines(want.vectors), cosines(got.vectors))[0, 1]
         print(

@@ -34,8 +34,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from sparknn.backend.numpy_backend import NumpyBackend  # noqa: E402
-from sparknn.backend.opencl_backend import OpenCLBackend  # noqa: E402
+from sparknn.backend import NumpyBackend, OpenCLBackend  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 WIKITEXT = next(
@@ -144,9 +143,14 @@ def load_sentences(max_words):
 
 def skipgram_batches(sentences, seed=0):
     """sparknn's own pair generation (word2vec.c semantics), in 10k-token chunks."""
-    from sparknn.word2vec.encoding import encode_lines
-    from sparknn.word2vec.pairs import draw_negatives, skipgram_pairs, subsample
-    from sparknn.word2vec.vocab import build_vocabulary, negative_table
+    from sparknn.word2vec import (
+        build_vocabulary,
+        draw_negatives,
+        encode_lines,
+        negative_table,
+        skipgram_pairs,
+        subsample,
+    )
 
     counts = Counter(w for s in sentences for w in s)
     vocab = build_vocabulary(counts, min_count=W2V["min_count"])

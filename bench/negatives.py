@@ -21,11 +21,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.word2vec import prepare_corpus  # noqa: E402
-from sparknn.backend import SGNSRun  # noqa: E402
-from sparknn.backend.opencl_backend import OpenCLBackend  # noqa: E402
-from sparknn.word2vec.encoding import encode_lines  # noqa: E402
-from sparknn.word2vec.replica import Tables, init_vectors  # noqa: E402
-from sparknn.word2vec.vocab import build_vocabulary  # noqa: E402
+from sparknn.backend import OpenCLBackend, SGNSRun  # noqa: E402
+from sparknn.word2vec import Tables, build_vocabulary, encode_lines, init_vectors  # noqa: E402
 
 ROUND_WORDS = 50_000
 CORPORA = ("wikitext-2", "gutenberg-25m")

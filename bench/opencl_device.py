@@ -27,8 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from sparknn.backend import SGNSRun
-from sparknn.word2vec.encoding import encode_lines, split_lines
-from sparknn.word2vec.vocab import build_vocabulary, negative_table
+from sparknn.word2vec import build_vocabulary, encode_lines, negative_table, split_lines
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO.parent / "shared/data/wikitext-2/wiki.train.tokens.xz"
@@ -69,8 +68,7 @@ def train_kernel(backend, corpus, workers, epochs, seed):
 def train_scheme(lines, vocab, partitions, epochs, seed):
     """The word2vec job's whole scheme (rounds, merges) in one process (``train_local``)
     with the OpenCL backend: seconds of training and syn0."""
-    from sparknn.word2vec.rounds import train_local
-    from sparknn.word2vec.settings import Settings
+    from sparknn.word2vec import Settings, train_local
 
     parts = [encode_lines(part, vocab, str.split) for part in split_lines(lines, partitions)]
     settings = Settings(backend="opencl", epochs=epochs, seed=seed, alpha=ALPHA,
@@ -124,11 +122,10 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
 
-    import sparknn.backend
-    from sparknn.backend.opencl_backend import OpenCLBackend
+    from sparknn.backend import OpenCLBackend, set_backend
 
     backend = OpenCLBackend(args.device)
-    sparknn.backend._instances["opencl"] = backend  # the job scheme's get_backend("opencl")
+    set_backend("opencl", backend)  # the job scheme's get_backend("opencl")
     sentences = load_sentences(args.corpus)
     n_words = sum(len(s) for s in sentences)
     lines = [" ".join(s) for s in sentences]

@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-from sparknn.distributed.sources import SparkGradients
-from sparknn.spark.session import session
+from sparknn import session
+from sparknn.distributed import SparkGradients
 
 
 class ConstantGradient:

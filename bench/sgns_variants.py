@@ -40,6 +40,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+# Internal on purpose: the variants replace the backend's kernel sources and its cache of
+# built kernels (see Variant.use), so this bench reaches into the OpenCL backend's module.
+import sparknn.backend.opencl_backend as opencl_backend  # noqa: E402
 from bench.negatives import (  # noqa: E402
     CORPORA,
     ROUND_WORDS,
@@ -47,10 +50,8 @@ from bench.negatives import (  # noqa: E402
     first_tokens,
     round_inputs,
 )
-from sparknn.backend import SGNSRun, opencl_backend  # noqa: E402
-from sparknn.backend.opencl_backend import OpenCLBackend  # noqa: E402
-from sparknn.word2vec.replica import Tables, init_vectors  # noqa: E402
-from sparknn.word2vec.vocab import negative_table  # noqa: E402
+from sparknn.backend import OpenCLBackend, SGNSRun  # noqa: E402
+from sparknn.word2vec import Tables, init_vectors, negative_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNELS = "sparknn/backend/kernels"

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from sparknn.distributed.protocol import Channel
+from sparknn.distributed import Channel
 
 
 def echo_pair(family):

@@ -334,7 +334,7 @@ def query_latency(n_words=100_000, dim=100, queries=300):
     """most_similar latency on a random n_words x dim model (p50, p95 in ms)."""
     import numpy as np
 
-    from sparknn.word2vec.vectors import WordVectors
+    from sparknn.word2vec import WordVectors
 
     rng = np.random.default_rng(0)
     wv = WordVectors([f"w{i}" for i in range(n_words)], rng.normal(size=(n_words, dim)))

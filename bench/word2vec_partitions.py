@@ -22,10 +22,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.negatives import corpus_vocabulary  # noqa: E402
-from sparknn.word2vec.encoding import encode_lines, split_lines  # noqa: E402
-from sparknn.word2vec.rounds import train_local  # noqa: E402
-from sparknn.word2vec.settings import Settings  # noqa: E402
-from sparknn.word2vec.vectors import WordVectors  # noqa: E402
+from sparknn.word2vec import (  # noqa: E402
+    Settings,
+    WordVectors,
+    encode_lines,
+    split_lines,
+    train_local,
+)
 
 
 def parse_value(key: str, text: str):

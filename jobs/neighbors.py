@@ -16,6 +16,7 @@ import sys
 from sparknn.config import ArgumentParser, positive_int
 from sparknn.errors import SparknnError
 from sparknn.files import check_output
+from sparknn.logs import setup_console_logging
 
 
 def parse_args(argv=None):
@@ -31,6 +32,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    setup_console_logging()
     try:
         args = parse_args(argv)
         check_output(args.output, [args.model], args.overwrite)

@@ -18,6 +18,7 @@ import sys
 from sparknn.config import ArgumentParser, add_config_arguments, resolve
 from sparknn.errors import SparknnError
 from sparknn.files import check_output
+from sparknn.logs import setup_console_logging
 from sparknn.word2vec.settings import Settings
 
 
@@ -32,6 +33,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    setup_console_logging()
     try:
         args = parse_args(argv)
         settings = resolve(args, Settings)

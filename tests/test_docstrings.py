@@ -1,5 +1,7 @@
 """Docstrings state a contract, not measurements: figures go stale and nothing tests them, so
-they live in bench/RESULTS.md and docs/, linked from comments where it helps.
+they live in bench/RESULTS.md and docs/ (DESIGN-NOTES.md, word2vec-design.md, dated), linked
+from comments where it helps. A comment (in Python or an OpenCL kernel) may point at docs/
+but quotes no figure either.
 
 A docstring (of a module, class or function in sparknn/, read with ``ast``) quotes a
 benchmark when it contains any of:
@@ -11,7 +13,9 @@ benchmark when it contains any of:
 """
 
 import ast
+import io
 import re
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -80,3 +84,28 @@ def test_no_docstring_in_sparknn_quotes_benchmark_figures():
         for found in benchmark_figures(text)
     ]
     assert not offenders, "docstrings quoting benchmarks:\n" + "\n".join(offenders)
+
+
+def comments(path: Path):
+    """``(path:line, comment)`` of every comment in a Python or OpenCL C source file."""
+    text = path.read_text(encoding="utf-8")
+    where = str(path.relative_to(PACKAGE.parent))
+    if path.suffix == ".py":
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type == tokenize.COMMENT:
+                yield f"{where}:{token.start[0]}", token.string
+    else:  # C: // to the end of the line, /* ... */
+        for found in re.finditer(r"//[^\n]*|/\*.*?\*/", text, re.DOTALL):
+            line = text.count("\n", 0, found.start()) + 1
+            yield f"{where}:{line}", found.group()
+
+
+def test_no_comment_in_sparknn_quotes_benchmark_figures():
+    sources = [*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.cl")]
+    offenders = [
+        f"{where}: {found}"
+        for path in sorted(sources)
+        for where, text in comments(path)
+        for found in benchmark_figures(text)
+    ]
+    assert not offenders, "comments quoting benchmarks:\n" + "\n".join(offenders)

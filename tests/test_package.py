@@ -1,5 +1,8 @@
-"""The installed package: console script, version, and the missing-Java message."""
+"""The installed package: console script, version, the missing-Java message, and its public
+names (what bench/ may import)."""
 
+import ast
+import importlib
 import os
 import shutil
 import subprocess
@@ -160,3 +163,66 @@ def test_the_network_core_imports_nothing_inside_functions():
                     n for n in ast.walk(function) if isinstance(n, ast.Import | ast.ImportFrom)
                 ]
                 assert not nested, f"{module.name}: {function.name} imports inside"
+
+
+# A bench script that reaches inside a module on purpose, and why: nothing else may.
+INTERNAL_ON_PURPOSE = {
+    ("sgns_variants.py", "sparknn.backend.opencl_backend"): "swaps the kernel sources",
+}
+
+
+def sparknn_imports(path: Path):
+    """``(module, name or None)`` for each import of sparknn in ``path``, at any depth."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module.split(".")[0] == "sparknn":
+                yield from ((node.module, alias.name) for alias in node.names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "sparknn":
+                    yield alias.name, None
+
+
+def test_bench_scripts_import_only_public_names():
+    """Each ``from sparknn.X import Y`` in bench/ names a package and a name in its
+    ``__all__``; each ``import sparknn.X`` a package: the benches use the API users get."""
+    problems = []
+    for path in sorted((REPO / "bench").glob("*.py")):
+        for module_name, name in sparknn_imports(path):
+            module = importlib.import_module(module_name)
+            where = f"bench/{path.name}: {module_name}"
+            if (path.name, module_name) in INTERNAL_ON_PURPOSE:
+                continue
+            if not hasattr(module, "__path__"):
+                problems.append(f"{where} is a module, not a package")
+            elif name is not None and name not in getattr(module, "__all__", ()):
+                problems.append(f"{where}: {name} is not in its __all__")
+    assert not problems, "\n".join(problems)
+
+
+PACKAGES = [
+    "sparknn", "sparknn.backend", "sparknn.charlm", "sparknn.corpus", "sparknn.distributed",
+    "sparknn.ml", "sparknn.nn", "sparknn.spark", "sparknn.word2vec",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_public_name_resolves_and_is_documented(package):
+    """What ``__all__`` promises exists; the classes and functions say what they do."""
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        value = getattr(module, name)
+        if callable(value) and not isinstance(value, type(module)):
+            assert value.__doc__, f"{package}.{name} has no docstring"
+
+
+def test_set_backend_is_what_get_backend_returns():
+    from sparknn.backend import NumpyBackend, get_backend, set_backend
+
+    before, mine = get_backend("auto"), NumpyBackend()
+    try:
+        set_backend("auto", mine)
+        assert get_backend("auto") is mine
+    finally:
+        set_backend("auto", before)
+    assert get_backend("auto") is before

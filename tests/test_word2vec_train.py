@@ -1,6 +1,7 @@
 """word2vec training: planted structure, partitions vs one process, Spark job, bad input."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -102,6 +103,27 @@ def test_seed_makes_training_reproducible(corpus):
     np.testing.assert_array_equal(a.vectors, b.vectors)
     c = train(lines, 2, epochs=1, seed=2)
     assert not np.allclose(a.vectors, c.vectors)
+
+
+def test_progress_goes_to_the_sparknn_logger_not_to_the_terminal(
+    corpus, caplog, capsys, monkeypatch
+):
+    """Library code prints nothing: a verbose run's progress lines (one per epoch at least)
+    are INFO records under ``sparknn``, shown only where someone set up logging."""
+    # as in a fresh process: no console handler from a job or the demo run earlier
+    monkeypatch.setattr(logging.getLogger("sparknn"), "handlers", [])
+    lines = corpus[:400]
+    counts = Counter(token for line in lines for token in line.split())
+    vocab = build_vocabulary(counts, min_count=1)
+    parts = [encode_lines(chunk, vocab, str.split) for chunk in split_lines(lines, 2)]
+    with caplog.at_level(logging.INFO, logger="sparknn"):
+        train_local(vocab, parts, Settings(**{**SETTINGS, "epochs": 2}), verbose=True)
+    progress = [r for r in caplog.records if "words/s" in r.getMessage()]
+    assert {r.getMessage()[:9] for r in progress} == {"epoch 1/2", "epoch 2/2"}
+    assert progress[-1].getMessage().startswith("epoch 2/2 100.0%: ")
+    assert {r.name for r in progress} == {"sparknn.word2vec.rounds"}
+    assert {r.levelno for r in progress} == {logging.INFO}
+    assert capsys.readouterr() == ("", "")
 
 
 def one_partition_trainer(lines, **overrides):

@@ -36,6 +36,16 @@ def get_backend(name: str = "numpy") -> Backend:
     return _instances[key]
 
 
+def set_backend(name: str, backend: Backend) -> None:
+    """Make :func:`get_backend` return ``backend`` for ``name`` in this process from now on
+    (outside Spark tasks that hold a GPU): a study or benchmark that needs the backend
+    configured otherwise than ``get_backend`` would (an ``OpenCLBackend`` on a chosen device,
+    or with a given ``sgns_workers``) gets code that calls ``get_backend(name)`` to use it."""
+    if name not in BACKENDS:
+        raise SparknnError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    _instances[(name, task_gpu_address())] = backend
+
+
 def task_gpu_address() -> str | None:
     """The GPU address Spark assigned the running task (the first, if it holds several), or
     None: outside a Spark task, or in a task without GPUs."""
@@ -58,4 +68,19 @@ def _create(name: str, gpu_address: str | None) -> Backend:
     return opencl_backend.auto_backend(gpu_address)
 
 
-__all__ = ["ACTIVATIONS", "BACKENDS", "Backend", "get_backend", "NumpyBackend", "SGNSRun"]
+# Imported when first used (``from sparknn.backend import OpenCLBackend``): they import pyopencl.
+_OPENCL_EXPORTS = ("OpenCLBackend", "CPUAutoBackend")
+
+
+def __getattr__(name):
+    if name not in _OPENCL_EXPORTS:  # a submodule (``import sparknn.backend.rows``) loads
+        raise AttributeError(f"module 'sparknn.backend' has no attribute {name!r}")
+    from sparknn.backend import opencl_backend
+
+    return getattr(opencl_backend, name)
+
+
+__all__ = [
+    "ACTIVATIONS", "BACKENDS", "Backend", "CPUAutoBackend", "NumpyBackend", "OpenCLBackend",
+    "SGNSRun", "get_backend", "set_backend",
+]  # fmt: skip

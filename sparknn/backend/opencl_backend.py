@@ -51,7 +51,7 @@ ACTIVATION_CODES = {"linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3}
 SGNS_WORKERS_PER_UNIT = 4  # work-items (Hogwild chunks) per compute unit
 # Work-items of the row kernels (rows.cl): one, a single loop on one core. Spread over
 # PoCL's threads (the driver and both tasks each running PoCL's thread pool on the same 2
-# cores) they slowed a WikiText-2 job from 344 K to about 30 K words/s (bench/RESULTS.md).
+# cores) they slowed a word2vec job by an order of magnitude (docs/word2vec-design.md).
 ROW_WORKERS = 1
 _PROBE_SOURCE = "__kernel void probe(__global float *x) { x[get_global_id(0)] = 1.0f; }"
 
@@ -615,7 +615,7 @@ class OpenCLBackend(Backend):
         chunk = -(-n_pairs // workers)
         workers = -(-n_pairs // chunk)
         losses = np.zeros(workers, np.float32)
-        # Wrapping the matrices costs ~25 us each and, on a zero-copy device, copies nothing:
+        # Wrapping the matrices is cheap and, on a zero-copy device, copies nothing:
         # repeated calls on the same syn0/syn1neg update them in place. (A cache keyed by the
         # array would keep dead arrays alive: a USE_HOST_PTR buffer references its host array.)
         syn0_buf, syn1_buf = dev.wrap(syn0, write=True), dev.wrap(syn1neg, write=True)
@@ -873,7 +873,7 @@ def auto_backend(gpu_address: str | None = None) -> Backend:
     backend = CPUAutoBackend()
     log.info(
         "backend auto: no OpenCL GPU (%s); numpy for dense ops, OpenCL for sgns_update "
-        "(faster on CPU per bench/kernels.py)",
+        "(faster on CPU: docs/DESIGN-NOTES.md)",
         describe_devices(found),
     )
     return backend

@@ -33,6 +33,10 @@ def build_charlm(
     dtype: str = "float32",
     backend: str = "numpy",
 ):
+    """A compiled char-LM ``Sequential``: Embedding(``vocab_size``, ``embedding_dim``), then
+    ``layers`` LSTM(``hidden``) layers, then a softmax Dense over the vocabulary; Nadam
+    (``lr``, ``clipnorm``), its weights drawn from ``seed``. Raises :class:`SparknnError` for
+    a size below 1."""
     from sparknn.nn.layers import LSTM, Dense, Embedding
     from sparknn.nn.model import Sequential
     from sparknn.nn.optimizers import Nadam
@@ -41,8 +45,7 @@ def build_charlm(
         if int(value) < 1:
             raise SparknnError(f"{name} must be >= 1, got {value}")
     # N(0, 1) character embeddings, not Keras' U(-0.05, 0.05): the LSTM then sees a strong
-    # input signal from step one; measured 0.26 nats/char lower after 100 steps of the
-    # bench/charlm.py model, everything else equal (see bench/RESULTS.md).
+    # input signal from step one, and trains to a lower loss (docs/DESIGN-NOTES.md).
     stack = [Embedding(vocab_size, embedding_dim, embeddings_initializer="standard_normal")]
     stack += [LSTM(hidden, return_sequences=True) for _ in range(layers)]
     stack += [Dense(vocab_size, activation="softmax")]
@@ -115,6 +118,7 @@ class CharLMReplica:
 
 
 def bits_per_char(loss_nats: float) -> float:
+    """A loss in nats per character, in bits per character."""
     return loss_nats / math.log(2)
 
 

@@ -6,9 +6,12 @@ back gradient sums as raw binary frames (see :mod:`sparknn.distributed.protocol`
 """
 
 from sparknn.distributed.batches import BatchSchedule
+from sparknn.distributed.protocol import Channel
 from sparknn.distributed.replica import Replica, RowReplica, RowShard
 from sparknn.distributed.sources import LocalGradients, SparkGradients
+from sparknn.distributed.trainer import fit, resume
 
 __all__ = [
-    "BatchSchedule", "LocalGradients", "Replica", "RowReplica", "RowShard", "SparkGradients",
+    "BatchSchedule", "Channel", "LocalGradients", "Replica", "RowReplica", "RowShard",
+    "SparkGradients", "fit", "resume",
 ]  # fmt: skip

@@ -12,6 +12,10 @@ from sparknn.errors import SparknnError
 
 
 class BatchSchedule:
+    """The global minibatches over ``train_windows``: ``batch(step)`` is the sorted window
+    indices of step ``step``, ``steps_per_epoch`` full batches of ``batch_size`` (at most the
+    number of windows) per epoch, each epoch in its own order drawn from ``seed``."""
+
     def __init__(self, train_windows, batch_size: int, seed: int):
         self.windows = np.asarray(train_windows, dtype=np.int64)
         if batch_size < 1:

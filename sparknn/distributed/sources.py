@@ -7,6 +7,7 @@ single-process run and a Spark run. ``version`` identifies the parameter vector 
 updates applied): tasks are sent the parameters only when their copy is older.
 """
 
+import logging
 import re
 import socket
 import threading
@@ -20,6 +21,8 @@ from sparknn.distributed.server import GradientServer, TaskFailed
 from sparknn.distributed.worker import barrier_task
 from sparknn.errors import SparknnError
 from sparknn.testing import faults
+
+logger = logging.getLogger(__name__)
 
 
 class LocalGradients:
@@ -122,11 +125,11 @@ class BarrierStage:
     manager: leaving the ``with`` block closes it (:meth:`close`).
     """
 
-    def __init__(self, spark, shards, server, task, description, connect_timeout=300.0, log=print):
+    def __init__(self, spark, shards, server, task, description, connect_timeout=300.0, log=None):
         self.spark = spark
         self.server = server
         self.connect_timeout = connect_timeout
-        self.log = log
+        self.log = log or logger.info  # a failed task, waiting for its relaunch
         self.failures = 0
         self.reports = None
         self.error = None
@@ -201,7 +204,7 @@ class SparkGradients:
         n_params: int,
         dtype,
         connect_timeout: float = 300.0,
-        log=print,
+        log=None,
     ):
         bind, advertise = driver_address(spark)
         self.server = GradientServer(

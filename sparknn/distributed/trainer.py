@@ -7,7 +7,7 @@ loop runs single-process and on Spark, so the two differ only in the order gradi
 added.
 """
 
-import sys
+import logging
 import time
 from dataclasses import dataclass
 
@@ -21,6 +21,8 @@ from sparknn.distributed.checkpoint import (
 )
 from sparknn.divergence import DivergenceCheck
 from sparknn.errors import SparknnError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -112,7 +114,8 @@ def resume(model, checkpoint_dir, expected_meta: dict) -> int:
     else:
         raise SparknnError(f"--resume: no readable checkpoint in {checkpoint_dir}: {unreadable[0]}")
     for problem in unreadable:
-        print(f"resume: {problem}; resuming from {path.name}", file=sys.stderr, flush=True)
+        # A warning: seen on stderr even where no one set up logging (Python's last resort).
+        log.warning(f"resume: {problem}; resuming from {path.name}")
     check_compatible(meta, expected_meta, path)
     if params.shape != model.params.shape:
         raise SparknnError(

@@ -387,7 +387,7 @@ class LSTM(Layer):
         return value
 
     # Rows per input-projection / weight-gradient GEMM. Whole-sequence GEMMs (B*T rows) spill
-    # out of cache and ran ~2x slower than ~1k-row blocks in bench/lstm_vs_torch.py.
+    # out of cache and ran slower (measured: docs/DESIGN-NOTES.md).
     BLOCK_ROWS = 1024
 
     def _blocks(self, B, T):

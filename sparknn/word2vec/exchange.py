@@ -26,6 +26,7 @@ The stage, its retries and authentication are the char-LM trainer's
 (:mod:`sparknn.distributed`).
 """
 
+import logging
 import os
 
 import numpy as np
@@ -217,9 +218,11 @@ class RoundServer(TaskServer):
 
 class SparkRounds:
     """The round source of :func:`~sparknn.word2vec.rounds.run_rounds` on a barrier stage; a
-    context manager that closes the stage on exit."""
+    context manager that closes the stage on exit. ``log`` takes the stage's messages (a
+    failed task, waiting for its relaunch); by default they go to this module's logger."""
 
-    def __init__(self, spark, shards, make_trainers, dim, connect_timeout=300.0, log=print):
+    def __init__(self, spark, shards, make_trainers, dim, connect_timeout=300.0, log=None):
+        log = log or logging.getLogger(__name__).info
         bind, advertise = driver_address(spark)
         self.server = RoundServer(
             shards.getNumPartitions(), dim, new_secret(), bind_host=bind, advertise_host=advertise

@@ -65,7 +65,7 @@ def merge_backend(name: str):
 # Where the backend's row operations can run in threads (numpy), the driver merges on this
 # many (the tasks wait for the merge, so their cores are free), syn1neg in this many blocks
 # of rows: most rows that are sent are syn1neg rows. The OpenCL kernels merge in one pass
-# on one core, faster than numpy on two (bench/RESULTS.md).
+# on one core, faster than numpy on two (measured: docs/word2vec-design.md).
 MERGE_THREADS, MERGE_BLOCKS = 2, 3
 
 

@@ -8,7 +8,7 @@ replica the driver trains again from its last recovery point, to the same vector
 scheme, its choices and their measurements: docs/word2vec-design.md.
 """
 
-import sys
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -23,13 +23,15 @@ from sparknn.word2vec.schedule import round_schedule, round_words
 from sparknn.word2vec.settings import Settings
 from sparknn.word2vec.vocab import Vocabulary
 
+log = logging.getLogger(__name__)
+
 
 class Progress:
-    """Prints words/s, alpha, epoch and ETA (to stderr) every few seconds and per epoch."""
+    """Logs words/s, alpha, epoch and ETA at INFO every few seconds and per epoch."""
 
-    def __init__(self, total_words: int, epochs: int, every: float = 2.0, stream=sys.stderr):
+    def __init__(self, total_words: int, epochs: int, every: float = 2.0):
         self.total, self.epochs = total_words * epochs, epochs
-        self.every, self.stream = every, stream
+        self.every = every
         self.done = 0
         self.started = self.printed = time.perf_counter()
 
@@ -41,12 +43,10 @@ class Progress:
         self.printed = now
         rate = self.done / max(now - self.started, 1e-9)
         eta = (self.total - self.done) / max(rate, 1e-9)
-        print(
+        log.info(
             f"epoch {epoch + 1}/{self.epochs} {100 * self.done / max(self.total, 1):5.1f}%: "
             f"{rate:,.0f} words/s, alpha {alpha:.5f}, loss/pair {loss / max(pairs, 1):.4f}, "
-            f"ETA {eta:.0f}s",
-            file=self.stream,
-            flush=True,
+            f"ETA {eta:.0f}s"
         )
 
 
@@ -245,7 +245,11 @@ def local_trainers(vocab: Vocabulary, parts, settings: Settings, model=None):
 def train_local(vocab: Vocabulary, parts, settings: Settings, verbose=False) -> TrainResult:
     """Train in this process on ``parts`` (list of (tokens, sentence_starts)), same scheme:
     one partition per part, whatever ``settings.partitions`` says (the metadata says
-    ``len(parts)``)."""
+    ``len(parts)``).
+
+    With ``verbose``, progress lines (words/s, alpha, ETA) are logged at INFO on the
+    ``sparknn`` logger (``sparknn.word2vec.rounds``); nothing is printed. To see them, call
+    :func:`sparknn.logs.setup_console_logging` (or configure :mod:`logging` yourself)."""
     settings = replace(settings, partitions=len(parts))
     # hogwild: one model, which the replicas (taking turns here) all train in place
     shared = None

@@ -6,7 +6,7 @@ barrier stage of :class:`~sparknn.word2vec.replica.PartitionTrainer` replicas
 :func:`~sparknn.word2vec.rounds.train_local`'s vectors; see docs/word2vec-design.md.
 """
 
-import sys
+import logging
 import time
 from contextlib import ExitStack, contextmanager
 
@@ -23,10 +23,17 @@ from sparknn.word2vec.shared_model import SharedModel, map_shared_model
 from sparknn.word2vec.tokenize import get_tokenizer
 from sparknn.word2vec.vocab import build_vocabulary, negative_table
 
+log = logging.getLogger(__name__)
+
 
 def train_spark(spark, corpus, settings: Settings, verbose=True) -> TrainResult:
     """Read ``corpus`` with Spark, build the vocabulary, encode once into
-    ``settings.partitions`` partitions, train in rounds."""
+    ``settings.partitions`` partitions, train in rounds.
+
+    With ``verbose``, progress (the vocabulary, words/s, alpha, ETA, task failures) is
+    logged at INFO on the ``sparknn`` logger (``sparknn.word2vec.*``); nothing is printed. To
+    see it, call :func:`sparknn.logs.setup_console_logging` (as the jobs do) or configure
+    :mod:`logging` yourself."""
     from pyspark import StorageLevel, TaskContext
 
     partitions = settings.partitions
@@ -36,16 +43,15 @@ def train_spark(spark, corpus, settings: Settings, verbose=True) -> TrainResult:
     lines = read_text(spark, corpus, settings.strip_gutenberg_headers)
     with ExitStack() as cleanup:
         # On local disk, not in the JVM's heap: read back once, for encoding, and a heap grown
-        # to hold it would still be resident when training starts (bench/RESULTS.md).
+        # to hold it would still be resident when training starts (docs/word2vec-design.md).
         with persisted(tokenize_lines(lines, tokenizer), StorageLevel.DISK_ONLY) as tokenized:
             vocab = build_vocabulary(
                 count_tokens(tokenized, corpus), settings.min_count, settings.max_vocab or None
             )
             if verbose:
-                print(
+                log.info(
                     f"vocabulary: {len(vocab):,} words, "
-                    f"{vocab.total_words:,} of {vocab.corpus_words:,} tokens kept",
-                    file=sys.stderr,
+                    f"{vocab.total_words:,} of {vocab.corpus_words:,} tokens kept"
                 )
             vocab_bc = sc.broadcast(vocab.index)
             cleanup.callback(vocab_bc.destroy)
@@ -128,4 +134,4 @@ def persisted(rdd, level):
 def _log(verbose: bool):
     if not verbose:
         return lambda message: None
-    return lambda message: print(message, file=sys.stderr, flush=True)
+    return log.info

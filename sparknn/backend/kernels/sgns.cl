@@ -89,7 +89,8 @@ __attribute__((always_inline)) inline void row_add(__global float *p, const floa
 
 // Pull a row's cache lines in ahead of use: rows are random and often not in cache, and the
 // misses then overlap the current pair's arithmetic. With a real prefetch instruction
-// (rather than volatile loads, which hold up retirement) sgns_update measured +20% on PoCL.
+// (rather than volatile loads, which hold up retirement) sgns_update ran faster on PoCL
+// (docs/DESIGN-NOTES.md).
 __attribute__((always_inline)) inline void sgns_prefetch_row(__global const float *row) {
   for (int k = 0; k < DIM; k += 16) SGNS_PREFETCH(row + k);
   SGNS_PREFETCH(row + DIM - 1);
@@ -222,7 +223,7 @@ __attribute__((always_inline)) inline ulong splitmix64(ulong *state) {
 #ifdef cl_khr_fp64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 // x % size for x < 2^48 and size < 2^32 without a 64-bit division (tens of cycles, five per
-// pair; +6% words/s): the double quotient is off by at most one, which the loops correct
+// pair; measured in docs/DESIGN-NOTES.md): the double quotient is off by at most one, which the loops correct
 // (they would for any error, only slower). 1/size is loop-invariant and hoisted.
 __attribute__((always_inline)) inline uint table_slot(const ulong x, const ulong size) {
   long r = (long)x - (long)((double)x * (1.0 / (double)size)) * (long)size;
@@ -343,9 +344,9 @@ __attribute__((always_inline)) inline void look_up(const DrawnPair *drawn, Ready
 // target's score reads only l1, which changes when the pair ends, and its own row), but in
 // two passes over the dimension: every score, then every update. The NEGATIVE + 1 dot
 // products then run side by side instead of each waiting for the one before, l1 is read
-// once per pass instead of twice per target, and neu1e stays in registers: 1.13-1.2x the
-// words/s of the target-by-target loop on PoCL (one core, slices of WikiText-2 and
-// Gutenberg-25M; bench/RESULTS.md). Only the order of each score's sum differs.
+// once per pass instead of twice per target, and neu1e stays in registers: faster than the
+// target-by-target loop on PoCL (measured: docs/word2vec-design.md). Only the order of each
+// score's sum differs.
 #define TARGETS (NEGATIVE + 1)
 
 __attribute__((always_inline)) inline bool distinct_targets(const int output,
