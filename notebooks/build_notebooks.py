@@ -193,42 +193,20 @@ the driver adds the sums and takes the optimizer step with `apply_gradients`: th
 `fit` makes in one process. Here the four rows are split over two partitions and we run the
 same 10,000 full-batch steps; the weights should come out as those of the single-process run.
 
-A *replica* is what a task computes on: its shards and a copy of the model. For the
-char-LM that is `sparknn.charlm.model.CharLMReplica`; for a small in-memory array it is this:
+A *replica* is what a task computes on: its shards and a copy of the model
+(`sparknn.distributed.Replica`). For rows held as numpy arrays sparknn has one ready:
+`RowShard` holds some rows with their global indices, `RowReplica` answers gradient sums over
+the rows of a batch that its shards hold. (For a DataFrame, `sparknn.ml.NeuralNetwork` does all
+of this for you; here we drive the trainer directly.)
 """),
     code("""
 import os
 
-from sparknn.distributed import BatchSchedule, SparkGradients
+from sparknn.distributed import BatchSchedule, RowReplica, RowShard, SparkGradients
 from sparknn.distributed.trainer import fit as fit_on_spark
 
 MASTER = os.environ.get("SPARKNN_NB_MASTER", "local[2]")  # or spark://127.0.0.1:7077
 SPARK_STEPS = int(os.environ.get("SPARKNN_NB_SPARK_STEPS", 10_000))
-
-
-class RowShard:
-    \"\"\"Rows [first, first + len(x)) of the training set, resident on one executor.\"\"\"
-
-    def __init__(self, first, x, y):
-        self.first, self.x, self.y = first, x, y
-
-
-class RowReplica:
-    \"\"\"A model copy and the shards of one task; answers gradient sums over held rows.\"\"\"
-
-    def __init__(self, model, shards):
-        self.model, self.shards, self.params = model, shards, model.params
-
-    def gradient(self, rows):
-        loss, grad, n = 0.0, None, 0
-        for shard in self.shards:
-            held = rows[(rows >= shard.first) & (rows < shard.first + len(shard.x))]
-            if len(held):
-                local = held - shard.first
-                part = self.model.loss_and_gradient(shard.x[local], shard.y[local])
-                grad = part[1].copy() if grad is None else grad + part[1]
-                loss, n = loss + part[0], n + part[2]
-        return loss, grad, n
 """),
     code("""
 def nine_line_model():
@@ -245,16 +223,9 @@ single.fit(X, y, epochs=SPARK_STEPS, batch_size=4, shuffle=False, verbose=0)
 
 spark = sparknn.session(MASTER, app_name="sparknn-classic-networks")
 distributed = nine_line_model()
-config = distributed.get_config()
-
-
-def make_replica(shards):
-    from sparknn.nn.model import Sequential
-
-    return RowReplica(Sequential.from_config(config), shards)
-
-
-shards = spark.sparkContext.parallelize([RowShard(0, X[:2], y[:2]), RowShard(2, X[2:], y[2:])], 2)
+make_replica = RowReplica.factory(distributed.get_config(), backend="numpy")
+halves = [RowShard([0, 1], X[:2], y[:2]), RowShard([2, 3], X[2:], y[2:])]
+shards = spark.sparkContext.parallelize(halves, 2)
 every_row = BatchSchedule(np.arange(len(X)), batch_size=len(X), seed=0)
 with SparkGradients(spark, shards, make_replica, distributed.params.size, np.float64) as source:
     fit_on_spark(distributed, source, every_row, max_steps=SPARK_STEPS)
