@@ -119,6 +119,9 @@ def test_transform_is_mllibs_formula_with_empty_rows_and_unknown_words(spark):
     for row, vector in zip(rows, got, strict=True):
         np.testing.assert_allclose(vector, mllib_document_vector(row, table, 4), rtol=1e-12)
     assert not got[1].any() and not got[3].any()
+    with_null = spark.createDataFrame([(0, ["x"]), (1, None)], "i int, t array<string>")
+    with pytest.raises(Exception, match="inputCol 't' holds a null row"):
+        model.transform(with_null).collect()
 
     index = pd.Index(words)
     np.testing.assert_allclose(

@@ -146,11 +146,14 @@ class _Word2VecParams(HasStepSize, HasMaxIter, HasSeed, HasInputCol, HasOutputCo
 class Word2Vec(Estimator, _Word2VecParams, MLReadable, MLWritable):
     """Learns a vector per word from a DataFrame column of ``array<string>`` (``inputCol``:
     one sentence a row, e.g. ``pyspark.ml.feature.Tokenizer``'s output); ``fit`` returns a
-    :class:`Word2VecModel`. MLlib's Params keep their meaning, with two defaults changed:
-    ``numPartitions`` is 2 and ``maxIter`` (epochs) 5, the word2vec job's, because sparknn's
-    exact rounds keep MLlib's one-partition accuracy on several partitions and one epoch is too
-    few (set ``numPartitions`` to the executor slots for speed). Skip-gram with negative
-    sampling (``negative``, ``sample``, ``minAlpha``) replaces MLlib's hierarchical softmax.
+    :class:`Word2VecModel`. MLlib's Params keep their meaning; every default is the word2vec
+    job's (``sparknn.word2vec.settings.DEFAULTS``), which differs from MLlib's for two:
+    ``numPartitions`` (MLlib: 1) and ``maxIter``, the epochs (MLlib: 1), because sparknn's
+    exact rounds keep one partition's accuracy on several, and one epoch is too few for a
+    small corpus (set ``numPartitions`` to the executor slots for speed; the vectors for a
+    seed depend on it). ``seed`` defaults to the job's, not to a hash of the class name.
+    Skip-gram with negative sampling (``negative``, ``sample``, ``minAlpha``) replaces MLlib's
+    hierarchical softmax.
     """
 
     # Defaults live in _Word2VecParams: keyword_only passes only the arguments given.
