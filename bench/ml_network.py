@@ -24,13 +24,11 @@ import statistics
 import time
 
 import numpy as np
-from sparknn.session import session
 
 import sparknn
 from sparknn import layers, optimizers
-from sparknn.ml import NeuralNetwork
-from sparknn.ml.neural_network import network_from_bytes, network_to_bytes
-from sparknn.nn.callbacks import Callback
+from sparknn.ml import NeuralNetwork, network_from_bytes, network_to_bytes
+from sparknn.nn import callbacks
 
 FEATURES, CLASSES, HIDDEN = 100, 10, 256
 
@@ -92,7 +90,7 @@ def run_mllib(train, test, iterations):
     return seconds, accuracy(model.transform(test))
 
 
-class Snapshots(Callback):
+class Snapshots(callbacks.Callback):
     """Each epoch's end time and weights (the trained copy is this callback's ``model``)."""
 
     def __init__(self):
@@ -219,7 +217,7 @@ def main():
     if args.rows < 100 or args.runs < 1:
         parser.error("--rows must be >= 100 and --runs >= 1")
 
-    spark = session(master=args.master, app_name="bench-ml-network")
+    spark = sparknn.session(master=args.master, app_name="bench-ml-network")
     train, test, n_train, n_test = make_frames(spark, args.rows, partitions=2)
     train_arrays, test_arrays = collect(train), collect(test)
     runs = {}

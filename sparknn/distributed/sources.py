@@ -116,6 +116,14 @@ def first_error_line(error) -> str:
     return (python or lines or [repr(error)])[-1]
 
 
+def task_error(error, context: str) -> str:
+    """One line for a failed Spark task: the message of the SparknnError it raised, else
+    ``context`` and the task's Python error."""
+    line = first_error_line(error)
+    marker = "SparknnError: "
+    return line.split(marker, 1)[1] if marker in line else f"{context}: {line}"
+
+
 class BarrierStage:
     """A long-lived barrier stage whose tasks connect to ``server`` and serve its exchanges.
 

@@ -20,7 +20,6 @@ import bisect
 import io
 import json
 import math
-import os
 import uuid
 from collections.abc import Iterator
 
@@ -39,8 +38,6 @@ from pyspark.ml.param.shared import (
     HasSeed,
 )
 from pyspark.ml.util import (
-    DefaultParamsReader,
-    DefaultParamsWriter,
     MLReadable,
     MLReader,
     MLWritable,
@@ -53,7 +50,7 @@ from pyspark.sql.types import ArrayType, DoubleType, StructField, StructType
 from sparknn.backend import get_backend
 from sparknn.distributed import RowReplica, RowShard, SparkGradients
 from sparknn.distributed.checkpoint import checkpoints
-from sparknn.distributed.sources import executor_slots, first_error_line
+from sparknn.distributed.sources import executor_slots, task_error
 from sparknn.distributed.trainer import fit, resume
 from sparknn.errors import SparknnError
 from sparknn.ml.data import (
@@ -65,6 +62,7 @@ from sparknn.ml.data import (
     row_value,
     stack_column,
 )
+from sparknn.ml.persistence import data_path, load_blob, load_stage, save_blob, save_metadata
 from sparknn.nn.callbacks import Callback, History
 from sparknn.nn.layers import Embedding
 from sparknn.nn.losses import SparseCategoricalCrossentropy
@@ -522,8 +520,6 @@ class NeuralNetworkModel(Model, _NeuralNetworkParams, MLReadable, MLWritable):
 
 # -- persistence ----------------------------------------------------------------------------
 
-_STAGE_FORMAT = "sparknn.ml/1"
-
 
 class _StageWriter(MLWriter):
     """Params as Spark ML's JSON metadata (``path/metadata``); the network, when there is one,
@@ -535,19 +531,12 @@ class _StageWriter(MLWriter):
         self.stage, self.network, self.skip, self.history = stage, network, skip, history
 
     def saveImpl(self, path):
-        params = {
-            param.name: value
-            for param, value in self.stage._paramMap.items()
-            if param.name not in self.skip
-        }
-        extra = {"format": _STAGE_FORMAT, "hasNetwork": self.network is not None}
+        extra = {"hasNetwork": self.network is not None}
         if self.history is not None:
             extra["history"] = self.history
-        DefaultParamsWriter.saveMetadata(self.stage, path, self.sparkSession, extra, params)
+        save_metadata(self.stage, path, self.sparkSession, extra, self.skip)
         if self.network is not None:
-            blob = bytearray(network_to_bytes(self.network))
-            frame = self.sparkSession.createDataFrame([(blob,)], "npz binary")
-            frame.coalesce(1).write.parquet(os.path.join(path, "network"))
+            save_blob(self.sparkSession, data_path(path, "network"), network_to_bytes(self.network))
 
 
 class _StageReader(MLReader):
@@ -556,21 +545,12 @@ class _StageReader(MLReader):
         self.cls, self.attach_network = cls, attach_network
 
     def load(self, path):
-        metadata = DefaultParamsReader.loadMetadata(path, self.sparkSession)
-        wanted = f"{self.cls.__module__}.{self.cls.__name__}"
-        if metadata.get("format") != _STAGE_FORMAT or metadata["class"] != wanted:
-            raise SparknnError(
-                f"{path} does not hold a saved {self.cls.__name__} "
-                f"(found {metadata['class']}, format {metadata.get('format')!r})"
-            )
-        stage = self.cls()
-        stage._resetUid(metadata["uid"])
-        DefaultParamsReader.getAndSetParams(stage, metadata)
+        stage, metadata = load_stage(self.cls, path, self.sparkSession)
         if "history" in metadata:
             stage.history = metadata["history"]
         if metadata["hasNetwork"]:
-            blob = self.sparkSession.read.parquet(os.path.join(path, "network")).first()[0]
-            self.attach_network(stage, network_from_bytes(bytes(blob)))
+            blob = load_blob(self.sparkSession, data_path(path, "network"))
+            self.attach_network(stage, network_from_bytes(blob))
         return stage
 
 
@@ -620,7 +600,7 @@ def _partition_sizes_and_first_row(rdd, validation=None):
     try:
         counted = rdd.mapPartitionsWithIndex(size_head_held_out).collect()
     except Exception as error:
-        raise SparknnError(_task_error(error, "reading the rows failed")) from None
+        raise SparknnError(task_error(error, "reading the rows failed")) from None
     heads = [head for size, head, _ in counted if size]
     starts = np.cumsum([0] + [size for size, _, _ in counted])
     val_rows = [
@@ -704,16 +684,10 @@ class _ResidentRows:
             self.shards.count()  # convert now, once; bad rows fail here, before training
         except Exception as error:
             self.shards.unpersist()
-            raise SparknnError(_task_error(error, "reading the training rows failed")) from None
+            raise SparknnError(task_error(error, "reading the training rows failed")) from None
 
     def unpersist(self):
         self.shards.unpersist()
-
-
-def _task_error(error, context: str) -> str:
-    line = first_error_line(error)
-    marker = "SparknnError: "
-    return line.split(marker, 1)[1] if marker in line else f"{context}: {line}"
 
 
 # -- prediction on the executors --------------------------------------------------------------

@@ -40,37 +40,73 @@ def tokenize_lines(lines, tokenizer):
     Binary columns hold raw numpy buffers: ``line_ids`` int64 and ``lengths`` int32 per line
     with tokens, ``ids`` int32 per token (an index into ``words``).
     """
-    import pyarrow as pa
 
     def tokenize(batches):
         for batch in batches:
-            index = {}  # word -> its index in this batch's words
-            ids, lengths, line_ids = array("i"), array("i"), array("q")
             texts = batch.column("line").to_pylist()
             # Cheap: ``in`` is a fast search (for U+FFFD, none at all in an ASCII line).
-            if any(NUL in text or REPLACEMENT in text for text in texts if text):
-                index[NUL] = 0  # the mark count_tokens looks for (see above)
-            for line_id, text in zip(batch.column("line_id").to_pylist(), texts, strict=True):
-                tokens = tokenizer(text) if text else ()
-                if tokens:
-                    ids.extend([index.setdefault(token, len(index)) for token in tokens])
-                    lengths.append(len(tokens))
-                    line_ids.append(line_id)
-            if not index:
-                continue
-            counts = np.bincount(np.frombuffer(ids, np.int32), minlength=len(index))
-            # One row; Arrow infers the schema's types (bytes: binary, lists: list<...>).
-            yield pa.RecordBatch.from_pydict(
-                {
-                    "line_ids": [line_ids.tobytes()],
-                    "lengths": [lengths.tobytes()],
-                    "ids": [ids.tobytes()],
-                    "words": [list(index)],
-                    "counts": [counts.astype(np.int64)],
-                }
-            )
+            not_text = any(NUL in text or REPLACEMENT in text for text in texts if text)
+            token_lists = (tokenizer(text) if text else () for text in texts)
+            yield from _tokenized_batch(batch.column("line_id").to_pylist(), token_lists, not_text)
 
     return lines.select("line", "line_id").mapInArrow(tokenize, TOKENIZED_SCHEMA)
+
+
+def tokenize_arrays(frame, column: str):
+    """``frame``'s ``column`` (``array<string>``: a line's tokens, taken as they are) as
+    tokenized batches, like :func:`tokenize_lines`; lines are numbered in the frame's order.
+    A null row or word fails the task with a SparknnError naming ``column``."""
+    from pyspark.sql import functions as F
+
+    def tokenize(batches):
+        import pyarrow.compute as pc
+
+        for batch in batches:
+            tokens = batch.column("tokens")
+            if tokens.null_count:
+                raise SparknnError(
+                    f"column {column!r} holds a null row: drop or fill nulls first "
+                    f"(df.dropna(subset=[{column!r}]))"
+                )
+            if pc.list_flatten(tokens).null_count:
+                raise SparknnError(f"column {column!r} holds a null word in a row")
+            yield from _tokenized_batch(
+                batch.column("line_id").to_pylist(), tokens.to_pylist(), not_text=False
+            )
+
+    rows = frame.select(
+        F.col(column).alias("tokens"), F.monotonically_increasing_id().alias("line_id")
+    )
+    return rows.mapInArrow(tokenize, TOKENIZED_SCHEMA)
+
+
+def _tokenized_batch(line_ids, token_lists, not_text: bool):
+    """One batch's lines as (at most) one row of :data:`TOKENIZED_SCHEMA`; ``not_text``: a
+    line of the batch is not text, so its words include the mark NUL (see above)."""
+    import pyarrow as pa
+
+    index = {}  # word -> its index in this batch's words
+    ids, lengths, kept_line_ids = array("i"), array("i"), array("q")
+    if not_text:
+        index[NUL] = 0  # the mark count_tokens looks for (see above)
+    for line_id, tokens in zip(line_ids, token_lists, strict=True):
+        if tokens:
+            ids.extend([index.setdefault(token, len(index)) for token in tokens])
+            lengths.append(len(tokens))
+            kept_line_ids.append(line_id)
+    if not index:
+        return
+    counts = np.bincount(np.frombuffer(ids, np.int32), minlength=len(index))
+    # One row; Arrow infers the schema's types (bytes: binary, lists: list<...>).
+    yield pa.RecordBatch.from_pydict(
+        {
+            "line_ids": [kept_line_ids.tobytes()],
+            "lengths": [lengths.tobytes()],
+            "ids": [ids.tobytes()],
+            "words": [list(index)],
+            "counts": [counts.astype(np.int64)],
+        }
+    )
 
 
 def count_tokens(tokenized, paths=None) -> dict:
@@ -137,6 +173,16 @@ def encode_partitions(tokenized, index_bc, partitions: int, tasks: int):
         .partitionBy(tasks, lambda partition: partition % tasks)
         .mapPartitions(assemble, preservesPartitioning=True)
     )
+
+
+def cut_sentences(starts, n_tokens: int, max_length: int):
+    """Sentence starts after cutting each sentence of ``starts`` (over ``n_tokens`` tokens)
+    into pieces of at most ``max_length`` tokens."""
+    ends = np.append(starts[1:], n_tokens)
+    pieces = -(-(ends - starts) // max_length)  # ceil(length / max_length)
+    first_piece = np.repeat(np.cumsum(pieces) - pieces, pieces)
+    offsets = np.arange(int(pieces.sum()), dtype=np.int64) - first_piece
+    return np.repeat(starts, pieces) + offsets * max_length
 
 
 def encode_lines(lines, vocab: Vocabulary, tokenizer):

@@ -1,9 +1,10 @@
-"""word2vec training on Spark: :func:`train_spark` reads the corpus, builds the vocabulary,
-encodes it once and runs the driver loop (:func:`~sparknn.word2vec.rounds.run_rounds`) on a
-barrier stage of :class:`~sparknn.word2vec.replica.PartitionTrainer` replicas
-(:mod:`sparknn.word2vec.exchange`), or, with ``hogwild``, on one shared model
-(:mod:`sparknn.word2vec.shared_model`). For a seed and a partition count it gives
-:func:`~sparknn.word2vec.rounds.train_local`'s vectors; see docs/word2vec-design.md.
+"""word2vec training on Spark: :func:`train_spark` reads the corpus (:func:`train_tokens`
+takes a DataFrame column of tokens instead), builds the vocabulary, encodes it once and runs
+the driver loop (:func:`~sparknn.word2vec.rounds.run_rounds`) on a barrier stage of
+:class:`~sparknn.word2vec.replica.PartitionTrainer` replicas (:mod:`sparknn.word2vec.exchange`)
+or, with ``hogwild``, on one shared model (:mod:`sparknn.word2vec.shared_model`). For a seed
+and a partition count it gives :func:`~sparknn.word2vec.rounds.train_local`'s vectors; see
+docs/word2vec-design.md.
 """
 
 import logging
@@ -13,8 +14,15 @@ from contextlib import ExitStack, contextmanager
 import numpy as np
 
 from sparknn.corpus import read_text
-from sparknn.distributed.sources import executor_slots
-from sparknn.word2vec.encoding import count_tokens, encode_partitions, tokenize_lines
+from sparknn.distributed.sources import executor_slots, task_error
+from sparknn.errors import SparknnError
+from sparknn.word2vec.encoding import (
+    count_tokens,
+    cut_sentences,
+    encode_partitions,
+    tokenize_arrays,
+    tokenize_lines,
+)
 from sparknn.word2vec.exchange import SparkRounds
 from sparknn.word2vec.replica import PartitionTrainer, Tables, init_vectors
 from sparknn.word2vec.rounds import TrainResult, run_rounds
@@ -34,20 +42,53 @@ def train_spark(spark, corpus, settings: Settings, verbose=True) -> TrainResult:
     logged at INFO on the ``sparknn`` logger (``sparknn.word2vec.*``); nothing is printed. To
     see it, call :func:`sparknn.logs.setup_console_logging` (as the jobs do) or configure
     :mod:`logging` yourself."""
+    started = time.perf_counter()
+    tokenizer = get_tokenizer(settings.tokenizer, settings.lowercase)
+    lines = read_text(spark, corpus, settings.strip_gutenberg_headers)
+    result = train_tokenized(
+        spark, tokenize_lines(lines, tokenizer), settings, verbose, corpus=corpus,
+        started=started,
+    )  # fmt: skip
+    paths = [corpus] if isinstance(corpus, str) else corpus
+    result.metadata["corpus"] = [str(path) for path in paths]
+    return result
+
+
+def train_tokens(
+    spark, frame, input_col: str, settings: Settings, max_sentence_length=None, verbose=False
+) -> TrainResult:
+    """Train on ``frame``'s ``input_col`` (``array<string>``, one sentence a row, its tokens
+    taken as they are) as :func:`train_spark` trains on a corpus's lines: the same rows as
+    lines of text give the same vectors. Sentences longer than ``max_sentence_length``
+    in-vocabulary words are cut into pieces of that many (MLlib's ``maxSentenceLength``).
+    A null row or word is an error naming ``input_col``."""
+    started = time.perf_counter()
+    return train_tokenized(
+        spark, tokenize_arrays(frame, input_col), settings, verbose,
+        max_sentence_length=max_sentence_length, started=started,
+        reading=f"reading column {input_col!r} failed",
+    )  # fmt: skip
+
+
+def train_tokenized(
+    spark, tokenized, settings: Settings, verbose=True, corpus=None, max_sentence_length=None,
+    started=None, reading="reading failed",
+) -> TrainResult:  # fmt: skip
+    """Everything after tokenization: count the tokens of ``tokenized`` (a DataFrame of
+    :data:`~sparknn.word2vec.encoding.TOKENIZED_SCHEMA`), build the vocabulary, encode once
+    into ``settings.partitions`` partitions, train in rounds. ``corpus``: the paths, for
+    error messages; ``reading``: what a failed task was doing, for its one-line error."""
     from pyspark import StorageLevel, TaskContext
 
     partitions = settings.partitions
     sc = spark.sparkContext
-    started = time.perf_counter()
-    tokenizer = get_tokenizer(settings.tokenizer, settings.lowercase)
-    lines = read_text(spark, corpus, settings.strip_gutenberg_headers)
+    started = time.perf_counter() if started is None else started
     with ExitStack() as cleanup:
         # On local disk, not in the JVM's heap: read back once, for encoding, and a heap grown
         # to hold it would still be resident when training starts (docs/word2vec-design.md).
-        with persisted(tokenize_lines(lines, tokenizer), StorageLevel.DISK_ONLY) as tokenized:
-            vocab = build_vocabulary(
-                count_tokens(tokenized, corpus), settings.min_count, settings.max_vocab or None
-            )
+        with persisted(tokenized, StorageLevel.DISK_ONLY) as tokenized:
+            counts = _in_tasks(count_tokens, reading, tokenized, corpus)
+            vocab = build_vocabulary(counts, settings.min_count, settings.max_vocab or None)
             if verbose:
                 log.info(
                     f"vocabulary: {len(vocab):,} words, "
@@ -59,12 +100,15 @@ def train_spark(spark, corpus, settings: Settings, verbose=True) -> TrainResult:
             # partitions, each task holds several partitions (trained one after the other;
             # same result).
             tasks = executor_slots(spark, partitions)
-            encoded = cleanup.enter_context(
-                persisted(
-                    encode_partitions(tokenized, vocab_bc, partitions, tasks),
-                    StorageLevel.MEMORY_ONLY,
-                )
-            )
+            encoded = encode_partitions(tokenized, vocab_bc, partitions, tasks)
+            if max_sentence_length is not None:
+
+                def cut(records, limit=max_sentence_length):
+                    for p, tokens, starts in records:
+                        yield p, tokens, cut_sentences(starts, len(tokens), limit)
+
+                encoded = encoded.mapPartitions(cut, preservesPartitioning=True)
+            encoded = cleanup.enter_context(persisted(encoded, StorageLevel.MEMORY_ONLY))
             found = dict(encoded.map(lambda record: (record[0], len(record[1]))).collect())
         sizes = [found.get(p, 0) for p in range(partitions)]
         prepare_seconds = time.perf_counter() - started
@@ -110,7 +154,6 @@ def train_spark(spark, corpus, settings: Settings, verbose=True) -> TrainResult:
     ]
     metadata.update(
         {
-            "corpus": [str(c) for c in ([corpus] if isinstance(corpus, str) else corpus)],
             "corpus_words": vocab.corpus_words,
             "training_words_per_epoch": vocab.total_words,
             "vocabulary_size": len(vocab),
@@ -119,6 +162,18 @@ def train_spark(spark, corpus, settings: Settings, verbose=True) -> TrainResult:
         }
     )
     return TrainResult(vocab, vectors, metadata)
+
+
+def _in_tasks(function, context: str, *args):
+    """``function(*args)``, where a failed Spark task is one line: the SparknnError it
+    raised, or ``context`` and its error."""
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+
+    try:
+        return function(*args)
+    except (Py4JJavaError, PySparkException) as error:
+        raise SparknnError(task_error(error, context)) from None
 
 
 @contextmanager

@@ -1,0 +1,50 @@
+"""Spark ML persistence for sparknn's stages, without pickle, to any path Spark can write:
+the Params as Spark ML's JSON metadata (``path/metadata``), data as Parquet beside it."""
+
+import os
+
+from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter
+
+from sparknn.errors import SparknnError
+
+STAGE_FORMAT = "sparknn.ml/1"
+
+
+def save_metadata(stage, path, spark, extra=None, skip=()):
+    """``stage``'s uid, class and set Params (but those named in ``skip``), and ``extra``,
+    as Spark ML's metadata at ``path``."""
+    params = {
+        param.name: value for param, value in stage._paramMap.items() if param.name not in skip
+    }
+    extra = {"format": STAGE_FORMAT, **(extra or {})}
+    DefaultParamsWriter.saveMetadata(stage, path, spark, extra, params)
+
+
+def load_stage(cls, path, spark):
+    """``(stage, metadata)``: a new ``cls`` with the uid and Params saved at ``path``; a path
+    holding anything but a saved ``cls`` is a SparknnError."""
+    metadata = DefaultParamsReader.loadMetadata(path, spark)
+    wanted = f"{cls.__module__}.{cls.__name__}"
+    if metadata.get("format") != STAGE_FORMAT or metadata["class"] != wanted:
+        raise SparknnError(
+            f"{path} does not hold a saved {cls.__name__} "
+            f"(found {metadata['class']}, format {metadata.get('format')!r})"
+        )
+    stage = cls()
+    stage._resetUid(metadata["uid"])
+    DefaultParamsReader.getAndSetParams(stage, metadata)
+    return stage, metadata
+
+
+def save_blob(spark, path, blob: bytes):
+    """``blob`` as a one-row Parquet file at ``path``."""
+    frame = spark.createDataFrame([(bytearray(blob),)], "npz binary")
+    frame.coalesce(1).write.parquet(path)
+
+
+def load_blob(spark, path) -> bytes:
+    return bytes(spark.read.parquet(path).first()[0])
+
+
+def data_path(path, name: str) -> str:
+    return os.path.join(path, name)

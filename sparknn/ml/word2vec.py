@@ -1,0 +1,503 @@
+"""``Word2Vec``: sparknn's word2vec as a Spark ML Estimator, a drop-in for
+``pyspark.ml.feature.Word2Vec`` (MLlib's Param names, model methods and ``transform``).
+
+>>> sent = ("a b " * 100 + "a c " * 10).split(" ")
+>>> doc = spark.createDataFrame([(sent,), (sent,)], ["sentence"])
+>>> model = Word2Vec(vectorSize=5, seed=42, inputCol="sentence", outputCol="model").fit(doc)
+>>> model.findSynonymsArray("a", 2)              # [('b', ...), ('c', ...)]
+>>> model.transform(doc).head().model            # the row's word vectors summed / its length
+>>> model.wordVectors.most_similar("a")          # sparknn's query object
+>>> model.write().save(path); Word2VecModel.load(path)
+>>> Word2VecModel.fromWord2VecFile("vectors.bin")  # pretrained vectors into a Pipeline
+
+Training is :func:`sparknn.word2vec.spark.train_tokens`: skip-gram with negative sampling,
+in exact rounds over ``numPartitions`` replicas (or ``hogwild`` on one host), the same vectors
+for a seed as the word2vec job on the same tokens.
+"""
+
+import uuid
+from dataclasses import fields
+
+import numpy as np
+from pyspark import keyword_only
+from pyspark.ml import Estimator, Model
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param.shared import HasInputCol, HasMaxIter, HasOutputCol, HasSeed, HasStepSize
+from pyspark.ml.util import MLReadable, MLReader, MLWritable, MLWriter
+
+from sparknn.config import problem
+from sparknn.errors import SparknnError
+from sparknn.ml.persistence import data_path, load_stage, save_metadata
+from sparknn.word2vec.settings import Settings
+
+# Each training Param and the job setting it is: Settings holds the default of both, so the
+# estimator and the job train alike when nothing is set. Two of MLlib's defaults would hurt
+# here: numPartitions=1 trains on one replica (MLlib loses accuracy with more partitions;
+# sparknn's exact rounds do not), and maxIter=1 is one epoch, too few for a small corpus.
+SETTING_OF_PARAM = {
+    "vectorSize": "vector_size", "windowSize": "window", "minCount": "min_count",
+    "numPartitions": "partitions", "stepSize": "alpha", "maxIter": "epochs", "seed": "seed",
+    "negative": "negative", "sample": "sample", "minAlpha": "min_alpha", "backend": "backend",
+    "hogwild": "hogwild", "sharedNegatives": "shared_negatives",
+}  # fmt: skip
+_DEFAULTS = {item.name: item.default for item in fields(Settings)}
+_RULES = {item.name: item.metadata["rule"] for item in fields(Settings)}
+MAX_SENTENCE_LENGTH = 1000  # MLlib's default
+# A seed is any long, as in MLlib; the job's seeds are >= 0, so a negative one wraps.
+_SEED_RANGE = 2**64
+
+_tables_on_executor: dict[str, tuple] = {}
+_TABLE_CACHE_SIZE = 4  # models whose lookup tables one Python worker keeps
+
+
+class _Word2VecParams(HasStepSize, HasMaxIter, HasSeed, HasInputCol, HasOutputCol):
+    """Params shared by :class:`Word2Vec` and :class:`Word2VecModel`: MLlib's, then
+    sparknn's. Defaults: the word2vec job's (:data:`SETTING_OF_PARAM`)."""
+
+    vectorSize = Param(
+        Params._dummy(), "vectorSize", "the dimension of the word vectors (>= 1)",
+        typeConverter=TypeConverters.toInt,
+    )  # fmt: skip
+    numPartitions = Param(
+        Params._dummy(), "numPartitions",
+        "replicas trained in parallel (>= 1); each row goes to one; the vectors for a seed "
+        "depend on it",
+        typeConverter=TypeConverters.toInt,
+    )  # fmt: skip
+    minCount = Param(
+        Params._dummy(), "minCount",
+        "the minimum number of times a token must appear to be in the vocabulary (>= 0)",
+        typeConverter=TypeConverters.toInt,
+    )  # fmt: skip
+    windowSize = Param(
+        Params._dummy(), "windowSize", "context words on each side of a word (>= 1)",
+        typeConverter=TypeConverters.toInt,
+    )  # fmt: skip
+    maxSentenceLength = Param(
+        Params._dummy(), "maxSentenceLength",
+        "a row longer than this many in-vocabulary words is trained as pieces of this many",
+        typeConverter=TypeConverters.toInt,
+    )  # fmt: skip
+    negative = Param(
+        Params._dummy(), "negative", "negative samples per (word, context) pair (>= 1)",
+        typeConverter=TypeConverters.toInt,
+    )  # fmt: skip
+    sample = Param(
+        Params._dummy(), "sample", "threshold for subsampling frequent words (0: none)",
+        typeConverter=TypeConverters.toFloat,
+    )  # fmt: skip
+    minAlpha = Param(
+        Params._dummy(), "minAlpha", "the learning rate stepSize decays to, linearly (>= 0)",
+        typeConverter=TypeConverters.toFloat,
+    )  # fmt: skip
+    backend = Param(
+        Params._dummy(), "backend", "compute backend on the executors: numpy, opencl or auto",
+        typeConverter=TypeConverters.toString,
+    )  # fmt: skip
+    hogwild = Param(
+        Params._dummy(), "hogwild",
+        "all replicas update one shared model in place (one host only; not reproducible)",
+        typeConverter=TypeConverters.toBoolean,
+    )  # fmt: skip
+    sharedNegatives = Param(
+        Params._dummy(), "sharedNegatives",
+        "one set of negative samples per window instead of per pair (faster)",
+        typeConverter=TypeConverters.toBoolean,
+    )  # fmt: skip
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._setDefault(
+            **{param: _DEFAULTS[setting] for param, setting in SETTING_OF_PARAM.items()},
+            maxSentenceLength=MAX_SENTENCE_LENGTH,
+        )
+
+    def getVectorSize(self) -> int:
+        return self.getOrDefault(self.vectorSize)
+
+    def getNumPartitions(self) -> int:
+        return self.getOrDefault(self.numPartitions)
+
+    def getMinCount(self) -> int:
+        return self.getOrDefault(self.minCount)
+
+    def getWindowSize(self) -> int:
+        return self.getOrDefault(self.windowSize)
+
+    def getMaxSentenceLength(self) -> int:
+        return self.getOrDefault(self.maxSentenceLength)
+
+    def getNegative(self) -> int:
+        return self.getOrDefault(self.negative)
+
+    def getSample(self) -> float:
+        return self.getOrDefault(self.sample)
+
+    def getMinAlpha(self) -> float:
+        return self.getOrDefault(self.minAlpha)
+
+    def getBackend(self) -> str:
+        return self.getOrDefault(self.backend)
+
+    def getHogwild(self) -> bool:
+        return self.getOrDefault(self.hogwild)
+
+    def getSharedNegatives(self) -> bool:
+        return self.getOrDefault(self.sharedNegatives)
+
+
+class Word2Vec(Estimator, _Word2VecParams, MLReadable, MLWritable):
+    """Learns a vector per word from a DataFrame column of ``array<string>`` (``inputCol``:
+    one sentence a row, e.g. ``pyspark.ml.feature.Tokenizer``'s output); ``fit`` returns a
+    :class:`Word2VecModel`. MLlib's Params keep their meaning; every default is the word2vec
+    job's (``sparknn.word2vec.settings.Settings``), which differs from MLlib's for two:
+    ``numPartitions`` (MLlib: 1) and ``maxIter``, the epochs (MLlib: 1), because sparknn's
+    exact rounds keep one partition's accuracy on several, and one epoch is too few for a
+    small corpus (set ``numPartitions`` to the executor slots for speed; the vectors for a
+    seed depend on it). ``seed`` defaults to the job's, not to a hash of the class name.
+    Skip-gram with negative sampling (``negative``, ``sample``, ``minAlpha``) replaces MLlib's
+    hierarchical softmax.
+    """
+
+    # Defaults live in _Word2VecParams: keyword_only passes only the arguments given.
+    @keyword_only
+    def __init__(
+        self, *, vectorSize=None, minCount=None, numPartitions=None, stepSize=None, maxIter=None,
+        seed=None, inputCol=None, outputCol=None, windowSize=None, maxSentenceLength=None,
+        negative=None, sample=None, minAlpha=None, backend=None, hogwild=None,
+        sharedNegatives=None,
+    ):  # fmt: skip
+        super().__init__()
+        self.setParams(**self._input_kwargs)
+
+    @keyword_only
+    def setParams(
+        self, *, vectorSize=None, minCount=None, numPartitions=None, stepSize=None, maxIter=None,
+        seed=None, inputCol=None, outputCol=None, windowSize=None, maxSentenceLength=None,
+        negative=None, sample=None, minAlpha=None, backend=None, hogwild=None,
+        sharedNegatives=None,
+    ):  # fmt: skip
+        return self._set(**self._input_kwargs)
+
+    def setVectorSize(self, value):
+        return self._set(vectorSize=value)
+
+    def setNumPartitions(self, value):
+        return self._set(numPartitions=value)
+
+    def setMinCount(self, value):
+        return self._set(minCount=value)
+
+    def setWindowSize(self, value):
+        return self._set(windowSize=value)
+
+    def setMaxSentenceLength(self, value):
+        return self._set(maxSentenceLength=value)
+
+    def setMaxIter(self, value):
+        return self._set(maxIter=value)
+
+    def setInputCol(self, value):
+        return self._set(inputCol=value)
+
+    def setOutputCol(self, value):
+        return self._set(outputCol=value)
+
+    def setSeed(self, value):
+        return self._set(seed=value)
+
+    def setStepSize(self, value):
+        return self._set(stepSize=value)
+
+    def setNegative(self, value):
+        return self._set(negative=value)
+
+    def setSample(self, value):
+        return self._set(sample=value)
+
+    def setMinAlpha(self, value):
+        return self._set(minAlpha=value)
+
+    def setBackend(self, value):
+        return self._set(backend=value)
+
+    def setHogwild(self, value):
+        return self._set(hogwild=value)
+
+    def setSharedNegatives(self, value):
+        return self._set(sharedNegatives=value)
+
+    def write(self):
+        return _StageWriter(self)
+
+    @classmethod
+    def read(cls):
+        return _StageReader(cls)
+
+    def _job_settings(self) -> Settings:
+        """The Params as the word2vec job's settings; a value out of range is a SparknnError
+        naming the Param."""
+        values = {}
+        for param, setting in SETTING_OF_PARAM.items():
+            value = self.getOrDefault(param)
+            if param == "seed":
+                value %= _SEED_RANGE
+            why = problem(value, _RULES[setting])
+            if why:
+                raise SparknnError(f"Word2Vec: {param} {why}, got {value!r}")
+            values[setting] = value
+        if self.getMaxSentenceLength() < 1:
+            raise SparknnError(
+                f"Word2Vec: maxSentenceLength must be >= 1, got {self.getMaxSentenceLength()}"
+            )
+        return Settings(**values)
+
+    def _fit(self, dataset):
+        from sparknn.word2vec.spark import train_tokens
+        from sparknn.word2vec.vectors import WordVectors
+
+        settings = self._job_settings()
+        if not self.isDefined(self.inputCol):
+            raise SparknnError("Word2Vec needs inputCol: a column of array<string>")
+        column = self.getInputCol()
+        _check_tokens_column(dataset.schema, column)
+        try:
+            result = train_tokens(
+                dataset.sparkSession,
+                dataset,
+                column,
+                settings,
+                max_sentence_length=self.getMaxSentenceLength(),
+            )
+        except SparknnError as error:
+            raise SparknnError(_in_param_names(str(error), column)) from None
+        words = WordVectors(result.vocab.words, result.vectors, result.vocab.counts)
+        return self._copyValues(Word2VecModel(words))
+
+
+class Word2VecModel(Model, _Word2VecParams, MLReadable, MLWritable):
+    """Word vectors as a Transformer: ``transform`` adds ``outputCol``, per row the sum of
+    its in-vocabulary words' vectors divided by its number of tokens (MLlib's document
+    vector; an empty row gives a zero vector). ``wordVectors`` is sparknn's query object
+    (:class:`~sparknn.word2vec.vectors.WordVectors`: ``most_similar``, analogies,
+    evaluations). ``write().save(path)`` / ``Word2VecModel.load(path)`` work on any path
+    Spark can write, without pickle.
+    """
+
+    def __init__(self, wordVectors=None):
+        super().__init__()
+        self.wordVectors = wordVectors
+        if wordVectors is not None:
+            self._set(vectorSize=wordVectors.vector_size)
+
+    @classmethod
+    def fromWord2VecFile(cls, path) -> "Word2VecModel":
+        """A model of the vectors in a word2vec text or binary file (or a sparknn output
+        directory) on the driver's file system; set ``inputCol``/``outputCol`` to use it."""
+        from sparknn.word2vec.vectors import load_vectors
+
+        return cls(load_vectors(path))
+
+    def saveWord2VecFile(self, path, binary: bool = False):
+        """Write the vectors as a word2vec text file (``binary``: word2vec.c's binary format)
+        on the driver's file system, complete or not at all."""
+        from sparknn.word2vec.formats import save_word2vec_binary, save_word2vec_text
+
+        save = save_word2vec_binary if binary else save_word2vec_text
+        save(path, self._vectors().words, self._vectors().vectors)
+
+    def setInputCol(self, value):
+        return self._set(inputCol=value)
+
+    def setOutputCol(self, value):
+        return self._set(outputCol=value)
+
+    def getVectors(self):
+        """DataFrame ``word: string, vector: vector``, most frequent word first."""
+        from pyspark.ml.functions import array_to_vector
+        from pyspark.sql import SparkSession
+
+        table = _vectors_table(self._vectors())
+        frame = SparkSession.active().createDataFrame(table.select(["word", "vector"]))
+        return frame.select("word", array_to_vector("vector").alias("vector"))
+
+    def findSynonyms(self, word, num: int):
+        """DataFrame ``word: string, similarity: double`` of the ``num`` words closest (by
+        cosine) to ``word``, a word (never its own synonym) or a vector."""
+        from pyspark.sql import SparkSession
+
+        return SparkSession.active().createDataFrame(
+            self.findSynonymsArray(word, num), "word string, similarity double"
+        )
+
+    def findSynonymsArray(self, word, num: int):
+        """``[(word, similarity), ...]``, as :meth:`findSynonyms`, best first."""
+        from pyspark.ml.linalg import _convert_to_vector
+
+        if isinstance(word, str):
+            return self._vectors().most_similar(word, topn=num)
+        vector = _convert_to_vector(word).toArray()
+        if len(vector) != self._vectors().vector_size:
+            raise SparknnError(
+                f"findSynonyms: the vector has {len(vector)} dimensions, the model "
+                f"{self._vectors().vector_size}"
+            )
+        return self._vectors().similar_by_vector(vector, topn=num)
+
+    def write(self):
+        return _StageWriter(self, save_data=self._save_vectors)
+
+    @classmethod
+    def read(cls):
+        return _StageReader(cls, load_data=_load_vectors)
+
+    def _vectors(self):
+        if self.wordVectors is None:
+            raise SparknnError("this Word2VecModel holds no vectors")
+        return self.wordVectors
+
+    def _save_vectors(self, spark, path):
+        table = _vectors_table(self._vectors(), np.float32)
+        spark.createDataFrame(table).write.parquet(data_path(path, "vectors"))
+
+    def _transform(self, dataset):
+        from pyspark.ml.functions import array_to_vector
+        from pyspark.sql import functions as F
+
+        column = self.getInputCol()
+        _check_tokens_column(dataset.schema, column)
+        vectors = self._vectors()
+        broadcast = dataset.sparkSession.sparkContext.broadcast((vectors.words, vectors.vectors))
+        average = _average_udf(uuid.uuid4().hex, broadcast, column)
+        return dataset.withColumn(self.getOutputCol(), array_to_vector(average(F.col(column))))
+
+
+# -- input ------------------------------------------------------------------------------------
+
+
+def _check_tokens_column(schema, column: str):
+    from pyspark.sql.types import ArrayType, StringType
+
+    if column not in schema.names:
+        raise SparknnError(f"inputCol {column!r} is not a column (columns: {schema.names})")
+    found = schema[column].dataType
+    if not (isinstance(found, ArrayType) and isinstance(found.elementType, StringType)):
+        raise SparknnError(
+            f"inputCol {column!r} must be array<string>, found {found.simpleString()} "
+            "(split text into words first, e.g. with pyspark.ml.feature.Tokenizer)"
+        )
+
+
+def _in_param_names(message: str, column: str) -> str:
+    """A training error in the estimator's words: its Params, not the job's flags."""
+    if message.startswith("the corpus is empty"):
+        return f"inputCol {column!r} holds no tokens"
+    return message.replace("--min-count", "minCount").replace("min_count=", "minCount=")
+
+
+# -- transform on the executors ---------------------------------------------------------------
+
+
+def _average_udf(key, broadcast, column):
+    """An iterator pandas UDF: a row of tokens -> MLlib's document vector (array<double>)."""
+    from collections.abc import Iterator
+
+    import pandas as pd
+    from pyspark.sql.functions import pandas_udf
+    from pyspark.sql.types import ArrayType, DoubleType
+
+    def average(batches: Iterator[pd.Series]) -> Iterator[pd.Series]:
+        index, vectors = _tables_on_executor_for(key, broadcast)
+        for rows in batches:
+            if rows.isna().any():
+                raise SparknnError(f"inputCol {column!r} holds a null row")
+            yield pd.Series(list(document_vectors(rows.tolist(), index, vectors)))
+
+    return pandas_udf(average, ArrayType(DoubleType(), containsNull=False))
+
+
+def _tables_on_executor_for(key, broadcast):
+    import pandas as pd
+
+    tables = _tables_on_executor.get(key)
+    if tables is None:
+        while len(_tables_on_executor) >= _TABLE_CACHE_SIZE:
+            del _tables_on_executor[next(iter(_tables_on_executor))]
+        words, vectors = broadcast.value
+        tables = _tables_on_executor[key] = (pd.Index(words), vectors.astype(np.float64))
+    return tables
+
+
+def document_vectors(rows, index, vectors) -> np.ndarray:
+    """MLlib's ``Word2VecModel.transform``: per row of tokens, the sum (in float64, in
+    order) of its in-vocabulary words' vectors times ``1 / len(row)``; zeros for an empty
+    row. ``index``: a ``pandas.Index`` of the words; ``vectors``: float64 ``(V, d)``."""
+    lengths = np.fromiter((len(row) for row in rows), np.int64, len(rows))
+    sums = np.zeros((len(rows), vectors.shape[1]))
+    if lengths.sum():
+        ids = index.get_indexer(np.concatenate([np.asarray(row, object) for row in rows]))
+        row_of_token = np.repeat(np.arange(len(rows)), lengths)
+        known = ids >= 0
+        rows_known = row_of_token[known]
+        if len(rows_known):
+            first = np.flatnonzero(np.r_[True, rows_known[1:] != rows_known[:-1]])
+            sums[rows_known[first]] = np.add.reduceat(vectors[ids[known]], first, axis=0)
+    return sums * (1.0 / np.maximum(lengths, 1))[:, None]
+
+
+# -- persistence ------------------------------------------------------------------------------
+
+
+def _vectors_table(word_vectors, dtype=np.float64):
+    """The vectors as an Arrow table: ``id`` (the row), ``word``, ``count`` (null when
+    unknown) and ``vector`` (a list of ``dtype``)."""
+    import pyarrow as pa
+
+    n, d = word_vectors.vectors.shape
+    values = pa.array(word_vectors.vectors.astype(dtype, copy=False).reshape(-1))
+    counts = word_vectors.counts
+    return pa.table(
+        {
+            "id": pa.array(np.arange(n, dtype=np.int64)),
+            "word": pa.array(word_vectors.words, pa.string()),
+            "count": pa.array(counts if counts is not None else [None] * n, pa.int64()),
+            "vector": pa.ListArray.from_arrays(pa.array(np.arange(n + 1) * d, pa.int32()), values),
+        }
+    )
+
+
+def _load_vectors(stage, spark, path):
+    from sparknn.word2vec.vectors import WordVectors
+
+    table = spark.read.parquet(data_path(path, "vectors")).toArrow().sort_by("id")
+    d = stage.getVectorSize()
+    flat = table.column("vector").combine_chunks().flatten().to_numpy()
+    counts = table.column("count")
+    stage.wordVectors = WordVectors(
+        table.column("word").to_pylist(),
+        flat.astype(np.float32, copy=False).reshape(len(table), d),
+        None if counts.null_count else counts.to_numpy(),
+    )
+
+
+class _StageWriter(MLWriter):
+    def __init__(self, stage, save_data=None):
+        super().__init__()
+        self.stage, self.save_data = stage, save_data
+
+    def saveImpl(self, path):
+        save_metadata(self.stage, path, self.sparkSession)
+        if self.save_data is not None:
+            self.save_data(self.sparkSession, path)
+
+
+class _StageReader(MLReader):
+    def __init__(self, cls, load_data=None):
+        super().__init__()
+        self.cls, self.load_data = cls, load_data
+
+    def load(self, path):
+        stage, _ = load_stage(self.cls, path, self.sparkSession)
+        if self.load_data is not None:
+            self.load_data(stage, self.sparkSession, path)
+        return stage

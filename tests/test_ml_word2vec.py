@@ -1,0 +1,237 @@
+"""sparknn.ml.Word2Vec: pyspark.ml.feature.Word2Vec's behaviour, the job's vectors, Pipelines."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sparknn.errors import SparknnError
+from sparknn.ml import Word2Vec, Word2VecModel
+from sparknn.ml.word2vec import document_vectors
+from sparknn.word2vec.encoding import cut_sentences
+from sparknn.word2vec.vectors import WordVectors
+
+# Small and quick: the numpy backend, one epoch, few dimensions.
+QUICK = dict(vectorSize=4, minCount=1, maxIter=1, backend="numpy", seed=3)
+
+
+def mllib_document_vector(row, vectors: dict, size: int) -> np.ndarray:
+    """MLlib's Word2VecModel.transform for one row, written out plainly."""
+    total = np.zeros(size)
+    for word in row:
+        if word in vectors:
+            total += vectors[word].astype(np.float64)
+    return total / len(row) if row else total
+
+
+def labelled_text(spark, rows=40, seed=0):
+    """Two 'books' with their own words and some shared ones: label = book."""
+    rng = np.random.default_rng(seed)
+    data = []
+    for i in range(rows):
+        label = i % 2
+        own = [f"{'ab'[label]}{k}" for k in rng.integers(0, 6, 4)]
+        shared = [f"s{k}" for k in rng.integers(0, 4, 3)]
+        words = own + shared
+        rng.shuffle(words)
+        data.append((i, " ".join(words), float(label)))
+    return spark.createDataFrame(data, "id long, text string, label double")
+
+
+def test_mllib_doctest_behaviour(spark, tmp_path):
+    """pyspark.ml.feature.Word2Vec's doctest, through sparknn's classes."""
+    sent = ("a b " * 100 + "a c " * 10).split(" ")
+    doc = spark.createDataFrame([(sent,), (sent,)], ["sentence"])
+    word2vec = Word2Vec(vectorSize=5, seed=42, inputCol="sentence", outputCol="model")
+    word2vec.setBackend("numpy")
+    assert word2vec.setMaxIter(10) is word2vec and word2vec.getMaxIter() == 10
+    word2vec.clear(word2vec.maxIter)
+    model = word2vec.fit(doc)
+    assert model.getMinCount() == 5
+    assert model.setInputCol("sentence") is model
+
+    vectors = model.getVectors().collect()
+    # "" (the split's last token) occurs twice, below minCount.
+    assert [row.word for row in vectors] == ["a", "b", "c"]
+    for row in vectors:
+        np.testing.assert_array_equal(row.vector.toArray(), model.wordVectors.vector(row.word))
+    synonyms = model.findSynonymsArray("a", 2)
+    assert [word for word, _ in synonyms] == [w for w, _ in model.wordVectors.most_similar("a")]
+    assert {word for word, _ in synonyms} == {"b", "c"}
+    frame = model.findSynonyms("a", 2).collect()
+    assert [(row.word, row.similarity) for row in frame] == synonyms
+    by_vector = model.findSynonymsArray(model.getVectors().first().vector, 1)
+    assert by_vector[0][0] == "a"  # a vector's synonyms may include its own word
+
+    table = {row.word: row.vector.toArray() for row in vectors}
+    np.testing.assert_allclose(
+        model.transform(doc).head().model.toArray(), mllib_document_vector(sent, table, 5)
+    )
+
+    word2vec.save(str(tmp_path / "word2vec"))
+    loaded_estimator = Word2Vec.load(str(tmp_path / "word2vec"))
+    assert loaded_estimator.getVectorSize() == word2vec.getVectorSize() == 5
+    assert loaded_estimator.getNumPartitions() == word2vec.getNumPartitions()
+    assert loaded_estimator.getBackend() == "numpy"
+    model.save(f"file://{tmp_path / 'word2vec-model'}")
+    loaded = Word2VecModel.load(str(tmp_path / "word2vec-model"))
+    assert loaded.getVectors().first().word == model.getVectors().first().word
+    assert loaded.getVectors().first().vector == model.getVectors().first().vector
+    assert loaded.transform(doc).take(1) == model.transform(doc).take(1)
+    np.testing.assert_array_equal(loaded.wordVectors.counts, model.wordVectors.counts)
+
+
+def test_the_same_vectors_as_the_job_on_the_same_tokens(spark, tmp_path):
+    from pyspark.sql import functions as F
+
+    from sparknn.word2vec.settings import Settings
+    from sparknn.word2vec.spark import train_spark
+
+    rng = np.random.default_rng(5)
+    lines = [" ".join(f"w{k}" for k in rng.zipf(1.5, 8) % 40) for _ in range(300)]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(lines) + "\n")
+    settings = Settings(vector_size=8, min_count=2, epochs=2, partitions=2, backend="numpy", seed=7)
+    job = train_spark(spark, str(corpus), settings, verbose=False)
+
+    tokens = spark.read.text(str(corpus)).select(F.split("value", " ").alias("tokens"))
+    estimator = Word2Vec(
+        inputCol="tokens", vectorSize=8, minCount=2, maxIter=2, numPartitions=2, seed=7,
+        backend="numpy",
+    )  # fmt: skip
+    model = estimator.fit(tokens)
+    assert job.metadata["rounds"] > 1
+    assert model.wordVectors.words == job.vocab.words
+    assert np.array_equal(model.wordVectors.vectors, job.vectors)
+
+
+def test_transform_is_mllibs_formula_with_empty_rows_and_unknown_words(spark):
+    rng = np.random.default_rng(0)
+    words = ["x", "y", "z"]
+    vectors = rng.standard_normal((3, 4)).astype(np.float32)
+    model = Word2VecModel(WordVectors(words, vectors)).setInputCol("t").setOutputCol("v")
+    rows = [["x", "y", "oov"], [], ["z"], ["oov"], ["x", "x", "z", "y"]]
+    frame = spark.createDataFrame(
+        [(i, row) for i, row in enumerate(rows)], "i int, t array<string>"
+    )
+    got = [row.v.toArray() for row in model.transform(frame).orderBy("i").collect()]
+    table = dict(zip(words, vectors, strict=True))
+    for row, vector in zip(rows, got, strict=True):
+        np.testing.assert_allclose(vector, mllib_document_vector(row, table, 4), rtol=1e-12)
+    assert not got[1].any() and not got[3].any()
+    with_null = spark.createDataFrame([(0, ["x"]), (1, None)], "i int, t array<string>")
+    with pytest.raises(Exception, match="inputCol 't' holds a null row"):
+        model.transform(with_null).collect()
+
+    index = pd.Index(words)
+    np.testing.assert_allclose(
+        document_vectors(rows, index, vectors.astype(np.float64)),
+        np.array([mllib_document_vector(row, table, 4) for row in rows]),
+        rtol=1e-12,
+    )
+
+
+def test_cut_sentences_into_pieces_of_at_most_max_length():
+    starts = np.array([0, 3, 10], dtype=np.int64)  # lengths 3, 7, 2 over 12 tokens
+    np.testing.assert_array_equal(cut_sentences(starts, 12, 3), [0, 3, 6, 9, 10])
+    np.testing.assert_array_equal(cut_sentences(starts, 12, 7), [0, 3, 10])
+
+
+def test_pipeline_saves_and_loads_with_the_same_predictions(spark, tmp_path):
+    from pyspark.ml import Pipeline, PipelineModel
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import Tokenizer
+
+    frame = labelled_text(spark)
+    pipeline = Pipeline(
+        stages=[
+            Tokenizer(inputCol="text", outputCol="words"),
+            Word2Vec(inputCol="words", outputCol="features", **QUICK),
+            LogisticRegression(maxIter=20),
+        ]
+    )
+    fitted = pipeline.fit(frame)
+    before = fitted.transform(frame).orderBy("id").select("features", "prediction").collect()
+    fitted.write().save(str(tmp_path / "pipeline"))
+    loaded = PipelineModel.load(str(tmp_path / "pipeline"))
+    assert isinstance(loaded.stages[1], Word2VecModel)
+    after = loaded.transform(frame).orderBy("id").select("features", "prediction").collect()
+    assert after == before
+    pipeline.write().save(str(tmp_path / "estimator"))
+    again = Pipeline.load(str(tmp_path / "estimator")).getStages()[1]
+    assert isinstance(again, Word2Vec) and again.getVectorSize() == QUICK["vectorSize"]
+
+
+def test_cross_validator_picks_a_vector_size(spark):
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.ml.feature import Tokenizer
+    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
+
+    word2vec = Word2Vec(inputCol="words", outputCol="features", **QUICK)
+    pipeline = Pipeline(
+        stages=[Tokenizer(inputCol="text", outputCol="words"), word2vec, LogisticRegression()]
+    )
+    grid = ParamGridBuilder().addGrid(word2vec.vectorSize, [2, 3]).build()
+    tuned = CrossValidator(
+        estimator=pipeline, estimatorParamMaps=grid, evaluator=BinaryClassificationEvaluator(),
+        numFolds=2, seed=1,
+    ).fit(labelled_text(spark, rows=20))  # fmt: skip
+    assert len(tuned.avgMetrics) == 2
+    best = tuned.bestModel.stages[1]
+    assert best.getVectorSize() == [2, 3][int(np.argmax(tuned.avgMetrics))]
+    assert best.wordVectors.vector_size == best.getVectorSize()
+
+
+def test_a_word2vec_binary_file_in_a_pipeline(spark, tmp_path):
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import Tokenizer
+
+    from sparknn.word2vec.formats import save_word2vec_binary
+
+    rng = np.random.default_rng(1)
+    words = [f"{book}{k}" for book in "ab" for k in range(6)] + [f"s{k}" for k in range(4)]
+    vectors = rng.standard_normal((len(words), 3)).astype(np.float32)
+    save_word2vec_binary(tmp_path / "vectors.bin", words, vectors)
+    pretrained = Word2VecModel.fromWord2VecFile(str(tmp_path / "vectors.bin"))
+    assert pretrained.getVectorSize() == 3 and pretrained.wordVectors.words == words
+    pretrained.setInputCol("words").setOutputCol("features")
+    frame = labelled_text(spark)
+    fitted = Pipeline(
+        stages=[Tokenizer(inputCol="text", outputCol="words"), pretrained, LogisticRegression()]
+    ).fit(frame)
+    first = fitted.transform(frame).orderBy("id").first()
+    table = dict(zip(words, vectors, strict=True))
+    np.testing.assert_allclose(
+        first.features.toArray(), mllib_document_vector(first.words, table, 3), rtol=1e-12
+    )
+
+    pretrained.saveWord2VecFile(str(tmp_path / "again.bin"), binary=True)
+    pretrained.saveWord2VecFile(str(tmp_path / "again.txt"))
+    again = Word2VecModel.fromWord2VecFile(str(tmp_path / "again.bin")).wordVectors
+    assert again.words == words and np.array_equal(again.vectors, vectors)
+    as_text = Word2VecModel.fromWord2VecFile(str(tmp_path / "again.txt")).wordVectors
+    np.testing.assert_allclose(as_text.vectors, vectors, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "schema, rows, params, message",
+    [
+        ("t string", [("a b",)], {}, "inputCol 't' must be array<string>, found string"),
+        ("t array<string>", [(["a"],), (None,)], {}, "column 't' holds a null row"),
+        ("t array<string>", [(["a", None],)], {}, "column 't' holds a null word"),
+        ("t array<string>", [(["a", "b"],)], {"minCount": 5}, "minCount=5"),
+        ("t array<string>", [([],)], {}, "inputCol 't' holds no tokens"),
+        ("t array<string>", [(["a"],)], {"vectorSize": 0}, "vectorSize must be >= 1, got 0"),
+        ("t array<string>", [(["a"],)], {"backend": "gpu"}, "backend must be one of"),
+        ("u array<string>", [(["a"],)], {}, "inputCol 't' is not a column"),
+    ],
+)
+def test_bad_input_is_one_clear_error(spark, schema, rows, params, message):
+    frame = spark.createDataFrame(rows, schema)
+    estimator = Word2Vec(inputCol="t", **{**QUICK, "minCount": 1, **params})
+    with pytest.raises(SparknnError) as raised:
+        estimator.fit(frame)
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
