@@ -18,11 +18,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sparknn.charlm.settings import CharLMSettings
+from sparknn.charlm.train import train
 from sparknn.config import ArgumentParser
 from sparknn.corpus import SHIPPED_CORPUS
 from sparknn.errors import SparknnError
 from sparknn.files import check_output
 from sparknn.logs import setup_console_logging
+from sparknn.spark.session import session
+from sparknn.word2vec.formats import save_model
+from sparknn.word2vec.settings import Settings
+from sparknn.word2vec.spark import train_spark
+from sparknn.word2vec.vectors import WordVectors
 
 log = logging.getLogger(__name__)
 QUERIES = ("night", "drink", "eyes", "dublin", "aunt")
@@ -69,11 +76,6 @@ def neighbour_columns(vectors, words, topn: int) -> str:
 
 
 def train_word2vec(spark, corpus: Path, output: Path, settings: DemoSettings):
-    from sparknn.word2vec.formats import save_model
-    from sparknn.word2vec.settings import Settings
-    from sparknn.word2vec.spark import train_spark
-    from sparknn.word2vec.vectors import WordVectors
-
     word2vec_settings = Settings(
         vector_size=settings.w2v_dims,
         epochs=settings.w2v_epochs,
@@ -88,8 +90,6 @@ def train_word2vec(spark, corpus: Path, output: Path, settings: DemoSettings):
 
 def train_charlm(spark, corpus: Path, output: Path, settings: DemoSettings) -> Path:
     """The char-LM job's own training run; returns the last epoch's samples file."""
-    from sparknn.charlm.settings import CharLMSettings
-    from sparknn.charlm.train import train
 
     charlm_settings = CharLMSettings(
         corpus=str(corpus),
@@ -156,7 +156,6 @@ def main(argv=None) -> int:
         if not args.corpus.is_file():
             raise SparknnError(f"corpus not found: {args.corpus} (pass --corpus PATH)")
         check_output(args.output, [args.corpus], overwrite=True)  # it replaces its own outputs
-        from sparknn.spark.session import session
 
         spark = session(args.master or "local[2]", app_name="sparknn-demo")
         log.info("sparknn demo on Spark %s, master %s", spark.version, spark.sparkContext.master)

@@ -16,6 +16,9 @@ import numpy as np
 from sparknn.corpus.chars import CharVocab, gather_examples
 from sparknn.errors import SparknnError
 from sparknn.files import atomic_file
+from sparknn.nn.layers import LSTM, Dense, Embedding
+from sparknn.nn.model import Sequential, load
+from sparknn.nn.optimizers import Nadam
 
 MODEL_FILE = "model.npz"
 VOCAB_FILE = "vocab.json"
@@ -37,9 +40,6 @@ def build_charlm(
     ``layers`` LSTM(``hidden``) layers, then a softmax Dense over the vocabulary; Nadam
     (``lr``, ``clipnorm``), its weights drawn from ``seed``. Raises :class:`SparknnError` for
     a size below 1."""
-    from sparknn.nn.layers import LSTM, Dense, Embedding
-    from sparknn.nn.model import Sequential
-    from sparknn.nn.optimizers import Nadam
 
     for name, value in (("hidden", hidden), ("layers", layers), ("embedding_dim", embedding_dim)):
         if int(value) < 1:
@@ -78,8 +78,6 @@ class CharLMReplica:
         """A picklable ``shards -> replica`` for :class:`~sparknn.distributed.SparkGradients`."""
 
         def make(shards):
-            from sparknn.nn.model import Sequential
-
             return cls(Sequential.from_config(model_config, backend=backend), shards)
 
         return make
@@ -161,7 +159,6 @@ def save_charlm(model, vocab: CharVocab, directory) -> Path:
 
 def load_charlm(path, backend="numpy"):
     """Load a model saved by :func:`save_charlm`: the model file or its directory."""
-    from sparknn.nn.model import load
 
     path = Path(path)
     model_path = path / MODEL_FILE if path.is_dir() else path

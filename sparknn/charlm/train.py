@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sparknn.backend import get_backend
 from sparknn.charlm.model import (
     SAMPLE_TEMPERATURES,
     CharLMReplica,
@@ -27,8 +28,15 @@ from sparknn.charlm.model import (
     save_charlm,
 )
 from sparknn.charlm.settings import CharLMSettings
+from sparknn.corpus import read_text
+from sparknn.corpus.chars import build_corpus
+from sparknn.distributed import BatchSchedule, SparkGradients
+from sparknn.distributed.checkpoint import checkpoints
+from sparknn.distributed.sources import executor_slots
+from sparknn.distributed.trainer import fit, resume
 from sparknn.errors import SparknnError
 from sparknn.files import atomic_file, check_output, remove_directory
+from sparknn.spark.session import session
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +48,6 @@ METRICS = [
 
 def spark_session(master: str):
     from pyspark import SparkConf
-
-    from sparknn.spark.session import session
 
     # Under spark-submit the master comes from its --master; outside it, session() decides.
     if not master and "PYSPARK_GATEWAY_PORT" in os.environ:
@@ -117,14 +123,6 @@ def format_eta(seconds: float) -> str:
 
 
 def train(settings: CharLMSettings, spark=None) -> Path:
-    from sparknn.backend import get_backend
-    from sparknn.corpus import read_text
-    from sparknn.corpus.chars import build_corpus
-    from sparknn.distributed import BatchSchedule, SparkGradients
-    from sparknn.distributed.checkpoint import checkpoints
-    from sparknn.distributed.sources import executor_slots
-    from sparknn.distributed.trainer import fit, resume
-
     output = Path(settings.output)
     checkpoint_dir = output / "checkpoints"
     if not settings.resume and not settings.overwrite and checkpoints(checkpoint_dir):

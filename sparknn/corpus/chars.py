@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sparknn.corpus.reader import expand_paths
 from sparknn.errors import SparknnError
 
 UNKNOWN = "\ufffd"  # shown for characters too rare to get their own symbol (index 0)
@@ -293,7 +294,6 @@ NOT_TEXT = {
 def describe_not_text(paths) -> str:
     """Locate what makes the corpus not UTF-8 text (see :data:`NOT_TEXT`) in its local
     files, for a precise error message."""
-    from sparknn.corpus.reader import expand_paths
 
     try:
         files = expand_paths(paths) if paths is not None else []

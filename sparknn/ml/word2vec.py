@@ -28,7 +28,10 @@ from pyspark.ml.util import MLReadable, MLReader, MLWritable, MLWriter
 from sparknn.config import problem
 from sparknn.errors import SparknnError
 from sparknn.ml.persistence import data_path, load_stage, save_metadata
+from sparknn.word2vec.formats import save_word2vec_binary, save_word2vec_text
 from sparknn.word2vec.settings import Settings
+from sparknn.word2vec.spark import train_tokens
+from sparknn.word2vec.vectors import WordVectors, load_vectors
 
 # Each training Param and the job setting it is: Settings holds the default of both, so the
 # estimator and the job train alike when nothing is set. Two of MLlib's defaults would hurt
@@ -253,9 +256,6 @@ class Word2Vec(Estimator, _Word2VecParams, MLReadable, MLWritable):
         return Settings(**values)
 
     def _fit(self, dataset):
-        from sparknn.word2vec.spark import train_tokens
-        from sparknn.word2vec.vectors import WordVectors
-
         settings = self._job_settings()
         if not self.isDefined(self.inputCol):
             raise SparknnError("Word2Vec needs inputCol: a column of array<string>")
@@ -294,14 +294,12 @@ class Word2VecModel(Model, _Word2VecParams, MLReadable, MLWritable):
     def fromWord2VecFile(cls, path) -> "Word2VecModel":
         """A model of the vectors in a word2vec text or binary file (or a sparknn output
         directory) on the driver's file system; set ``inputCol``/``outputCol`` to use it."""
-        from sparknn.word2vec.vectors import load_vectors
 
         return cls(load_vectors(path))
 
     def saveWord2VecFile(self, path, binary: bool = False):
         """Write the vectors as a word2vec text file (``binary``: word2vec.c's binary format)
         on the driver's file system, complete or not at all."""
-        from sparknn.word2vec.formats import save_word2vec_binary, save_word2vec_text
 
         save = save_word2vec_binary if binary else save_word2vec_text
         save(path, self._vectors().words, self._vectors().vectors)
@@ -467,8 +465,6 @@ def _vectors_table(word_vectors, dtype=np.float64):
 
 
 def _load_vectors(stage, spark, path):
-    from sparknn.word2vec.vectors import WordVectors
-
     table = spark.read.parquet(data_path(path, "vectors")).toArrow().sort_by("id")
     d = stage.getVectorSize()
     flat = table.column("vector").combine_chunks().flatten().to_numpy()
