@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from sparknn.corpus.chars import CharVocab, gather_examples
+from sparknn.distributed.replica import RowReplica
 from sparknn.errors import SparknnError
 from sparknn.files import atomic_file
 from sparknn.nn.layers import LSTM, Dense, Embedding
@@ -57,8 +58,10 @@ def build_charlm(
     return model
 
 
-class CharLMReplica:
+class CharLMReplica(RowReplica):
     """A model copy plus the windows it holds: what a barrier task (or the driver) computes on.
+    Its shards (:class:`~sparknn.corpus.chars.WindowShard`) answer ``select`` and ``examples``
+    as :class:`~sparknn.distributed.RowShard` does, so the sums are :class:`RowReplica`'s.
 
     ``per_shard=True`` (executors) computes one gradient sum per shard and adds them, exactly
     as separate tasks would; ``per_shard=False`` (the single-process reference) computes the
@@ -66,53 +69,14 @@ class CharLMReplica:
     """
 
     def __init__(self, model, shards, per_shard=True, eval_batch=128):
-        self.model = model
-        self.shards = list(shards)
+        super().__init__(model, shards, eval_batch)
         self.per_shard = per_shard
-        self.eval_batch = eval_batch
-        self.params = model.params
-        self._sum = None
-
-    @classmethod
-    def factory(cls, model_config: dict, backend: str):
-        """A picklable ``shards -> replica`` for :class:`~sparknn.distributed.SparkGradients`."""
-
-        def make(shards):
-            return cls(Sequential.from_config(model_config, backend=backend), shards)
-
-        return make
 
     def gradient(self, windows):
         if not self.per_shard:
             x, y = gather_examples(self.shards, windows)
             return self.model.loss_and_gradient(x, y)
-        held = [(shard, mine) for shard in self.shards if len(mine := shard.select(windows))]
-        if len(held) <= 1:  # the common case: one shard per task, no copy
-            if not held:
-                return 0.0, None, 0
-            return self.model.loss_and_gradient(*held[0][0].examples(held[0][1]))
-        if self._sum is None:
-            self._sum = np.empty_like(self.model.grads)
-        loss, n = 0.0, 0
-        for i, (shard, mine) in enumerate(held):
-            part_loss, part_grad, part_n = self.model.loss_and_gradient(*shard.examples(mine))
-            if i == 0:
-                np.copyto(self._sum, part_grad)
-            else:
-                np.add(self._sum, part_grad, out=self._sum)
-            loss += part_loss
-            n += part_n
-        return loss, self._sum, n
-
-    def evaluate(self, windows):
-        loss, n = 0.0, 0
-        for shard in self.shards:
-            mine = shard.select(windows)
-            for start in range(0, len(mine), self.eval_batch):
-                x, y = shard.examples(mine[start : start + self.eval_batch])
-                loss += self.model.evaluate(x, y, batch_size=len(x)) * len(x)
-                n += len(x)
-        return loss, n
+        return super().gradient(windows)
 
 
 def bits_per_char(loss_nats: float) -> float:

@@ -4,7 +4,7 @@ A replica is a copy of the model plus the examples one task holds. The driver na
 examples of a step by their *global* indices; each task answers for those it holds, so the
 result depends only on which examples make up the batch, never on how they were partitioned.
 :class:`RowReplica` serves rows kept as numpy arrays (:class:`RowShard`); the char-LM has its
-own (:class:`sparknn.charlm.CharLMReplica`) over windows of an encoded text.
+own (:class:`sparknn.charlm.CharLMReplica`, a RowReplica over windows of an encoded text).
 """
 
 from typing import Protocol, runtime_checkable
