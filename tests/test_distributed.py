@@ -194,3 +194,19 @@ def test_a_diverging_run_stops_and_keeps_its_last_good_checkpoint(tmp_path):
     step, params, _, _ = load_checkpoint(checkpoints(tmp_path)[0])
     assert step == 2
     np.testing.assert_array_equal(params, good[2])
+
+
+def test_a_checkpoint_in_an_unsupported_zip_method_is_one_error_naming_it(tmp_path):
+    """Damage that zipfile reports as NotImplementedError (a compression method it lacks) is
+    refused like a truncated checkpoint, with the same one line as a damaged model file."""
+    from sparknn.distributed.checkpoint import load_checkpoint, save_checkpoint
+    from sparknn.errors import SparknnError
+
+    save_checkpoint(tmp_path, 3, np.zeros(4), {}, {})
+    path = tmp_path / "step-00000003.npz"
+    data = bytearray(path.read_bytes())
+    entry = data.find(b"PK\x01\x02")  # the central directory names each member's method
+    data[entry + 10 : entry + 12] = (99).to_bytes(2, "little")
+    path.write_bytes(data)
+    with pytest.raises(SparknnError, match=f"^cannot read checkpoint {path}: .*not supported"):
+        load_checkpoint(path)

@@ -7,13 +7,12 @@ new one, never half of one. Batches are a function of (seed, step), so no RNG st
 
 import json
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from sparknn.errors import SparknnError
-from sparknn.files import atomic_file
+from sparknn.nn.serialization import UNREADABLE, write_npz_atomic
 
 NAME = re.compile(r"step-(\d{8})\.npz$")
 
@@ -23,8 +22,7 @@ def save_checkpoint(directory, step: int, params, optimizer_state: dict, meta: d
     directory.mkdir(parents=True, exist_ok=True)
     arrays = {"params": params, **{f"optimizer/{k}": v for k, v in optimizer_state.items()}}
     arrays["meta"] = np.frombuffer(json.dumps({**meta, "step": step}).encode(), dtype=np.uint8)
-    with atomic_file(directory / f"step-{step:08d}.npz", "wb") as handle:
-        np.savez(handle, **arrays)
+    write_npz_atomic(directory / f"step-{step:08d}.npz", arrays)
     for old in sorted(checkpoints(directory))[:-keep]:
         old.unlink(missing_ok=True)
 
@@ -43,7 +41,7 @@ def load_checkpoint(path):
             meta = json.loads(bytes(data["meta"]).decode())
             params = data["params"]
             state = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("optimizer/")}
-    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as error:
+    except UNREADABLE as error:
         raise SparknnError(f"cannot read checkpoint {path}: {error}") from None
     return int(meta["step"]), params, state, meta
 
