@@ -5,6 +5,7 @@ connections against the driver while Spark relaunches it."""
 import selectors
 import socket
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -210,3 +211,25 @@ def test_a_checkpoint_in_an_unsupported_zip_method_is_one_error_naming_it(tmp_pa
     path.write_bytes(data)
     with pytest.raises(SparknnError, match=f"^cannot read checkpoint {path}: .*not supported"):
         load_checkpoint(path)
+
+
+@pytest.mark.parametrize("in_block", [None, KeyboardInterrupt, ValueError])
+def test_leaving_a_failed_stage_raises_what_left_the_block(in_block):
+    """The stage's own error is raised only when the block ended normally: it must not
+    replace an exception leaving the block (a Ctrl-C that cancelled the job, say)."""
+    from sparknn.distributed.sources import BarrierStage
+    from sparknn.errors import SparknnError
+
+    def job_fails():
+        raise RuntimeError("SparkContext was shut down")
+
+    ignore = lambda *args: None  # noqa: E731
+    spark = SimpleNamespace(sparkContext=SimpleNamespace(setJobGroup=ignore, cancelJobGroup=ignore))
+    shards, server = SimpleNamespace(barrier=job_fails), SimpleNamespace(close=ignore)
+    with pytest.raises(in_block or SparknnError) as raised:
+        with BarrierStage(spark, shards, server, None, "a stage whose job fails") as stage:
+            stage._job.join()
+            if in_block is not None:
+                raise in_block("from the block")
+    if in_block is None:
+        assert "stage failed: SparkContext was shut down" in str(raised.value)

@@ -186,10 +186,18 @@ class BarrierStage:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc_info):
-        self.close()
+    def __exit__(self, exc_type, *rest):
+        try:
+            self.close()
+        except SparknnError:
+            if exc_type is None:
+                raise
+            # else the exception leaving the block stands: the stage's failure follows from
+            # it (an interrupt cancels the job) or was raised already (wait_for_tasks)
 
     def close(self):
+        """Stop the stage; raise SparknnError if its Spark job failed and no task failure
+        seen by the driver accounts for it."""
         self.server.close()
         self._job.join(timeout=60)
         if self._job.is_alive():
@@ -245,7 +253,7 @@ class SparkGradients:
         return self
 
     def __exit__(self, *exc_info):
-        self.close()
+        self.stage.__exit__(*exc_info)
 
     def close(self):
         self.stage.close()
