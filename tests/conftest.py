@@ -57,18 +57,18 @@ def refuse_jvm_in_fast_tests(request, monkeypatch):
     gateway, ``java``) and not in a child (a child's JVM finds no Java here)."""
     if request.node.get_closest_marker("spark"):
         return
-    execute_child = subprocess.Popen._execute_child
+    start = subprocess.Popen.__init__  # every child starts here: run, check_output, pyspark
 
-    def refuse_jvm(popen, args, *rest):
+    def refuse_jvm(popen, args, *rest, **kwargs):
         if _launches_jvm(args):
             pytest.fail(
                 f"{request.node.nodeid} starts a JVM ({args!r}) but has no spark marker: "
                 "use the spark fixture or mark it @pytest.mark.spark",
                 pytrace=False,
             )
-        return execute_child(popen, args, *rest)
+        start(popen, args, *rest, **kwargs)
 
-    monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse_jvm)
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse_jvm)
     monkeypatch.setenv("JAVA_HOME", str(REPO / "no-java-in-tests-without-the-spark-marker"))
 
 

@@ -247,3 +247,16 @@ def test_set_backend_is_what_get_backend_returns():
     finally:
         set_backend("auto", before)
     assert get_backend("auto") is before
+
+
+def test_a_test_without_the_spark_marker_may_start_no_jvm(tmp_path):
+    """conftest's guard: starting a JVM here fails the test, however the child is started."""
+    launcher = tmp_path / "spark-submit"
+    launcher.write_text("#!/bin/sh\n")
+    launcher.chmod(0o755)
+    for start in (subprocess.run, subprocess.Popen, subprocess.check_output):
+        with pytest.raises(pytest.fail.Exception, match="starts a JVM .* no spark marker"):
+            start([str(launcher), "--version"])
+    with pytest.raises(pytest.fail.Exception, match="starts a JVM"):
+        subprocess.run(f"{launcher} --version", shell=True)
+    assert not Path(os.environ["JAVA_HOME"], "bin", "java").exists()  # for a child's JVM
