@@ -52,7 +52,7 @@ def connect(address, secret: bytes, hello: Header, timeout: float = CONNECT_TIME
     if unix_path and os.path.exists(unix_path):
         sock = socket.socket(socket.AF_UNIX)
         try:
-            sock.settimeout(10)
+            sock.settimeout(timeout)
             sock.connect(unix_path)
             return _handshake(sock, secret, hello)
         except OSError:
@@ -72,7 +72,7 @@ def connect(address, secret: bytes, hello: Header, timeout: float = CONNECT_TIME
                     "an address of the driver's machine that executors can route to"
                 ) from None
             time.sleep(0.2)
-    sock.settimeout(timeout)  # for the handshake, whatever was left of the deadline
+    sock.settimeout(timeout)  # the handshake's own, as over the Unix socket
     return _handshake(sock, secret, hello)
 
 
