@@ -9,8 +9,10 @@ and after a restructure) and compare the lines:
     (cd /tmp/old && PYTHONPATH=. python /path/to/bench/same_results.py)
 
 A checkout from before issue 25's layout needs the same script with that layout's import
-paths (``sparknn.word2vec.train`` for ``Settings``, ``train_local``, ``encode_lines`` and
-``split_lines``; the corpus at ``data/dubliners.txt``).
+paths: ``sparknn.word2vec.train`` for ``Settings``, ``train_local``, ``encode_lines`` and
+``split_lines``; ``sparknn.word2vec.vocab`` for ``build_vocabulary``;
+``sparknn.word2vec.tokenize`` for ``get_tokenizer``; ``sparknn.distributed.trainer`` for
+``fit``; the corpus at ``data/dubliners.txt``.
 """
 
 import hashlib
@@ -80,7 +82,8 @@ def charlm_fingerprint(text: str) -> np.ndarray:
 
 
 class _Windows:
-    """The smallest replica: every window in memory, on the driver."""
+    """The smallest replica: every window in memory, on the driver. The script's own, not
+    ``sparknn.distributed.RowReplica``, so that it runs on checkouts from before that class."""
 
     def __init__(self, model, x, y):
         self.model, self.x, self.y, self.params = model, x, y, model.params
