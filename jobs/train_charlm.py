@@ -15,13 +15,12 @@ import sys
 
 from sparknn.charlm.settings import CharLMSettings
 from sparknn.charlm.train import train
+from sparknn.config import ArgumentParser, add_config_arguments, resolve
 from sparknn.errors import SparknnError
 from sparknn.logs import setup_console_logging
 
 
 def parse_config(argv) -> CharLMSettings:
-    from sparknn.config import ArgumentParser, add_config_arguments, resolve
-
     parser = ArgumentParser(prog="train_charlm.py", description=__doc__.splitlines()[0])
     add_config_arguments(parser, CharLMSettings)
     return resolve(parser.parse_args(argv), CharLMSettings)

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections import Counter
 
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 from sparknn.errors import SparknnError
 from sparknn.testing import task_dies
 from sparknn.word2vec.encoding import encode_lines, split_lines
-from sparknn.word2vec.replica import PartitionTrainer, Tables
+from sparknn.word2vec.replica import NO_ROWS, PartitionTrainer, RoundResult, Tables
 from sparknn.word2vec.rounds import (
     RECOVERY_ROUNDS,
     LocalRounds,
@@ -229,6 +230,33 @@ def test_lost_replicas_resume_from_the_recovery_point_exactly(corpus, backend):
     np.testing.assert_array_equal(recovered, undisturbed)
     lost_calls = [1, 23 - 20 + 1, 40 - 20 + 1, 22 - 20 + 1, 43 - 40 + 1]
     assert losing.calls == metadata["rounds"] + sum(lost_calls)
+
+
+def test_the_driver_keeps_one_recovery_copy_of_the_model():
+    """However many recovery points a run passes, the driver holds its model and one copy of
+    it: a new point overwrites the last one's copy instead of allocating beside it."""
+    words, dim = 20_000, 50
+    model_bytes = 2 * words * dim * 4  # syn0 and syn1neg, float32
+    settings = Settings(**{**SETTINGS, "vector_size": dim, "epochs": 1, "sync_words": 1})
+    idle = (np.zeros(0, np.int32), np.zeros((0, dim), np.float32), np.zeros(0, np.int32))
+
+    class Idle:  # one partition that trains nothing: the model is the run's only big array
+        calls = 0
+
+        def run_round(self, epoch, round_index, start, stop, update, model, report, restore):
+            self.calls += 1
+            unsent = NO_ROWS if report else None
+            return [RoundResult(0, *idle, *idle, 0.0, 0, 0, 0.01, 0.0, unsent)]
+
+    source = Idle()
+    tracemalloc.start()
+    try:
+        run_rounds(range(words), [3 * RECOVERY_ROUNDS], settings, source, verbose=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert source.calls == 3 * RECOVERY_ROUNDS  # past two recovery points
+    assert 2 * model_bytes <= peak < 2.5 * model_bytes
 
 
 @pytest.mark.parametrize("backend", ["numpy", "opencl"])

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sparknn.charlm.settings import CharLMSettings
 from sparknn.corpus.chars import CharVocab, gather_examples
 from sparknn.distributed.replica import RowReplica
 from sparknn.errors import SparknnError
@@ -28,18 +29,19 @@ SAMPLE_TEMPERATURES = (0.2, 0.5, 1.0, 1.2)
 
 def build_charlm(
     vocab_size: int,
-    hidden: int = 128,
-    layers: int = 1,
-    embedding_dim: int = 32,
-    lr: float = 0.002,
-    clipnorm: float | None = 5.0,
-    seed: int = 0,
-    dtype: str = "float32",
-    backend: str = "numpy",
+    hidden: int = CharLMSettings.hidden,
+    layers: int = CharLMSettings.layers,
+    embedding_dim: int = CharLMSettings.embedding_dim,
+    lr: float = CharLMSettings.lr,
+    clipnorm: float | None = CharLMSettings.clipnorm,
+    seed: int = CharLMSettings.seed,
+    dtype: str = CharLMSettings.dtype,
+    backend: str = CharLMSettings.backend,
 ):
     """A compiled char-LM ``Sequential``: Embedding(``vocab_size``, ``embedding_dim``), then
     ``layers`` LSTM(``hidden``) layers, then a softmax Dense over the vocabulary; Nadam
-    (``lr``, ``clipnorm``), its weights drawn from ``seed``. Raises :class:`SparknnError` for
+    (``lr``, ``clipnorm``; None: no clipping), its weights drawn from ``seed``; the defaults
+    are :class:`~sparknn.charlm.settings.CharLMSettings`'. Raises :class:`SparknnError` for
     a size below 1."""
 
     for name, value in (("hidden", hidden), ("layers", layers), ("embedding_dim", embedding_dim)):

@@ -9,9 +9,8 @@ def keep_freed_memory() -> None:
 
     Every round allocates and frees tens of MB (received deltas, merge temporaries); by
     default glibc serves blocks that large with fresh ``mmap`` pages and unmaps them on
-    free, so every round pays page faults on all of it again (a third of the merge's time on
-    a 120 K-word vocabulary). The heap then stays at its high-water mark, which the run
-    reaches anyway. A no-op off glibc.
+    free, so every round pays page faults on all of it again. The heap then stays at its
+    high-water mark, which the run reaches anyway. A no-op off glibc.
     """
     m_trim_threshold, m_mmap_threshold = -1, -3
     try:

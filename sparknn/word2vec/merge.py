@@ -7,9 +7,10 @@ import numpy as np
 from sparknn.backend import get_backend
 from sparknn.backend.numpy_backend import NumpyBackend
 from sparknn.errors import SparknnError
+from sparknn.word2vec.settings import Settings
 
 
-def merge_rows(matrix, parts, how: str, eta: float = 0.002, backend=None):
+def merge_rows(matrix, parts, how: str, eta: float = Settings.merge_eta, backend=None):
     """Merge each partition's ``(rows, deltas, update counts)`` into ``matrix``, in place.
 
     ``sum`` adds the deltas; ``mean`` averages them over the partitions that touched a row.

@@ -130,8 +130,6 @@ def run_rounds(vocab, partition_sizes, settings, source, verbose=True, model=Non
     while i < len(plan):
         epoch, round_index, start, stop = plan[i]
         at_recovery_point = exact and i > recovery.round and i % RECOVERY_ROUNDS == 0
-        if at_recovery_point:
-            point = RecoveryPoint(i, (syn0.copy(), syn1neg.copy()), {}, sums.copy(), progress.done)
         try:
             results = source.run_round(
                 epoch, round_index, start, stop, update, (syn0, syn1neg), at_recovery_point,
@@ -147,8 +145,12 @@ def run_rounds(vocab, partition_sizes, settings, source, verbose=True, model=Non
             continue
         restore = None
         if at_recovery_point:
-            point.unsent = {r.partition: r.unsent for r in results}
-            recovery = point
+            # The round is done and the model still as it began (only the merge below changes
+            # it): the new point overwrites the old one's copy, no longer needed, in place.
+            np.copyto(recovery.model[0], syn0)
+            np.copyto(recovery.model[1], syn1neg)
+            recovery.sums[...], recovery.words_done = sums, progress.done
+            recovery.round, recovery.unsent = i, {r.partition: r.unsent for r in results}
         merging = time.perf_counter()
         how, eta = settings.merge, settings.merge_eta
         merging0 = merge_blocks(

@@ -62,11 +62,9 @@ def train_tokens(
     lines of text give the same vectors. Sentences longer than ``max_sentence_length``
     in-vocabulary words are cut into pieces of that many (MLlib's ``maxSentenceLength``).
     A null row or word is an error naming ``input_col``."""
-    started = time.perf_counter()
     return train_tokenized(
         spark, tokenize_arrays(frame, input_col), settings, verbose,
-        max_sentence_length=max_sentence_length, started=started,
-        reading=f"reading column {input_col!r} failed",
+        max_sentence_length=max_sentence_length, reading=f"reading column {input_col!r} failed",
     )  # fmt: skip
 
 
@@ -77,7 +75,9 @@ def train_tokenized(
     """Everything after tokenization: count the tokens of ``tokenized`` (a DataFrame of
     :data:`~sparknn.word2vec.encoding.TOKENIZED_SCHEMA`), build the vocabulary, encode once
     into ``settings.partitions`` partitions, train in rounds. ``corpus``: the paths, for
-    error messages; ``reading``: what a failed task was doing, for its one-line error."""
+    error messages; ``started``: when preparing began (reading the corpus, for
+    ``prepare_seconds``; default now); ``reading``: what a failed task was doing, for its
+    one-line error."""
     from pyspark import StorageLevel, TaskContext
 
     partitions = settings.partitions
