@@ -233,3 +233,22 @@ def test_leaving_a_failed_stage_raises_what_left_the_block(in_block):
                 raise in_block("from the block")
     if in_block is None:
         assert "stage failed: SparkContext was shut down" in str(raised.value)
+
+
+def test_leaving_word2vecs_failed_stage_raises_what_left_the_block():
+    """The same for word2vec's rounds, which close the same kind of stage."""
+    from sparknn.distributed.sources import BarrierStage
+    from sparknn.word2vec.exchange import SparkRounds
+
+    def job_fails():
+        raise RuntimeError("SparkContext was shut down")
+
+    ignore = lambda *args: None  # noqa: E731
+    spark = SimpleNamespace(sparkContext=SimpleNamespace(setJobGroup=ignore, cancelJobGroup=ignore))
+    shards, server = SimpleNamespace(barrier=job_fails), SimpleNamespace(close=ignore)
+    rounds = SparkRounds.__new__(SparkRounds)  # its stage only: no Spark, no server
+    rounds.stage = BarrierStage(spark, shards, server, None, "a stage whose job fails")
+    with pytest.raises(ValueError, match="from the block"):
+        with rounds:
+            rounds.stage._job.join()
+            raise ValueError("from the block")

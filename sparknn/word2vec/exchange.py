@@ -254,7 +254,7 @@ class SparkRounds:
         return self
 
     def __exit__(self, *exc_info):
-        self.close()
+        self.stage.__exit__(*exc_info)  # its error never replaces one leaving the block
 
 
 class _RoundConnection:
