@@ -364,3 +364,25 @@ def test_model_fit_on_token_id_arrays_trains_an_embedding_lstm_as_one_process_fi
     assert spark_history.epoch == [0, 1]
     out = NeuralNetworkModel(model).transform(frame).orderBy("id").toPandas()
     np.testing.assert_allclose(probabilities(out), single.predict(ids), rtol=1e-9)
+
+
+def test_a_save_that_fails_leaves_nothing_at_the_path(spark, tmp_path, monkeypatch):
+    import sparknn.ml.neural_network as ml_network
+    from sparknn.ml import NeuralNetwork, NeuralNetworkModel
+
+    # a network that cannot be saved yet (no input shape, so no weights): refused first
+    unbuilt = sparknn.Sequential([layers.Dense(3)])
+    unbuilt.compile("mse", optimizers.SGD(learning_rate=0.1))
+    with pytest.raises(SparknnError, match="input shape is unknown"):
+        NeuralNetwork(model=unbuilt).write().save(str(tmp_path / "estimator"))
+    assert not (tmp_path / "estimator").exists()
+
+    # the network's data failing to write after the metadata: the metadata goes too
+    def failing_write(spark, path, blob):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ml_network, "save_blob", failing_write)
+    model = NeuralNetworkModel(classifier(), {"loss": [1.0]})
+    with pytest.raises(OSError, match="disk full"):
+        model.write().save(str(tmp_path / "model"))
+    assert not (tmp_path / "model").exists()

@@ -62,7 +62,14 @@ from sparknn.ml.data import (
     row_value,
     stack_column,
 )
-from sparknn.ml.persistence import data_path, load_blob, load_stage, save_blob, save_metadata
+from sparknn.ml.persistence import (
+    complete_or_absent,
+    data_path,
+    load_blob,
+    load_stage,
+    save_blob,
+    save_metadata,
+)
 from sparknn.nn.callbacks import Callback, History
 from sparknn.nn.layers import Embedding
 from sparknn.nn.losses import SparseCategoricalCrossentropy
@@ -531,12 +538,15 @@ class _StageWriter(MLWriter):
         self.stage, self.network, self.skip, self.history = stage, network, skip, history
 
     def saveImpl(self, path):
-        extra = {"hasNetwork": self.network is not None}
+        # The network's bytes first: a network that cannot be saved fails before any write.
+        blob = None if self.network is None else network_to_bytes(self.network)
+        extra = {"hasNetwork": blob is not None}
         if self.history is not None:
             extra["history"] = self.history
-        save_metadata(self.stage, path, self.sparkSession, extra, self.skip)
-        if self.network is not None:
-            save_blob(self.sparkSession, data_path(path, "network"), network_to_bytes(self.network))
+        with complete_or_absent(self.sparkSession, path):
+            save_metadata(self.stage, path, self.sparkSession, extra, self.skip)
+            if blob is not None:
+                save_blob(self.sparkSession, data_path(path, "network"), blob)
 
 
 class _StageReader(MLReader):

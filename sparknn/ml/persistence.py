@@ -2,12 +2,25 @@
 the Params as Spark ML's JSON metadata (``path/metadata``), data as Parquet beside it."""
 
 import os
+from contextlib import contextmanager
 
 from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter
 
 from sparknn.errors import SparknnError
 
 STAGE_FORMAT = "sparknn.ml/1"
+
+
+@contextmanager
+def complete_or_absent(spark, path):
+    """Remove what was written at ``path`` (through Hadoop's file system, so any path Spark
+    can write) when the block fails, so a failed save leaves no stage that looks saved."""
+    try:
+        yield
+    except BaseException:
+        target = spark._jvm.org.apache.hadoop.fs.Path(path)
+        target.getFileSystem(spark._jsc.hadoopConfiguration()).delete(target, True)
+        raise
 
 
 def save_metadata(stage, path, spark, extra=None, skip=()):

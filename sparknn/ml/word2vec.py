@@ -27,7 +27,7 @@ from pyspark.ml.util import MLReadable, MLReader, MLWritable, MLWriter
 
 from sparknn.config import problem
 from sparknn.errors import SparknnError
-from sparknn.ml.persistence import data_path, load_stage, save_metadata
+from sparknn.ml.persistence import complete_or_absent, data_path, load_stage, save_metadata
 from sparknn.word2vec.formats import save_word2vec_binary, save_word2vec_text
 from sparknn.word2vec.settings import Settings
 from sparknn.word2vec.spark import train_tokens
@@ -343,7 +343,7 @@ class Word2VecModel(Model, _Word2VecParams, MLReadable, MLWritable):
         return self._vectors().similar_by_vector(vector, topn=num)
 
     def write(self):
-        return _StageWriter(self, save_data=self._save_vectors)
+        return _StageWriter(self, prepare_data=self._vectors_to_save)
 
     @classmethod
     def read(cls):
@@ -354,9 +354,14 @@ class Word2VecModel(Model, _Word2VecParams, MLReadable, MLWritable):
             raise SparknnError("this Word2VecModel holds no vectors")
         return self.wordVectors
 
-    def _save_vectors(self, spark, path):
+    def _vectors_to_save(self):
+        """A ``(spark, path) -> None`` writing the vectors (made before anything is written)."""
         table = _vectors_table(self._vectors(), np.float32)
-        spark.createDataFrame(table).write.parquet(data_path(path, "vectors"))
+
+        def save(spark, path):
+            spark.createDataFrame(table).write.parquet(data_path(path, "vectors"))
+
+        return save
 
     def _transform(self, dataset):
         from pyspark.ml.functions import array_to_vector
@@ -477,14 +482,19 @@ def _load_vectors(stage, spark, path):
 
 
 class _StageWriter(MLWriter):
-    def __init__(self, stage, save_data=None):
+    """``prepare_data() -> (spark, path) -> None``: the stage's data, ready to write; it is
+    called before anything is written, so data that cannot be saved fails first."""
+
+    def __init__(self, stage, prepare_data=None):
         super().__init__()
-        self.stage, self.save_data = stage, save_data
+        self.stage, self.prepare_data = stage, prepare_data
 
     def saveImpl(self, path):
-        save_metadata(self.stage, path, self.sparkSession)
-        if self.save_data is not None:
-            self.save_data(self.sparkSession, path)
+        save_data = self.prepare_data() if self.prepare_data is not None else None
+        with complete_or_absent(self.sparkSession, path):
+            save_metadata(self.stage, path, self.sparkSession)
+            if save_data is not None:
+                save_data(self.sparkSession, path)
 
 
 class _StageReader(MLReader):
