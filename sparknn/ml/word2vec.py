@@ -16,14 +16,23 @@ for a seed as the word2vec job on the same tokens.
 """
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import fields
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
+from pyspark.ml.functions import array_to_vector
+from pyspark.ml.linalg import _convert_to_vector
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasMaxIter, HasOutputCol, HasSeed, HasStepSize
 from pyspark.ml.util import MLReadable, MLReader, MLWritable, MLWriter
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.functions import pandas_udf
+from pyspark.sql.types import ArrayType, DoubleType, StringType
 
 from sparknn.config import problem
 from sparknn.errors import SparknnError
@@ -312,9 +321,6 @@ class Word2VecModel(Model, _Word2VecParams, MLReadable, MLWritable):
 
     def getVectors(self):
         """DataFrame ``word: string, vector: vector``, most frequent word first."""
-        from pyspark.ml.functions import array_to_vector
-        from pyspark.sql import SparkSession
-
         table = _vectors_table(self._vectors())
         frame = SparkSession.active().createDataFrame(table.select(["word", "vector"]))
         return frame.select("word", array_to_vector("vector").alias("vector"))
@@ -322,16 +328,12 @@ class Word2VecModel(Model, _Word2VecParams, MLReadable, MLWritable):
     def findSynonyms(self, word, num: int):
         """DataFrame ``word: string, similarity: double`` of the ``num`` words closest (by
         cosine) to ``word``, a word (never its own synonym) or a vector."""
-        from pyspark.sql import SparkSession
-
         return SparkSession.active().createDataFrame(
             self.findSynonymsArray(word, num), "word string, similarity double"
         )
 
     def findSynonymsArray(self, word, num: int):
         """``[(word, similarity), ...]``, as :meth:`findSynonyms`, best first."""
-        from pyspark.ml.linalg import _convert_to_vector
-
         if isinstance(word, str):
             return self._vectors().most_similar(word, topn=num)
         vector = _convert_to_vector(word).toArray()
@@ -364,9 +366,6 @@ class Word2VecModel(Model, _Word2VecParams, MLReadable, MLWritable):
         return save
 
     def _transform(self, dataset):
-        from pyspark.ml.functions import array_to_vector
-        from pyspark.sql import functions as F
-
         column = self.getInputCol()
         _check_tokens_column(dataset.schema, column)
         vectors = self._vectors()
@@ -379,8 +378,6 @@ class Word2VecModel(Model, _Word2VecParams, MLReadable, MLWritable):
 
 
 def _check_tokens_column(schema, column: str):
-    from pyspark.sql.types import ArrayType, StringType
-
     if column not in schema.names:
         raise SparknnError(f"inputCol {column!r} is not a column (columns: {schema.names})")
     found = schema[column].dataType
@@ -403,11 +400,6 @@ def _in_param_names(message: str, column: str) -> str:
 
 def _average_udf(key, broadcast, column):
     """An iterator pandas UDF: a row of tokens -> MLlib's document vector (array<double>)."""
-    from collections.abc import Iterator
-
-    import pandas as pd
-    from pyspark.sql.functions import pandas_udf
-    from pyspark.sql.types import ArrayType, DoubleType
 
     def average(batches: Iterator[pd.Series]) -> Iterator[pd.Series]:
         index, vectors = _tables_on_executor_for(key, broadcast)
@@ -420,8 +412,6 @@ def _average_udf(key, broadcast, column):
 
 
 def _tables_on_executor_for(key, broadcast):
-    import pandas as pd
-
     tables = _tables_on_executor.get(key)
     if tables is None:
         while len(_tables_on_executor) >= _TABLE_CACHE_SIZE:
@@ -454,8 +444,6 @@ def document_vectors(rows, index, vectors) -> np.ndarray:
 def _vectors_table(word_vectors, dtype=np.float64):
     """The vectors as an Arrow table: ``id`` (the row), ``word``, ``count`` (null when
     unknown) and ``vector`` (a list of ``dtype``)."""
-    import pyarrow as pa
-
     n, d = word_vectors.vectors.shape
     values = pa.array(word_vectors.vectors.astype(dtype, copy=False).reshape(-1))
     counts = word_vectors.counts
