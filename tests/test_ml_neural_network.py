@@ -373,7 +373,7 @@ def test_a_save_that_fails_leaves_nothing_at_the_path(spark, tmp_path, monkeypat
     # a network that cannot be saved yet (no input shape, so no weights): refused first
     unbuilt = sparknn.Sequential([layers.Dense(3)])
     unbuilt.compile("mse", optimizers.SGD(learning_rate=0.1))
-    with pytest.raises(SparknnError, match="input shape is unknown"):
+    with pytest.raises(SparknnError, match="cannot save a model without weights"):
         NeuralNetwork(model=unbuilt).write().save(str(tmp_path / "estimator"))
     assert not (tmp_path / "estimator").exists()
 
@@ -386,3 +386,23 @@ def test_a_save_that_fails_leaves_nothing_at_the_path(spark, tmp_path, monkeypat
     with pytest.raises(OSError, match="disk full"):
         model.write().save(str(tmp_path / "model"))
     assert not (tmp_path / "model").exists()
+
+
+def test_network_bytes_round_trip_and_damaged_bytes_are_one_clear_error():
+    from sparknn.ml import network_from_bytes, network_to_bytes
+
+    model = regressor()
+    model.fit(np.ones((4, 4)), np.ones((4, 1)), epochs=1, batch_size=2, verbose=0)  # Adam state
+    again = network_from_bytes(network_to_bytes(model))
+    assert again.get_config() == model.get_config()
+    np.testing.assert_array_equal(again.params, model.params)
+    state, restored = model.optimizer.get_state(), again.optimizer.get_state()
+    assert state.keys() == restored.keys()
+    for name in state:
+        np.testing.assert_array_equal(restored[name], state[name])
+
+    blob = network_to_bytes(model)
+    for damaged in (b"not an npz", blob[: len(blob) // 2]):
+        with pytest.raises(SparknnError, match="not a sparknn model file") as raised:
+            network_from_bytes(damaged)
+        assert "\n" not in str(raised.value)

@@ -18,7 +18,6 @@ dropout: dropout masks are drawn per replica).
 
 import bisect
 import io
-import json
 import math
 import uuid
 from collections.abc import Iterator
@@ -74,7 +73,7 @@ from sparknn.nn.callbacks import Callback, History
 from sparknn.nn.layers import Embedding
 from sparknn.nn.losses import SparseCategoricalCrossentropy
 from sparknn.nn.model import Sequential
-from sparknn.nn.serialization import FORMAT
+from sparknn.nn.serialization import model_arrays, read_model
 
 # One Python worker keeps the networks of the last few transforms it served, so a network is
 # deserialised once per worker, not once per batch or task.
@@ -706,27 +705,15 @@ class _ResidentRows:
 def network_to_bytes(network) -> bytes:
     """The network as the bytes of a ``sparknn.load``-able ``.npz`` (config, weights, optimizer
     state; no pickle)."""
-    arrays = {
-        "config": np.array(json.dumps({"format": FORMAT, "model": network.get_config()})),
-        "params": network.params,
-    }
-    for name, value in network.optimizer.get_state().items() if network.optimizer else ():
-        arrays["optimizer/" + name] = value
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **model_arrays(network))
     return buffer.getvalue()
 
 
 def network_from_bytes(blob: bytes, backend=None):
-    """Inverse of :func:`network_to_bytes` (``allow_pickle=False``)."""
-    with np.load(io.BytesIO(blob), allow_pickle=False) as data:
-        config = json.loads(str(data["config"]))
-        network = Sequential.from_config(config["model"], backend=backend)
-        network.params[...] = data["params"]
-        state = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("optimizer/")}
-    if network.optimizer is not None and state:
-        network.optimizer.set_state(state)
-    return network
+    """Inverse of :func:`network_to_bytes` (``allow_pickle=False``); bytes that are not such
+    an ``.npz`` are a SparknnError."""
+    return read_model(io.BytesIO(blob), "the network's bytes", Sequential.from_config, backend)
 
 
 def _network_on_executor(key: str, broadcast, backend: str):
