@@ -28,7 +28,7 @@ from pyspark.ml.functions import array_to_vector
 from pyspark.ml.linalg import _convert_to_vector
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasMaxIter, HasOutputCol, HasSeed, HasStepSize
-from pyspark.ml.util import MLReadable, MLReader, MLWritable, MLWriter
+from pyspark.ml.util import MLReadable, MLWritable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
@@ -36,7 +36,7 @@ from pyspark.sql.types import ArrayType, DoubleType, StringType
 
 from sparknn.config import problem
 from sparknn.errors import SparknnError
-from sparknn.ml.persistence import complete_or_absent, data_path, load_stage, save_metadata
+from sparknn.ml.persistence import StageReader, StageWriter, data_path
 from sparknn.word2vec.formats import save_word2vec_binary, save_word2vec_text
 from sparknn.word2vec.settings import Settings
 from sparknn.word2vec.spark import train_tokens
@@ -240,11 +240,11 @@ class Word2Vec(Estimator, _Word2VecParams, MLReadable, MLWritable):
         return self._set(sharedNegatives=value)
 
     def write(self):
-        return _StageWriter(self)
+        return StageWriter(self)
 
     @classmethod
     def read(cls):
-        return _StageReader(cls)
+        return StageReader(cls)
 
     def _job_settings(self) -> Settings:
         """The Params as the word2vec job's settings; a value out of range is a SparknnError
@@ -345,11 +345,11 @@ class Word2VecModel(Model, _Word2VecParams, MLReadable, MLWritable):
         return self._vectors().similar_by_vector(vector, topn=num)
 
     def write(self):
-        return _StageWriter(self, prepare_data=self._vectors_to_save)
+        return StageWriter(self, prepare_data=self._vectors_to_save)
 
     @classmethod
     def read(cls):
-        return _StageReader(cls, load_data=_load_vectors)
+        return StageReader(cls, load_data=_load_vectors)
 
     def _vectors(self):
         if self.wordVectors is None:
@@ -457,7 +457,7 @@ def _vectors_table(word_vectors, dtype=np.float64):
     )
 
 
-def _load_vectors(stage, spark, path):
+def _load_vectors(stage, spark, path, metadata):
     table = spark.read.parquet(data_path(path, "vectors")).toArrow().sort_by("id")
     d = stage.getVectorSize()
     flat = table.column("vector").combine_chunks().flatten().to_numpy()
@@ -467,31 +467,3 @@ def _load_vectors(stage, spark, path):
         flat.astype(np.float32, copy=False).reshape(len(table), d),
         None if counts.null_count else counts.to_numpy(),
     )
-
-
-class _StageWriter(MLWriter):
-    """``prepare_data() -> (spark, path) -> None``: the stage's data, ready to write; it is
-    called before anything is written, so data that cannot be saved fails first."""
-
-    def __init__(self, stage, prepare_data=None):
-        super().__init__()
-        self.stage, self.prepare_data = stage, prepare_data
-
-    def saveImpl(self, path):
-        save_data = self.prepare_data() if self.prepare_data is not None else None
-        with complete_or_absent(self.sparkSession, path):
-            save_metadata(self.stage, path, self.sparkSession)
-            if save_data is not None:
-                save_data(self.sparkSession, path)
-
-
-class _StageReader(MLReader):
-    def __init__(self, cls, load_data=None):
-        super().__init__()
-        self.cls, self.load_data = cls, load_data
-
-    def load(self, path):
-        stage, _ = load_stage(self.cls, path, self.sparkSession)
-        if self.load_data is not None:
-            self.load_data(stage, self.sparkSession, path)
-        return stage
