@@ -24,6 +24,11 @@ import statistics
 import time
 
 import numpy as np
+from pyspark.ml.classification import MultilayerPerceptronClassifier
+from pyspark.ml.functions import predict_batch_udf, vector_to_array
+from pyspark.ml.linalg import Vectors
+from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, FloatType
 
 import sparknn
 from sparknn import layers, optimizers
@@ -35,8 +40,6 @@ FEATURES, CLASSES, HIDDEN = 100, 10, 256
 
 def make_frames(spark, rows, partitions, seed=0):
     """Train and test DataFrames (``features`` a dense Vector, ``label`` a double)."""
-    from pyspark.ml.linalg import Vectors
-
     rng = np.random.default_rng(seed)
     mixing = rng.normal(size=(FEATURES, CLASSES))
 
@@ -72,16 +75,12 @@ def mlp(seed=0):
 
 
 def accuracy(transformed) -> float:
-    from pyspark.sql import functions as F
-
     return transformed.select(
         F.avg((F.col("prediction") == F.col("label")).cast("double"))
     ).first()[0]
 
 
 def run_mllib(train, test, iterations):
-    from pyspark.ml.classification import MultilayerPerceptronClassifier
-
     start = time.perf_counter()
     model = MultilayerPerceptronClassifier(
         layers=[FEATURES, HIDDEN, CLASSES], maxIter=iterations, seed=0
@@ -179,9 +178,6 @@ def collect(frame):
 
 def transform_rates(fitted, test, n_test):
     """Rows/s of sparknn's transform and of predict_batch_udf over the same numpy network."""
-    from pyspark.ml.functions import predict_batch_udf, vector_to_array
-    from pyspark.sql.types import ArrayType, FloatType
-
     blob = network_to_bytes(fitted.network)
 
     def make_predict():

@@ -364,3 +364,45 @@ def test_model_fit_on_token_id_arrays_trains_an_embedding_lstm_as_one_process_fi
     assert spark_history.epoch == [0, 1]
     out = NeuralNetworkModel(model).transform(frame).orderBy("id").toPandas()
     np.testing.assert_allclose(probabilities(out), single.predict(ids), rtol=1e-9)
+
+
+def test_a_save_that_fails_leaves_nothing_at_the_path(spark, tmp_path, monkeypatch):
+    import sparknn.ml.neural_network as ml_network
+    from sparknn.ml import NeuralNetwork, NeuralNetworkModel
+
+    # a network that cannot be saved yet (no input shape, so no weights): refused first
+    unbuilt = sparknn.Sequential([layers.Dense(3)])
+    unbuilt.compile("mse", optimizers.SGD(learning_rate=0.1))
+    with pytest.raises(SparknnError, match="cannot save a model without weights"):
+        NeuralNetwork(model=unbuilt).write().save(str(tmp_path / "estimator"))
+    assert not (tmp_path / "estimator").exists()
+
+    # the network's data failing to write after the metadata: the metadata goes too
+    def failing_write(spark, path, blob):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ml_network, "save_blob", failing_write)
+    model = NeuralNetworkModel(classifier(), {"loss": [1.0]})
+    with pytest.raises(OSError, match="disk full"):
+        model.write().save(str(tmp_path / "model"))
+    assert not (tmp_path / "model").exists()
+
+
+def test_network_bytes_round_trip_and_damaged_bytes_are_one_clear_error():
+    from sparknn.ml import network_from_bytes, network_to_bytes
+
+    model = regressor()
+    model.fit(np.ones((4, 4)), np.ones((4, 1)), epochs=1, batch_size=2, verbose=0)  # Adam state
+    again = network_from_bytes(network_to_bytes(model))
+    assert again.get_config() == model.get_config()
+    np.testing.assert_array_equal(again.params, model.params)
+    state, restored = model.optimizer.get_state(), again.optimizer.get_state()
+    assert state.keys() == restored.keys()
+    for name in state:
+        np.testing.assert_array_equal(restored[name], state[name])
+
+    blob = network_to_bytes(model)
+    for damaged in (b"not an npz", blob[: len(blob) // 2]):
+        with pytest.raises(SparknnError, match="not a sparknn model file") as raised:
+            network_from_bytes(damaged)
+        assert "\n" not in str(raised.value)

@@ -235,3 +235,20 @@ def test_bad_input_is_one_clear_error(spark, schema, rows, params, message):
         estimator.fit(frame)
     assert message in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+def test_a_save_that_fails_leaves_nothing_at_the_path(spark, tmp_path, monkeypatch):
+    import sparknn.ml.word2vec as ml_word2vec
+
+    with pytest.raises(SparknnError, match="holds no vectors"):
+        Word2VecModel().write().save(str(tmp_path / "empty"))
+    assert not (tmp_path / "empty").exists()
+
+    # the vectors failing to write after the metadata (their path is taken): the metadata goes
+    taken = tmp_path / "taken"
+    taken.write_text("")
+    monkeypatch.setattr(ml_word2vec, "data_path", lambda path, name: str(taken))
+    model = Word2VecModel(WordVectors(["a", "b"], np.eye(2, dtype=np.float32)))
+    with pytest.raises(Exception, match="already exists"):
+        model.write().save(str(tmp_path / "model"))
+    assert not (tmp_path / "model").exists()

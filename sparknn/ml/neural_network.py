@@ -18,7 +18,6 @@ dropout: dropout masks are drawn per replica).
 
 import bisect
 import io
-import json
 import math
 import uuid
 from collections.abc import Iterator
@@ -37,12 +36,7 @@ from pyspark.ml.param.shared import (
     HasProbabilityCol,
     HasSeed,
 )
-from pyspark.ml.util import (
-    MLReadable,
-    MLReader,
-    MLWritable,
-    MLWriter,
-)
+from pyspark.ml.util import MLReadable, MLWritable
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import ArrayType, DoubleType, StructField, StructType
@@ -62,12 +56,12 @@ from sparknn.ml.data import (
     row_value,
     stack_column,
 )
-from sparknn.ml.persistence import data_path, load_blob, load_stage, save_blob, save_metadata
+from sparknn.ml.persistence import StageReader, StageWriter, data_path, load_blob, save_blob
 from sparknn.nn.callbacks import Callback, History
 from sparknn.nn.layers import Embedding
 from sparknn.nn.losses import SparseCategoricalCrossentropy
 from sparknn.nn.model import Sequential
-from sparknn.nn.serialization import FORMAT
+from sparknn.nn.serialization import model_arrays, read_model
 
 # One Python worker keeps the networks of the last few transforms it served, so a network is
 # deserialised once per worker, not once per batch or task.
@@ -242,11 +236,11 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
 
     def write(self):
         network = self.getModel() if self.isSet(self.model) else None
-        return _StageWriter(self, network, skip=("model", "callbacks"))
+        return _network_writer(self, network, skip=("model", "callbacks"))
 
     @classmethod
     def read(cls):
-        return _StageReader(cls, lambda stage, network: stage._set(model=network))
+        return _network_reader(cls, lambda stage, network: stage._set(model=network))
 
     def setModel(self, value):
         return self._set(model=value)
@@ -478,14 +472,14 @@ class NeuralNetworkModel(Model, _NeuralNetworkParams, MLReadable, MLWritable):
         return self._set(probabilityCol=value)
 
     def write(self):
-        return _StageWriter(self, self.network, history=self.history)
+        return _network_writer(self, self.network, history=self.history)
 
     @classmethod
     def read(cls):
         def attach(stage, network):
             stage.network = network
 
-        return _StageReader(cls, attach)
+        return _network_reader(cls, attach)
 
     def copy(self, extra=None):
         copied = super().copy(extra)
@@ -521,37 +515,29 @@ class NeuralNetworkModel(Model, _NeuralNetworkParams, MLReadable, MLWritable):
 # -- persistence ----------------------------------------------------------------------------
 
 
-class _StageWriter(MLWriter):
+def _network_writer(stage, network, skip=(), history=None):
     """Params as Spark ML's JSON metadata (``path/metadata``); the network, when there is one,
     as the bytes of a ``sparknn.load``-able npz in a one-row parquet file (``path/network``),
     so any path Spark can write works."""
+    extra = {"hasNetwork": network is not None}
+    if history is not None:
+        extra["history"] = history
 
-    def __init__(self, stage, network, skip=(), history=None):
-        super().__init__()
-        self.stage, self.network, self.skip, self.history = stage, network, skip, history
+    def prepare_network():
+        blob = network_to_bytes(network)
+        return lambda spark, path: save_blob(spark, data_path(path, "network"), blob)
 
-    def saveImpl(self, path):
-        extra = {"hasNetwork": self.network is not None}
-        if self.history is not None:
-            extra["history"] = self.history
-        save_metadata(self.stage, path, self.sparkSession, extra, self.skip)
-        if self.network is not None:
-            save_blob(self.sparkSession, data_path(path, "network"), network_to_bytes(self.network))
+    return StageWriter(stage, extra, skip, prepare_network if network is not None else None)
 
 
-class _StageReader(MLReader):
-    def __init__(self, cls, attach_network):
-        super().__init__()
-        self.cls, self.attach_network = cls, attach_network
-
-    def load(self, path):
-        stage, metadata = load_stage(self.cls, path, self.sparkSession)
+def _network_reader(cls, attach_network):
+    def load_network(stage, spark, path, metadata):
         if "history" in metadata:
             stage.history = metadata["history"]
         if metadata["hasNetwork"]:
-            blob = load_blob(self.sparkSession, data_path(path, "network"))
-            self.attach_network(stage, network_from_bytes(blob))
-        return stage
+            attach_network(stage, network_from_bytes(load_blob(spark, data_path(path, "network"))))
+
+    return StageReader(cls, load_network)
 
 
 # -- training data --------------------------------------------------------------------------
@@ -696,27 +682,15 @@ class _ResidentRows:
 def network_to_bytes(network) -> bytes:
     """The network as the bytes of a ``sparknn.load``-able ``.npz`` (config, weights, optimizer
     state; no pickle)."""
-    arrays = {
-        "config": np.array(json.dumps({"format": FORMAT, "model": network.get_config()})),
-        "params": network.params,
-    }
-    for name, value in network.optimizer.get_state().items() if network.optimizer else ():
-        arrays["optimizer/" + name] = value
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **model_arrays(network))
     return buffer.getvalue()
 
 
 def network_from_bytes(blob: bytes, backend=None):
-    """Inverse of :func:`network_to_bytes` (``allow_pickle=False``)."""
-    with np.load(io.BytesIO(blob), allow_pickle=False) as data:
-        config = json.loads(str(data["config"]))
-        network = Sequential.from_config(config["model"], backend=backend)
-        network.params[...] = data["params"]
-        state = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("optimizer/")}
-    if network.optimizer is not None and state:
-        network.optimizer.set_state(state)
-    return network
+    """Inverse of :func:`network_to_bytes` (``allow_pickle=False``); bytes that are not such
+    an ``.npz`` are a SparknnError."""
+    return read_model(io.BytesIO(blob), "the network's bytes", Sequential.from_config, backend)
 
 
 def _network_on_executor(key: str, broadcast, backend: str):

@@ -2,12 +2,25 @@
 the Params as Spark ML's JSON metadata (``path/metadata``), data as Parquet beside it."""
 
 import os
+from contextlib import contextmanager
 
-from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter
+from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter, MLReader, MLWriter
 
 from sparknn.errors import SparknnError
 
 STAGE_FORMAT = "sparknn.ml/1"
+
+
+@contextmanager
+def complete_or_absent(spark, path):
+    """Remove what was written at ``path`` (through Hadoop's file system, so any path Spark
+    can write) when the block fails, so a failed save leaves no stage that looks saved."""
+    try:
+        yield
+    except BaseException:
+        target = spark._jvm.org.apache.hadoop.fs.Path(path)
+        target.getFileSystem(spark._jsc.hadoopConfiguration()).delete(target, True)
+        raise
 
 
 def save_metadata(stage, path, spark, extra=None, skip=()):
@@ -48,3 +61,36 @@ def load_blob(spark, path) -> bytes:
 
 def data_path(path, name: str) -> str:
     return os.path.join(path, name)
+
+
+class StageWriter(MLWriter):
+    """Saves ``stage``: its Params (but those named in ``skip``) and ``extra`` as metadata, then
+    its data. ``prepare_data() -> (spark, path) -> None`` makes the data ready to write; it
+    runs before anything is written, so data that cannot be saved fails first, and a write
+    that fails removes what it wrote."""
+
+    def __init__(self, stage, extra=None, skip=(), prepare_data=None):
+        super().__init__()
+        self.stage, self.extra, self.skip, self.prepare_data = stage, extra, skip, prepare_data
+
+    def saveImpl(self, path):
+        save_data = self.prepare_data() if self.prepare_data is not None else None
+        with complete_or_absent(self.sparkSession, path):
+            save_metadata(self.stage, path, self.sparkSession, self.extra, self.skip)
+            if save_data is not None:
+                save_data(self.sparkSession, path)
+
+
+class StageReader(MLReader):
+    """Loads a ``cls`` saved by :class:`StageWriter`; ``load_data(stage, spark, path,
+    metadata)`` reads its data into the stage."""
+
+    def __init__(self, cls, load_data=None):
+        super().__init__()
+        self.cls, self.load_data = cls, load_data
+
+    def load(self, path):
+        stage, metadata = load_stage(self.cls, path, self.sparkSession)
+        if self.load_data is not None:
+            self.load_data(stage, self.sparkSession, path, metadata)
+        return stage

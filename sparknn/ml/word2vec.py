@@ -16,18 +16,27 @@ for a seed as the word2vec job on the same tokens.
 """
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import fields
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
+from pyspark.ml.functions import array_to_vector
+from pyspark.ml.linalg import _convert_to_vector
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasMaxIter, HasOutputCol, HasSeed, HasStepSize
-from pyspark.ml.util import MLReadable, MLReader, MLWritable, MLWriter
+from pyspark.ml.util import MLReadable, MLWritable
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.functions import pandas_udf
+from pyspark.sql.types import ArrayType, DoubleType, StringType
 
 from sparknn.config import problem
 from sparknn.errors import SparknnError
-from sparknn.ml.persistence import data_path, load_stage, save_metadata
+from sparknn.ml.persistence import StageReader, StageWriter, data_path
 from sparknn.word2vec.formats import save_word2vec_binary, save_word2vec_text
 from sparknn.word2vec.settings import Settings
 from sparknn.word2vec.spark import train_tokens
@@ -231,11 +240,11 @@ class Word2Vec(Estimator, _Word2VecParams, MLReadable, MLWritable):
         return self._set(sharedNegatives=value)
 
     def write(self):
-        return _StageWriter(self)
+        return StageWriter(self)
 
     @classmethod
     def read(cls):
-        return _StageReader(cls)
+        return StageReader(cls)
 
     def _job_settings(self) -> Settings:
         """The Params as the word2vec job's settings; a value out of range is a SparknnError
@@ -312,9 +321,6 @@ class Word2VecModel(Model, _Word2VecParams, MLReadable, MLWritable):
 
     def getVectors(self):
         """DataFrame ``word: string, vector: vector``, most frequent word first."""
-        from pyspark.ml.functions import array_to_vector
-        from pyspark.sql import SparkSession
-
         table = _vectors_table(self._vectors())
         frame = SparkSession.active().createDataFrame(table.select(["word", "vector"]))
         return frame.select("word", array_to_vector("vector").alias("vector"))
@@ -322,16 +328,12 @@ class Word2VecModel(Model, _Word2VecParams, MLReadable, MLWritable):
     def findSynonyms(self, word, num: int):
         """DataFrame ``word: string, similarity: double`` of the ``num`` words closest (by
         cosine) to ``word``, a word (never its own synonym) or a vector."""
-        from pyspark.sql import SparkSession
-
         return SparkSession.active().createDataFrame(
             self.findSynonymsArray(word, num), "word string, similarity double"
         )
 
     def findSynonymsArray(self, word, num: int):
         """``[(word, similarity), ...]``, as :meth:`findSynonyms`, best first."""
-        from pyspark.ml.linalg import _convert_to_vector
-
         if isinstance(word, str):
             return self._vectors().most_similar(word, topn=num)
         vector = _convert_to_vector(word).toArray()
@@ -343,25 +345,27 @@ class Word2VecModel(Model, _Word2VecParams, MLReadable, MLWritable):
         return self._vectors().similar_by_vector(vector, topn=num)
 
     def write(self):
-        return _StageWriter(self, save_data=self._save_vectors)
+        return StageWriter(self, prepare_data=self._vectors_to_save)
 
     @classmethod
     def read(cls):
-        return _StageReader(cls, load_data=_load_vectors)
+        return StageReader(cls, load_data=_load_vectors)
 
     def _vectors(self):
         if self.wordVectors is None:
             raise SparknnError("this Word2VecModel holds no vectors")
         return self.wordVectors
 
-    def _save_vectors(self, spark, path):
+    def _vectors_to_save(self):
+        """A ``(spark, path) -> None`` writing the vectors (made before anything is written)."""
         table = _vectors_table(self._vectors(), np.float32)
-        spark.createDataFrame(table).write.parquet(data_path(path, "vectors"))
+
+        def save(spark, path):
+            spark.createDataFrame(table).write.parquet(data_path(path, "vectors"))
+
+        return save
 
     def _transform(self, dataset):
-        from pyspark.ml.functions import array_to_vector
-        from pyspark.sql import functions as F
-
         column = self.getInputCol()
         _check_tokens_column(dataset.schema, column)
         vectors = self._vectors()
@@ -374,8 +378,6 @@ class Word2VecModel(Model, _Word2VecParams, MLReadable, MLWritable):
 
 
 def _check_tokens_column(schema, column: str):
-    from pyspark.sql.types import ArrayType, StringType
-
     if column not in schema.names:
         raise SparknnError(f"inputCol {column!r} is not a column (columns: {schema.names})")
     found = schema[column].dataType
@@ -398,11 +400,6 @@ def _in_param_names(message: str, column: str) -> str:
 
 def _average_udf(key, broadcast, column):
     """An iterator pandas UDF: a row of tokens -> MLlib's document vector (array<double>)."""
-    from collections.abc import Iterator
-
-    import pandas as pd
-    from pyspark.sql.functions import pandas_udf
-    from pyspark.sql.types import ArrayType, DoubleType
 
     def average(batches: Iterator[pd.Series]) -> Iterator[pd.Series]:
         index, vectors = _tables_on_executor_for(key, broadcast)
@@ -415,8 +412,6 @@ def _average_udf(key, broadcast, column):
 
 
 def _tables_on_executor_for(key, broadcast):
-    import pandas as pd
-
     tables = _tables_on_executor.get(key)
     if tables is None:
         while len(_tables_on_executor) >= _TABLE_CACHE_SIZE:
@@ -449,8 +444,6 @@ def document_vectors(rows, index, vectors) -> np.ndarray:
 def _vectors_table(word_vectors, dtype=np.float64):
     """The vectors as an Arrow table: ``id`` (the row), ``word``, ``count`` (null when
     unknown) and ``vector`` (a list of ``dtype``)."""
-    import pyarrow as pa
-
     n, d = word_vectors.vectors.shape
     values = pa.array(word_vectors.vectors.astype(dtype, copy=False).reshape(-1))
     counts = word_vectors.counts
@@ -464,7 +457,7 @@ def _vectors_table(word_vectors, dtype=np.float64):
     )
 
 
-def _load_vectors(stage, spark, path):
+def _load_vectors(stage, spark, path, metadata):
     table = spark.read.parquet(data_path(path, "vectors")).toArrow().sort_by("id")
     d = stage.getVectorSize()
     flat = table.column("vector").combine_chunks().flatten().to_numpy()
@@ -474,26 +467,3 @@ def _load_vectors(stage, spark, path):
         flat.astype(np.float32, copy=False).reshape(len(table), d),
         None if counts.null_count else counts.to_numpy(),
     )
-
-
-class _StageWriter(MLWriter):
-    def __init__(self, stage, save_data=None):
-        super().__init__()
-        self.stage, self.save_data = stage, save_data
-
-    def saveImpl(self, path):
-        save_metadata(self.stage, path, self.sparkSession)
-        if self.save_data is not None:
-            self.save_data(self.sparkSession, path)
-
-
-class _StageReader(MLReader):
-    def __init__(self, cls, load_data=None):
-        super().__init__()
-        self.cls, self.load_data = cls, load_data
-
-    def load(self, path):
-        stage, _ = load_stage(self.cls, path, self.sparkSession)
-        if self.load_data is not None:
-            self.load_data(stage, self.sparkSession, path)
-        return stage

@@ -21,7 +21,12 @@ UNREADABLE = (OSError, ValueError, KeyError, EOFError, NotImplementedError, zipf
 
 
 def save_model(model, path) -> None:
-    path = Path(path)
+    write_npz_atomic(path, model_arrays(model))
+
+
+def model_arrays(model) -> dict:
+    """What a model file holds, as the arrays ``np.savez`` takes: the config, the weights and
+    the optimizer's state."""
     if not model.built:
         raise SparknnError("cannot save a model without weights: build it or fit it first")
     config = {"format": FORMAT, "model": model.get_config()}
@@ -29,7 +34,7 @@ def save_model(model, path) -> None:
     if model.optimizer is not None:
         for name, value in model.optimizer.get_state().items():
             arrays[_OPTIMIZER_PREFIX + name] = value
-    write_npz_atomic(path, arrays)
+    return arrays
 
 
 def write_npz_atomic(path, arrays: dict) -> None:
@@ -48,8 +53,14 @@ def load_model(path, from_config, backend=None):
     path = Path(path)
     if not path.is_file():
         raise SparknnError(f"no model file at {path}")
+    return read_model(path, path, from_config, backend)
+
+
+def read_model(source, name, from_config, backend=None):
+    """The model in the ``.npz`` ``source`` (a path or a binary file object), as
+    :func:`load_model` rebuilds it; ``name`` names the source in error messages."""
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with np.load(source, allow_pickle=False) as data:
             config = json.loads(str(data["config"]))
             params = data["params"]
             opt_state = {
@@ -59,18 +70,18 @@ def load_model(path, from_config, backend=None):
             }
     except UNREADABLE as error:
         raise SparknnError(
-            f"{path} is not a sparknn model file, or is truncated or damaged ({error})"
+            f"{name} is not a sparknn model file, or is truncated or damaged ({error})"
         ) from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         found = config.get("format") if isinstance(config, dict) else None
-        raise SparknnError(f"{path}: unsupported model format {found!r}")
+        raise SparknnError(f"{name}: unsupported model format {found!r}")
     try:
         model = from_config(config["model"], backend=backend)
     except (KeyError, TypeError, ValueError) as error:
-        raise SparknnError(f"{path}: the model's config is damaged ({error!r})") from None
+        raise SparknnError(f"{name}: the model's config is damaged ({error!r})") from None
     if params.shape != model.params.shape:
         raise SparknnError(
-            f"{path}: parameter vector has {params.size} values, "
+            f"{name}: parameter vector has {params.size} values, "
             f"the config needs {model.params.size}"
         )
     model.params[...] = params
