@@ -44,8 +44,8 @@ from sparknn.word2vec.vectors import WordVectors, load_vectors
 
 # Each training Param and the job setting it is: Settings holds the default of both, so the
 # estimator and the job train alike when nothing is set. Two of MLlib's defaults would hurt
-# here: numPartitions=1 trains on one replica (MLlib loses accuracy with more partitions;
-# sparknn's exact rounds do not), and maxIter=1 is one epoch, too few for a small corpus.
+# here: numPartitions=1 trains on one replica (several train in parallel, at a small cost in
+# accuracy), and maxIter=1 is one epoch, too few for a small corpus.
 SETTING_OF_PARAM = {
     "vectorSize": "vector_size", "windowSize": "window", "minCount": "min_count",
     "numPartitions": "partitions", "stepSize": "alpha", "maxIter": "epochs", "seed": "seed",
@@ -163,10 +163,10 @@ class Word2Vec(Estimator, _Word2VecParams, MLReadable, MLWritable):
     one sentence a row, e.g. ``pyspark.ml.feature.Tokenizer``'s output); ``fit`` returns a
     :class:`Word2VecModel`. MLlib's Params keep their meaning; every default is the word2vec
     job's (``sparknn.word2vec.settings.Settings``), which differs from MLlib's for two:
-    ``numPartitions`` (MLlib: 1) and ``maxIter``, the epochs (MLlib: 1), because sparknn's
-    exact rounds keep one partition's accuracy on several, and one epoch is too few for a
-    small corpus (set ``numPartitions`` to the executor slots for speed; the vectors for a
-    seed depend on it). ``seed`` defaults to the job's, not to a hash of the class name.
+    ``numPartitions`` (MLlib: 1) and ``maxIter``, the epochs (MLlib: 1): several partitions
+    train in parallel, and one epoch is too few for a small corpus (set ``numPartitions`` to
+    the executor slots for speed; the vectors for a seed depend on it). ``seed`` defaults to
+    the job's, not to a hash of the class name.
     Skip-gram with negative sampling (``negative``, ``sample``, ``minAlpha``) replaces MLlib's
     hierarchical softmax.
     """

@@ -14,7 +14,7 @@ things wrong for us on a fresh machine:
   same call works on a real cluster where sparknn is not installed on the workers (one zip
   per process, removed when it exits; Spark serves it from its path meanwhile);
 * a missing ``java`` should be a one-line hint, not a Py4J stack trace;
-* under spark-submit, Spark logs at INFO (some 45 lines of start-up before a job's own
+* under spark-submit, Spark logs at INFO (dozens of lines of start-up before a job's own
   output); we start it at WARN, as the pyspark shell does (``spark.log.level`` overrides);
 * temporary files of earlier jobs killed before they could remove them are swept.
 """
