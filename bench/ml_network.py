@@ -12,11 +12,20 @@ same architecture (100-256-10, sigmoid hidden, softmax):
   ``--epochs`` epochs, when torch is importable: examples/s and test accuracy (sparknn's
   examples/s and accuracy after the same epochs are printed beside it);
 * ``transform``: rows/s of ``NeuralNetworkModel.transform`` against
-  ``pyspark.ml.functions.predict_batch_udf`` running the same numpy network.
+  ``pyspark.ml.functions.predict_batch_udf`` running the same numpy network, over all rows,
+  each warmed up once (Python workers started, network loaded) before it is timed;
+* ``framework cost``: with ``--overhead``, ``NeuralNetwork``'s cost per step beyond the
+  arithmetic at 1 M and 10 M parameters (a softmax layer of 1,000 inputs and 1,000 or 10,000
+  classes, one row per worker per step): the median step's wall time on 2 partitions less the
+  same step's gradient (one worker's row) and update computed here in one process; the
+  char-LM trainer's figure (``bench/sgd_overhead.py``) is measured the same way, without the
+  arithmetic.
 
+Examples/s count each fit from its call to its return (data conversion, stage start and
+process launch included) for sparknn and DDP alike; DDP's loop-only rate is printed beside.
 Systems alternate within each of ``--runs`` runs; the table gives medians.
 
-Run: ``PYTHONPATH=. python bench/ml_network.py --rows 1000000 --runs 3``
+Run: ``PYTHONPATH=. python bench/ml_network.py --rows 1000000 --runs 3 [--overhead]``
 """
 
 import argparse
@@ -122,7 +131,8 @@ def run_sparknn(train, test_arrays, target, epochs, batch_size):
 
 
 def run_torch(train_rows, test_rows, epochs, batch_size):
-    """DDP on 2 local processes: (examples/s, test accuracy), or None without torch."""
+    """DDP on 2 local processes: (examples/s of the whole run, examples/s of the training
+    loop alone, test accuracy), or None without torch."""
     try:
         import torch  # noqa: F401
         from pyspark.ml.torch.distributor import TorchDistributor
@@ -162,10 +172,12 @@ def run_torch(train_rows, test_rows, epochs, batch_size):
         dist.destroy_process_group()
         return seconds, float(hits)
 
-    seconds, acc = TorchDistributor(num_processes=2, local_mode=True, use_gpu=False).run(
+    start = time.perf_counter()
+    loop_seconds, acc = TorchDistributor(num_processes=2, local_mode=True, use_gpu=False).run(
         train_ddp, x_train, y_train, x_test, y_test, epochs, batch_size
     )
-    return epochs * len(x_train) / seconds, acc
+    whole = time.perf_counter() - start
+    return epochs * len(x_train) / whole, epochs * len(x_train) / loop_seconds, acc
 
 
 def collect(frame):
@@ -176,7 +188,7 @@ def collect(frame):
     )
 
 
-def transform_rates(fitted, test, n_test):
+def transform_rates(fitted, rows, n_rows):
     """Rows/s of sparknn's transform and of predict_batch_udf over the same numpy network."""
     blob = network_to_bytes(fitted.network)
 
@@ -190,15 +202,78 @@ def transform_rates(fitted, test, n_test):
         batch_size=1024,
         input_tensor_shapes=[[FEATURES]],
     )
+    systems = (
+        ("sparknn transform", fitted.transform(rows)),
+        ("predict_batch_udf", rows.withColumn("out", udf(vector_to_array("features")))),
+    )
+    for _, frame in systems:  # warm up: Python workers started, the network loaded
+        frame.write.format("noop").mode("overwrite").save()
     rates = {}
-    for name, frame in (
-        ("sparknn transform", fitted.transform(test)),
-        ("predict_batch_udf", test.withColumn("out", udf(vector_to_array("features")))),
-    ):
+    for name, frame in systems:
         start = time.perf_counter()
         frame.write.format("noop").mode("overwrite").save()
-        rates[name] = n_test / (time.perf_counter() - start)
+        rates[name] = n_rows / (time.perf_counter() - start)
     return rates
+
+
+class StepTimes(callbacks.Callback):
+    """The time each step ended."""
+
+    def __init__(self):
+        self.ends = []
+
+    def on_batch_end(self, batch, logs=None):
+        self.ends.append(time.perf_counter())
+
+
+def framework_cost(spark, n_classes, inputs=1_000, rows=400, repeats=25):
+    """(median step seconds on 2 partitions, one step's arithmetic in one process, parameters)
+    for a softmax layer ``inputs`` -> ``n_classes`` trained one row per worker per step."""
+
+    def network():
+        model = sparknn.Sequential(
+            [layers.Dense(n_classes, activation="softmax", input_dim=inputs)], seed=0
+        )
+        model.compile("sparse_categorical_crossentropy", optimizers.SGD(1e-3))
+        return model
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(rows, inputs)).astype(np.float32)
+    y = rng.integers(0, n_classes, size=rows)
+    frame = spark.createDataFrame(
+        [(row.tolist(), float(label)) for row, label in zip(x, y, strict=True)],
+        "features array<float>, label double",
+    ).repartition(2).cache()
+    frame.count()
+    times = StepTimes()
+    NeuralNetwork(
+        model=network(), batchSize=2, epochs=1, numPartitions=2, shuffle=False, callbacks=[times]
+    ).fit(frame)
+    step = statistics.median(np.diff(times.ends))
+
+    def gradient_seconds(_):
+        # Timed in an executor's Python worker, where the steps' gradients ran (its BLAS
+        # threads as Spark sets them), not in this driver.
+        model = network()
+        model.build((inputs,))
+        samples = []
+        for i in range(repeats):
+            start = time.perf_counter()
+            model.loss_and_gradient(x[i : i + 1], y[i : i + 1])
+            samples.append(time.perf_counter() - start)
+        yield statistics.median(samples)
+
+    gradient = spark.sparkContext.parallelize([0], 1).mapPartitions(gradient_seconds).first()
+    local = network()  # the update runs on the driver, as in training
+    local.build((inputs,))
+    _, grad, n = local.loss_and_gradient(x[:1], y[:1])
+    updates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        local.apply_gradients(grad, n)
+        updates.append(time.perf_counter() - start)
+    frame.unpersist()
+    return step, gradient + statistics.median(updates), local.params.size
 
 
 def main():
@@ -209,6 +284,9 @@ def main():
     parser.add_argument("--mllib-iter", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--master", default="local-cluster[2,1,2048]")
+    parser.add_argument(
+        "--overhead", action="store_true", help="also measure the framework cost per step"
+    )
     args = parser.parse_args()
     if args.rows < 100 or args.runs < 1:
         parser.error("--rows must be >= 100 and --runs >= 1")
@@ -234,10 +312,21 @@ def main():
         )
         torch = run_torch(train_arrays, test_arrays, args.epochs, args.batch_size)
         if torch is not None:
-            runs.setdefault(f"torch DDP examples/s ({args.epochs} epochs)", []).append(torch[0])
-            runs.setdefault("torch DDP accuracy", []).append(torch[1])
-        for name, rate in transform_rates(fitted, test, n_test).items():
+            whole, loop, torch_accuracy = torch
+            runs.setdefault(f"torch DDP examples/s ({args.epochs} epochs)", []).append(whole)
+            runs.setdefault("torch DDP examples/s, training loop alone", []).append(loop)
+            runs.setdefault("torch DDP accuracy", []).append(torch_accuracy)
+        for name, rate in transform_rates(fitted, train, n_train).items():
             runs.setdefault(f"{name} rows/s", []).append(rate)
+        if args.overhead:
+            for n_classes in (1_000, 10_000):
+                step, arithmetic, n_params = framework_cost(spark, n_classes)
+                label = f"{n_params / 1e6:.0f} M parameters"
+                runs.setdefault(f"step wall time, {label} (ms)", []).append(step * 1e3)
+                runs.setdefault(f"step arithmetic, {label} (ms)", []).append(arithmetic * 1e3)
+                runs.setdefault(f"framework cost per step, {label} (ms)", []).append(
+                    (step - arithmetic) * 1e3
+                )
 
     print(f"\n{n_train} train / {n_test} test rows, {args.runs} runs (medians)\n")
     print("| measure | median |\n|---|---|")
