@@ -86,3 +86,16 @@ def dubliners_path():
     from sparknn.corpus import SHIPPED_CORPUS
 
     return SHIPPED_CORPUS
+
+
+@pytest.fixture
+def one_sgns_work_item():
+    """The ``opencl`` backend with one word2vec work-item while the test runs, for tests that
+    compare two trainings bit for bit: on a GPU its default, hundreds of Hogwild work-items
+    adding to shared rows atomically, trains differently every run."""
+    from sparknn.backend import OpenCLBackend, get_backend, set_backend
+
+    before = get_backend("opencl")
+    set_backend("opencl", OpenCLBackend(sgns_workers=1))
+    yield
+    set_backend("opencl", before)

@@ -184,6 +184,7 @@ def test_devices_with_their_own_memory_run_the_reference(monkeypatch):
     np.testing.assert_array_equal(got_base, want_base)
 
 
+@pytest.mark.usefixtures("one_sgns_work_item")
 def test_training_with_row_kernels_equals_training_with_the_reference(monkeypatch):
     """Replicas applying and reporting rows, and the driver merging them, with the kernels
     or with the reference: the same vectors, bit for bit."""

@@ -205,6 +205,7 @@ class LosingRounds(LocalRounds):
         return results
 
 
+@pytest.mark.usefixtures("one_sgns_work_item")
 @pytest.mark.parametrize("backend", ["numpy", "opencl"])
 def test_lost_replicas_resume_from_the_recovery_point_exactly(corpus, backend):
     """Replicas lost in the first round, after a recovery point, and in the round that was
