@@ -9,7 +9,7 @@ import pytest
 
 import sparknn
 from sparknn import layers, optimizers
-from sparknn.distributed import Replica, RowReplica, RowShard
+from sparknn.distributed import LocalGradients, Replica, RowReplica, RowShard
 from sparknn.errors import SparknnError
 
 ROWS = 40
@@ -90,6 +90,11 @@ def test_row_replica_of_a_model_with_accuracy_also_returns_the_summed_accuracy()
     val_loss, val_n, val_correct = replica.evaluate(wanted)
     assert val_n == ROWS
     np.testing.assert_allclose(val_correct, correct, rtol=1e-12)
+    source = LocalGradients(replica)  # and a gradient source keeps what the replica summed
+    source.gradient(0, wanted, replica.params, version=0)
+    assert source.correct == correct
+    source.evaluate(wanted, replica.params, version=0)
+    np.testing.assert_allclose(source.correct, correct, rtol=1e-12)
 
 
 SEED, VAL_FRACTION, EPOCHS = 5, 0.25, 2

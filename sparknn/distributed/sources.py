@@ -42,15 +42,15 @@ class LocalGradients:
     def gradient(self, step, windows, params, version):
         self._load(params)
         start = time.perf_counter()
-        loss, grad, n, *correct = self.replica.gradient(windows)
+        loss, grad, n, *accuracy = self.replica.gradient(windows)
         seconds = time.perf_counter() - start
-        self.correct = correct[0] if correct else 0.0
+        self.correct = accuracy[0] if accuracy else 0.0
         return loss, grad, n, seconds
 
     def evaluate(self, windows, params, version):
         self._load(params)
-        loss, n, *correct = self.replica.evaluate(windows)
-        self.correct = correct[0] if correct else 0.0
+        loss, n, *accuracy = self.replica.evaluate(windows)
+        self.correct = accuracy[0] if accuracy else 0.0
         return loss, n
 
     def __enter__(self):

@@ -105,30 +105,24 @@ def serve(channel: Channel, replica) -> dict:
             os._exit(17)  # fault injection (tests): this Python worker dies mid-training
         start = time.perf_counter()
         if request.kind == STEP:
-            loss, grad, n, *correct = replica.gradient(windows)
+            loss, grad, n, *accuracy = replica.gradient(windows)
             seconds = time.perf_counter() - start
             payload = grad if n else None
             length = payload.size if payload is not None else 0
             reply = Header(GRAD, request.step, n, length, loss, seconds, dtype_code)
-            channel.send(_with_correct(reply, correct), payload)
+            reply.correct = float(accuracy[0]) if accuracy else 0.0
+            channel.send(reply, payload)
             steps += 1
         elif request.kind == EVAL:
-            loss, n, *correct = replica.evaluate(windows)
+            loss, n, *accuracy = replica.evaluate(windows)
             seconds = time.perf_counter() - start
             reply = Header(LOSS, request.step, n, 0, loss, seconds, dtype_code)
-            channel.send(_with_correct(reply, correct))
+            reply.correct = float(accuracy[0]) if accuracy else 0.0
+            channel.send(reply)
         else:
             raise ConnectionError(f"unexpected message kind {request.kind}")
         compute_seconds += seconds
     return {"steps": steps, "compute_seconds": compute_seconds}
-
-
-def _with_correct(reply: Header, correct: list) -> Header:
-    """``reply`` carrying the replica's optional summed accuracy (its results beyond the
-    required ones)."""
-    if correct:
-        reply.correct = float(correct[0])
-    return reply
 
 
 def barrier_task(address, secret: bytes, make_replica, serve_loop=serve):
