@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import SHARED_DATA
 from nbclient import NotebookClient
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,8 +81,6 @@ def test_classic_networks_notebook(monkeypatch):
 
 
 def test_spark_ml_notebook(monkeypatch):
-    from conftest import SHARED_DATA
-
     if not (SHARED_DATA / "kjv").is_dir():
         pytest.skip(f"the shared corpora are not at {SHARED_DATA}")
     text = execute(
