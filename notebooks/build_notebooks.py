@@ -186,24 +186,20 @@ CLASSIC_SPARK = [
     md("""
 ## The same network, data-parallel on Spark
 
-sparknn's Spark trainer (`sparknn.distributed`) keeps each partition's rows resident in a
-long-lived barrier task. Per step the driver sends the parameters to every task, each task
-returns the gradient *sum* of `loss_and_gradient` over the rows of the batch it holds, and
-the driver adds the sums and takes the optimizer step with `apply_gradients`: the two calls
-`fit` makes in one process. Here the four rows are split over two partitions and we run the
-same 10,000 full-batch steps; the weights should come out as those of the single-process run.
+`sparknn.ml.NeuralNetwork` trains a compiled `Sequential` on a Spark DataFrame, and
+`Sequential.fit` accepts a DataFrame directly (its features and label columns, default
+`features` and `label`), so the Keras habit carries over. The rows are split over
+partitions that stay resident in a long-lived barrier stage; per step every task returns the
+gradient *sum* over the rows of the batch it holds, and the driver adds the sums and takes
+the optimizer step: the two calls `fit` makes in one process. Here the four rows go to two
+partitions for the same 10,000 full-batch steps (one step per epoch), and the weights should
+come out as those of the single-process run.
 
-A *replica* is what a task computes on: its shards and a copy of the model
-(`sparknn.distributed.Replica`). For rows held as numpy arrays sparknn has one ready:
-`RowShard` holds some rows with their global indices, `RowReplica` answers gradient sums over
-the rows of a batch that its shards hold. (For a DataFrame, `sparknn.ml.NeuralNetwork` does all
-of this for you; here we drive the trainer directly.)
+(For a model that is not a `Sequential`, or data that is not rows, write a replica: the
+contract is `sparknn.distributed.Replica`, driven by `sparknn.distributed.trainer.fit`.)
 """),
     code("""
 import os
-
-from sparknn.distributed import BatchSchedule, RowReplica, RowShard, SparkGradients
-from sparknn.distributed.trainer import fit as fit_on_spark
 
 MASTER = os.environ.get("SPARKNN_NB_MASTER", "local[2]")  # or spark://127.0.0.1:7077
 SPARK_STEPS = int(os.environ.get("SPARKNN_NB_SPARK_STEPS", 10_000))
@@ -222,15 +218,14 @@ single = nine_line_model()
 single.fit(X, y, epochs=SPARK_STEPS, batch_size=4, shuffle=False, verbose=0)
 
 spark = sparknn.session(MASTER, app_name="sparknn-classic-networks")
+rows = spark.createDataFrame(
+    [(features.tolist(), float(label)) for features, label in zip(X, y[:, 0], strict=True)],
+    "features array<double>, label double",
+)
 distributed = nine_line_model()
-make_replica = RowReplica.factory(distributed.get_config(), backend="numpy")
-halves = [RowShard([0, 1], X[:2], y[:2]), RowShard([2, 3], X[2:], y[2:])]
-shards = spark.sparkContext.parallelize(halves, 2)
-every_row = BatchSchedule(np.arange(len(X)), batch_size=len(X), seed=0)
-with SparkGradients(spark, shards, make_replica, distributed.params.size, np.float64) as source:
-    fit_on_spark(distributed, source, every_row, max_steps=SPARK_STEPS)
+distributed.fit(rows, epochs=SPARK_STEPS, batch_size=4, shuffle=False, numPartitions=2)
 
-print(f"{SPARK_STEPS} steps on {MASTER} over {shards.getNumPartitions()} partitions")
+print(f"{SPARK_STEPS} steps on {MASTER} over 2 partitions")
 print("weights, Spark:         ", distributed.get_weights()[0].ravel())
 print("weights, single process:", single.get_weights()[0].ravel())
 print(
@@ -238,6 +233,194 @@ print(
     np.allclose(distributed.params, single.params, rtol=1e-12, atol=0),
 )
 print(f"Spark prediction for [1, 0, 0]: {distributed.predict(np.array([[1, 0, 0]]))[0, 0]:.8f}")
+spark.stop()
+"""),
+]
+
+
+# --------------------------------------------------------------------------- Spark ML
+
+SPARK_ML = [
+    md("""
+# Training your own network on a Spark DataFrame
+
+`sparknn.ml.NeuralNetwork` is a Spark ML Estimator: give it a compiled `sparknn.Sequential`,
+`fit` a DataFrame, and get back a `NeuralNetworkModel`, a Transformer whose `transform` adds
+predictions on the executors. It works inside a `Pipeline`, saves with `write().save(path)`,
+and keeps the Keras `History` as `model.history`. Two examples: a regression with validation
+(the classic-networks notebook's, now on a DataFrame), and a text classifier that tells
+passages of three books apart, from Spark ML's `Tokenizer` to an `Embedding` and an `LSTM`.
+"""),
+    code("""
+import lzma
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from pyspark.ml.evaluation import MulticlassClassificationEvaluator
+from pyspark.ml.feature import CountVectorizer, Tokenizer
+from pyspark.sql import functions as F
+
+import sparknn
+from sparknn import Sequential
+from sparknn.ml import NeuralNetwork
+from sparknn.nn import layers, optimizers
+
+
+def setting(name, default):
+    \"\"\"A notebook parameter: SPARKNN_NB_<NAME> from the environment, else the default.\"\"\"
+    return type(default)(os.environ.get(f"SPARKNN_NB_{name}", default))
+
+
+MASTER = setting("MASTER", "local[2]")
+DATA = Path(setting("DATA", "../../shared/data"))  # the shared corpora, beside the checkout
+REGRESSION_EPOCHS = setting("REGRESSION_EPOCHS", 60)
+PASSAGES = setting("PASSAGES", 150)  # passages per book
+TEXT_EPOCHS = setting("TEXT_EPOCHS", 8)
+
+spark = sparknn.session(MASTER, app_name="sparknn-spark-ml")
+print("Spark", spark.version, "master", spark.sparkContext.master)
+"""),
+    md("""
+## A regression on a DataFrame, with validation
+
+The same data and network as the classic-networks notebook's Keras-style regression. The
+features are an `array<double>` column (a `pyspark.ml.linalg` vector works too);
+`validationFraction` holds out a fixed share of the rows, scored on the executors after each
+epoch.
+"""),
+    code("""
+rng = np.random.default_rng(0)
+features = rng.normal(size=(400, 5))
+target = features @ np.array([1.5, -2.0, 0.5, 0.0, 1.0]) + 0.3 + 0.1 * rng.normal(size=400)
+table = spark.createDataFrame(
+    [(row.tolist(), float(value)) for row, value in zip(features, target, strict=True)],
+    "features array<double>, label double",
+)
+
+regression = Sequential([layers.Dense(2, activation="relu", input_dim=5), layers.Dense(1)], seed=0)
+regression.compile(loss="mse", optimizer=optimizers.Adam(0.01))
+fitted_regression = NeuralNetwork(
+    model=regression,
+    batchSize=32,
+    epochs=REGRESSION_EPOCHS,
+    validationFraction=0.25,
+    numPartitions=2,
+    seed=0,
+).fit(table)
+loss = fitted_regression.history["loss"]
+val_loss = fitted_regression.history["val_loss"]
+print(f"{len(loss)} epochs; final mse: train {loss[-1]:.3f}, validation {val_loss[-1]:.3f}")
+fitted_regression.transform(table).select("label", "prediction").show(3)
+"""),
+    md("""
+## A text classifier: which book is a passage from?
+
+Passages of 40 words from the King James Bible, Shakespeare and Joyce's *Ulysses*, labelled
+by book. Spark ML's `Tokenizer` splits them into words, a `CountVectorizer` fitted on the
+training passages picks the vocabulary, and a small UDF turns each passage into a fixed
+number of token ids (0 for padding and words outside the vocabulary). The network is
+`Embedding -> LSTM -> Dense(softmax)`.
+"""),
+    code("""
+BOOKS = {
+    "bible": DATA / "kjv" / "kjv_pg10900.txt.xz",
+    "shakespeare": DATA / "tinyshakespeare" / "input.txt.xz",
+    "ulysses": DATA / "gutenberg-books" / "ulysses_pg4300.txt.xz",
+}
+WORDS_PER_PASSAGE, SEQ_LEN, VOCAB = 40, 40, 2000
+
+
+def passages(path, count):
+    \"\"\"``count`` passages of WORDS_PER_PASSAGE words, spread over the book's middle.\"\"\"
+    with lzma.open(path, "rt", encoding="utf-8") as handle:
+        words = handle.read().split()
+    words = words[len(words) // 10 : -len(words) // 10]  # past front matter and licence
+    stride = (len(words) - WORDS_PER_PASSAGE) // count
+    return [" ".join(words[i * stride : i * stride + WORDS_PER_PASSAGE]) for i in range(count)]
+
+
+missing = [str(path) for path in BOOKS.values() if not path.is_file()]
+if missing:
+    raise FileNotFoundError(f"shared corpora not found: {missing}; set SPARKNN_NB_DATA")
+labelled = [
+    (text, float(label))
+    for label, path in enumerate(BOOKS.values())
+    for text in passages(path, PASSAGES)
+]
+texts = spark.createDataFrame(labelled, "text string, label double")
+train_texts, test_texts = texts.randomSplit([0.8, 0.2], seed=1)
+print(f"{len(labelled)} passages; e.g. {labelled[0][0][:70]}...")
+"""),
+    code("""
+tokenizer = Tokenizer(inputCol="text", outputCol="words")
+vocabulary = (
+    CountVectorizer(inputCol="words", outputCol="counts", vocabSize=VOCAB, minDF=2)
+    .fit(tokenizer.transform(train_texts))
+    .vocabulary
+)
+word_ids = {word: i + 1 for i, word in enumerate(vocabulary)}  # 0: padding and unknown words
+
+
+@F.udf("array<int>")
+def token_ids(words):
+    ids = [word_ids.get(word, 0) for word in words[:SEQ_LEN]]
+    return ids + [0] * (SEQ_LEN - len(ids))
+
+
+def encoded(frame):
+    return tokenizer.transform(frame).withColumn("features", token_ids("words"))
+
+
+classifier = Sequential(
+    [
+        layers.Embedding(len(vocabulary) + 1, 16, input_length=SEQ_LEN),
+        layers.LSTM(16),
+        layers.Dense(len(BOOKS), activation="softmax"),
+    ],
+    seed=0,
+)
+classifier.compile("sparse_categorical_crossentropy", optimizers.Adam(0.01), metrics=["accuracy"])
+fitted_classifier = NeuralNetwork(
+    model=classifier,
+    batchSize=32,
+    epochs=TEXT_EPOCHS,
+    validationFraction=0.2,
+    numPartitions=2,
+    seed=0,
+).fit(encoded(train_texts))
+history = fitted_classifier.history
+print(f"{len(vocabulary)} words in the vocabulary; {len(history['loss'])} epochs")
+print(
+    f"last epoch: accuracy {history['accuracy'][-1]:.2f}, "
+    f"validation accuracy {history['val_accuracy'][-1]:.2f}"
+)
+"""),
+    md("""
+`transform` predicts on the executors; the test passages were never seen in training:
+"""),
+    code("""
+predicted = fitted_classifier.transform(encoded(test_texts)).cache()
+test_accuracy = MulticlassClassificationEvaluator(metricName="accuracy").evaluate(predicted)
+print(f"test accuracy: {test_accuracy:.2f} (chance {1 / len(BOOKS):.2f})")
+predicted.select("text", "label", "prediction").show(5, truncate=50)
+"""),
+    code("""
+figure, axes = plt.subplots(1, 2, figsize=(9, 3))
+for axis, title, logs in (
+    (axes[0], "regression (mse)", fitted_regression.history),
+    (axes[1], "text classifier (cross-entropy)", fitted_classifier.history),
+):
+    axis.plot(logs["loss"], label="loss")
+    axis.plot(logs["val_loss"], label="val_loss")
+    axis.set_title(title)
+    axis.set_xlabel("epoch")
+    axis.legend()
+plt.tight_layout()
+plt.show()
+"""),
+    code("""
 spark.stop()
 """),
 ]
@@ -308,68 +491,60 @@ QUICKSTART_CHARLM = [
     md("""
 ## A character-level LSTM language model
 
-The corpus is read and encoded once by Spark and stays resident on the executors, split into
-contiguous ranges of the character stream. One long-lived barrier stage serves the training
-steps: per step the driver sends the parameters to each task, each task returns the gradient
-sum over its share of the batch, and the driver takes the Nadam step (see
-`docs/ARCHITECTURE.md`). The progress bar updates after every step.
+`sparknn.charlm.train.train` is the whole run of `jobs/train_charlm.py`: the corpus is read
+and encoded once by Spark and stays resident on the executors, split into contiguous ranges
+of the character stream; one long-lived barrier stage serves the training steps (per step
+the driver sends the parameters to each task, each task returns the gradient sum over its
+share of the batch, and the driver takes the Nadam step; see `docs/ARCHITECTURE.md`). It
+writes metrics.csv, samples and the model to its output folder; its `on_step` hook feeds the
+progress bar and the curves here after every step.
 """),
     code("""
 from tqdm import tqdm
 
-from sparknn.charlm.model import CharLMReplica, bits_per_char, build_charlm, sample
-from sparknn.corpus import read_text
-from sparknn.corpus.chars import build_corpus
-from sparknn.distributed import BatchSchedule, SparkGradients
-from sparknn.distributed.sources import executor_slots
-from sparknn.distributed.trainer import fit as fit_on_spark
+from sparknn.charlm import bits_per_char, load_charlm, sample
+from sparknn.charlm.settings import CharLMSettings
+from sparknn.charlm.train import train
+from sparknn.logs import setup_console_logging
 
-lines = read_text(spark, str(CORPUS), strip_gutenberg_headers=True)
-corpus = build_corpus(
-    lines,
+setup_console_logging()  # the run's own lines: corpus and model sizes, each epoch's sample
+lm_settings = CharLMSettings(
+    corpus=str(CORPUS),
     seq_len=LM_SEQ_LEN,
-    partitions=2,
-    tasks=executor_slots(spark, 2),  # a barrier stage needs all its tasks at once
-    val_fraction=0.05,
-    min_char_count=2,
+    hidden=LM_HIDDEN,
+    batch_size=LM_BATCH,
+    lr=0.004,
+    max_steps=LM_STEPS,
+    eval_every=LM_EVAL_EVERY,
+    val_max_windows=256,
+    log_every=LM_STEPS,  # the bar shows the progress
+    checkpoint_every=0,
+    output=str(Path(setting("OUTPUT", "../runs/quickstart")).resolve() / "charlm"),
+    overwrite=True,  # a rerun replaces this notebook's own earlier output
 )
-print(
-    f"{corpus.n_chars:,} characters, {len(corpus.vocab)} distinct; "
-    f"{len(corpus.train_windows):,} training and {len(corpus.val_windows):,} validation windows"
-)
-
-model = build_charlm(len(corpus.vocab), hidden=LM_HIDDEN, lr=0.004, seed=0)
-model.summary()
-"""),
-    code("""
-schedule = BatchSchedule(corpus.train_windows, LM_BATCH, seed=0)
-val_windows = corpus.val_windows[:256]
-replica = CharLMReplica.factory(model.get_config(), "numpy")
 curves = {"step": [], "train": [], "val_step": [], "val": []}
 
 
-def on_step(stats):  # with the gradient source and progress bar opened below
+def on_step(stats, val_loss):
     curves["step"].append(stats.step)
     curves["train"].append(stats.loss)
-    if stats.step % LM_EVAL_EVERY == 0 or stats.step == LM_STEPS:
-        loss, n = source.evaluate(val_windows, model.params, version=stats.step)
+    if val_loss is not None:
         curves["val_step"].append(stats.step)
-        curves["val"].append(loss / n)
+        curves["val"].append(val_loss)
     val = f"{curves['val'][-1]:.3f}" if curves["val"] else "-"
     bar.set_postfix(loss=f"{stats.loss:.3f}", val_loss=val, refresh=False)
     bar.update()
 
 
 started = time.perf_counter()
-with (
-    SparkGradients(spark, corpus.shards, replica, model.params.size, model.dtype) as source,
-    tqdm(total=LM_STEPS, desc="char-LSTM", unit="step") as bar,
-):
-    fit_on_spark(model, source, schedule, LM_STEPS, on_step=on_step)
+with tqdm(total=LM_STEPS, desc="char-LSTM", unit="step") as bar:
+    model_path = train(lm_settings, spark, on_step=on_step)
 print(
     f"{LM_STEPS} steps in {time.perf_counter() - started:.0f} s; validation loss "
     f"{curves['val'][-1]:.3f} nats = {bits_per_char(curves['val'][-1]):.3f} bits per character"
 )
+model, vocab = load_charlm(model_path)
+model.summary()
 """),
     code("""
 plt.figure(figsize=(7, 3.5))
@@ -391,7 +566,7 @@ flatten the distribution (inventive, misspelt). Each line continues the same pro
 PROMPT = "The night was "
 rng = np.random.default_rng(0)
 for temperature in (0.2, 0.5, 0.8, 1.0, 1.2):
-    text = sample(model, corpus.vocab, PROMPT, length=160, temperature=temperature, rng=rng)
+    text = sample(model, vocab, PROMPT, length=160, temperature=temperature, rng=rng)
     print(f"--- temperature {temperature}\\n{PROMPT}{text}\\n")
 """),
 ]
@@ -536,6 +711,7 @@ QUICKSTART = QUICKSTART_INTRO + QUICKSTART_CHARLM + QUICKSTART_WORD2VEC + QUICKS
 NOTEBOOKS = {
     "classic_networks.ipynb": CLASSIC + CLASSIC_SPARK,
     "quickstart.ipynb": QUICKSTART,
+    "spark_ml.ipynb": SPARK_ML,
 }
 
 

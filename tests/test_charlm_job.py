@@ -83,7 +83,14 @@ def test_resume_after_driver_death_equals_uninterrupted_run(
     argv = ["--config", str(REPO / "conf" / "charlm.toml"), "--corpus", str(corpus_file)]
     argv += ["--output", str(output), *TINY]
     first = job.parse_config(argv + ["--max-steps", "6"])  # "dies" after step 6; ckpt at 4
-    job.train(first, spark)
+    seen = []
+    job.train(first, spark, on_step=lambda stats, val_loss: seen.append((stats, val_loss)))
+    # the caller's hook saw every step, and the validation loss metrics.csv holds
+    rows = (output / "metrics.csv").read_text().splitlines()[1:]
+    assert [stats.step for stats, _ in seen] == list(range(1, 7))
+    assert [f"{stats.loss:.5f}" for stats, _ in seen] == [row.split(",")[2] for row in rows]
+    assert [val_loss is None for _, val_loss in seen] == [True] * 5 + [False]
+    assert f"{seen[-1][1]:.5f}" == rows[-1].split(",")[3]
     # ... while writing the checkpoint of step 6 (truncated: say, the disk was full)
     checkpoint = (output / "checkpoints" / "step-00000004.npz").read_bytes()
     (output / "checkpoints" / "step-00000006.npz").write_bytes(checkpoint[: len(checkpoint) // 2])

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from sparknn.distributed.protocol import (
+    ANSWER_BYTES,
     HELLO,
     NONCE_BYTES,
     STEP,
@@ -162,7 +163,7 @@ def test_at_most_n_tasks_plus_spare_connections_wait_and_the_oldest_makes_way():
 @pytest.mark.parametrize(
     "answer",
     [
-        b"\xff" * 80,  # garbage
+        b"\xff" * ANSWER_BYTES,  # garbage
         Header(STEP, length=2**62).pack() + bytes(32),  # a huge frame, unsigned
         Header(HELLO).pack() + bytes(32),  # a HELLO with a wrong signature
     ],

@@ -9,20 +9,22 @@ import pytest
 
 import sparknn
 from sparknn import layers, optimizers
-from sparknn.distributed import Replica, RowReplica, RowShard
+from sparknn.distributed import LocalGradients, Replica, RowReplica, RowShard
 from sparknn.errors import SparknnError
 
 ROWS = 40
 BATCH = 16  # does not divide ROWS: the last batch of an epoch is shorter, as in model.fit
 
 
-def classifier():
+def classifier(metrics=None):
     model = sparknn.Sequential(
         [layers.Dense(4, activation="tanh", input_dim=3), layers.Dense(3, activation="softmax")],
         seed=1,
         dtype="float64",
     )
-    model.compile("sparse_categorical_crossentropy", optimizers.SGD(learning_rate=0.1))
+    model.compile(
+        "sparse_categorical_crossentropy", optimizers.SGD(learning_rate=0.1), metrics=metrics
+    )
     return model
 
 
@@ -70,13 +72,39 @@ def test_row_replica_sums_what_one_call_over_its_rows_computes():
     np.testing.assert_allclose(val_loss / 6, model.evaluate(x[wanted[:-1]], y[wanted[:-1]]))
 
 
+def test_row_replica_of_a_model_with_accuracy_also_returns_the_summed_accuracy():
+    x, y = class_data()
+    odd, even = np.arange(1, ROWS, 2), np.arange(0, ROWS, 2)
+    replica = RowReplica(
+        classifier(["accuracy"]), [RowShard(odd, x[odd], y[odd]), RowShard(even, x[even], y[even])]
+    )
+    model = classifier(["accuracy"])
+    model.params[...] = np.random.default_rng(7).normal(size=model.params.size)  # not chance
+    replica.params[...] = model.params
+    wanted = np.arange(ROWS)
+    out = model.predict(x)
+    correct = float((out.argmax(axis=1) == y).sum())
+    assert 0 < correct < ROWS
+    loss, grad, n, train_correct = replica.gradient(wanted)
+    assert n == ROWS and train_correct == correct
+    val_loss, val_n, val_correct = replica.evaluate(wanted)
+    assert val_n == ROWS
+    np.testing.assert_allclose(val_correct, correct, rtol=1e-12)
+    source = LocalGradients(replica)  # and a gradient source keeps what the replica summed
+    source.gradient(0, wanted, replica.params, version=0)
+    assert source.correct == correct
+    source.evaluate(wanted, replica.params, version=0)
+    np.testing.assert_allclose(source.correct, correct, rtol=1e-12)
+
+
 SEED, VAL_FRACTION, EPOCHS = 5, 0.25, 2
 
 
-def reference_fit(x, y, is_val, epochs=EPOCHS, batch_size=BATCH, seed=SEED):
-    """One process, ``model.fit`` epoch by epoch over the rows in the order RowSchedule
-    documents: epoch e visits the training rows in ``default_rng([seed, e])``'s permutation."""
-    model = classifier()
+def reference_fit(x, y, is_val, epochs=EPOCHS, batch_size=BATCH, seed=SEED, model=None):
+    """One process, ``model.fit`` (default: a ``classifier()``) epoch by epoch over the rows in
+    the order RowSchedule documents: epoch e visits the training rows in
+    ``default_rng([seed, e])``'s permutation."""
+    model = model or classifier()
     train = np.flatnonzero(~is_val)
     history = {}
     for epoch in range(epochs):
@@ -122,6 +150,27 @@ def test_same_weights_and_history_for_1_2_4_partitions_as_one_process(shuffled_r
     for key in ("loss", "val_loss"):  # val_loss: evaluated on the executors each epoch
         assert len(fitted.history[key]) == EPOCHS
         np.testing.assert_allclose(fitted.history[key], history[key], rtol=1e-10)
+
+
+def test_accuracy_history_is_one_process_fits_for_1_and_2_partitions(spark):
+    from sparknn.ml import NeuralNetwork
+    from sparknn.ml.neural_network import _validation_mask
+
+    x, y = class_data()
+    frame = array_frame(spark, x, y)
+    held_out = _validation_mask(ROWS, VAL_FRACTION, SEED)
+    _, history = reference_fit(x, y, held_out, model=classifier(["accuracy"]))
+    assert sorted(history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    assert len(set(history["accuracy"] + history["val_accuracy"])) > 1  # not one constant
+    estimator = NeuralNetwork(
+        model=classifier(["accuracy"]), batchSize=BATCH, epochs=EPOCHS,
+        validationFraction=VAL_FRACTION, seed=SEED,
+    )  # fmt: skip
+    for partitions in (1, 2):
+        fitted = estimator.copy({estimator.numPartitions: partitions}).fit(frame)
+        assert sorted(fitted.history) == sorted(history)
+        for key, values in history.items():
+            np.testing.assert_allclose(fitted.history[key], values, rtol=1e-10, err_msg=key)
 
 
 def test_the_users_model_is_left_untouched(shuffled_runs):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import SHARED_DATA
 from nbclient import NotebookClient
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,7 +59,7 @@ def execute(name: str, monkeypatch, **settings) -> str:
     return _outputs(notebook)
 
 
-@pytest.mark.parametrize("name", ["classic_networks.ipynb", "quickstart.ipynb"])
+@pytest.mark.parametrize("name", ["classic_networks.ipynb", "quickstart.ipynb", "spark_ml.ipynb"])
 def test_committed_notebooks_match_generator_and_have_no_outputs(name):
     committed = nbformat.read(NOTEBOOKS / name, as_version=4)
     generated = _builder().build(name)
@@ -77,6 +78,19 @@ def test_classic_networks_notebook(monkeypatch):
     assert "inference is deterministic: True" in text
     assert "2000 steps on local[2] over 2 partitions" in text
     assert "same weights as the single-process run: True" in text
+
+
+def test_spark_ml_notebook(monkeypatch):
+    if not (SHARED_DATA / "kjv").is_dir():
+        pytest.skip(f"the shared corpora are not at {SHARED_DATA}")
+    text = execute(
+        "spark_ml.ipynb", monkeypatch, SPARKNN_NB_DATA=SHARED_DATA, SPARKNN_NB_PASSAGES=60,
+        SPARKNN_NB_TEXT_EPOCHS=2, SPARKNN_NB_REGRESSION_EPOCHS=10,
+    )  # fmt: skip
+    assert "10 epochs; final mse: train " in text
+    assert "180 passages; e.g. " in text
+    assert "2 epochs" in text and "validation accuracy" in text
+    assert "test accuracy: " in text
 
 
 def test_quickstart_notebook(monkeypatch, tmp_path):

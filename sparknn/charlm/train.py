@@ -7,7 +7,8 @@ metrics.csv (one row per step), checkpoints/, samples/epoch-N.txt (temperatures 
 (``sparknn.load``) with vocab.json (``sparknn generate DIR``). Its settings are a
 :class:`~sparknn.charlm.settings.CharLMSettings`. An existing output is refused, unless ``resume``
 (continue its run) or ``overwrite`` (it is removed once the corpus has been read). Progress
-lines are logged at INFO (:mod:`sparknn.logs` prints them).
+lines are logged at INFO (:mod:`sparknn.logs` prints them); a caller that wants every step
+(a notebook's progress bar, curves) passes ``on_step``.
 """
 
 import csv
@@ -122,7 +123,15 @@ def format_eta(seconds: float) -> str:
     )
 
 
-def train(settings: CharLMSettings, spark=None) -> Path:
+def train(settings: CharLMSettings, spark=None, on_step=None) -> Path:
+    """Run the training ``settings`` describe on ``spark`` (default: a session for
+    ``settings.master``); return the path of the saved model.
+
+    ``on_step(stats, val_loss)``, if given, is called after each step, once its metrics row,
+    progress line and samples are written, with the step's
+    :class:`~sparknn.distributed.trainer.StepStats` and the validation loss (nats per
+    character) measured after it, or None when the step did not validate.
+    """
     output = Path(settings.output)
     checkpoint_dir = output / "checkpoints"
     if not settings.resume and not settings.overwrite and checkpoints(checkpoint_dir):
@@ -181,14 +190,16 @@ def train(settings: CharLMSettings, spark=None) -> Path:
         MetricsFile(output / "metrics.csv", keep_until_step=start_step) as metrics,
     ):
         began = time.perf_counter()
-        on_step = progress(settings, output, model, corpus, schedule, total, source, metrics)
+        each_step = progress(
+            settings, output, model, corpus, schedule, total, source, metrics, on_step
+        )
         fit(
             model,
             source,
             schedule,
             total,
             start_step=start_step,
-            on_step=on_step,
+            on_step=each_step,
             checkpoint_dir=checkpoint_dir,
             checkpoint_every=settings.checkpoint_every,
             checkpoint_meta=signature,
@@ -200,11 +211,12 @@ def train(settings: CharLMSettings, spark=None) -> Path:
 
 
 def progress(
-    settings: CharLMSettings, output: Path, model, corpus, schedule, total: int, source, metrics
-):
+    settings: CharLMSettings, output: Path, model, corpus, schedule, total: int, source, metrics,
+    caller_on_step=None,
+):  # fmt: skip
     """The ``on_step`` of the training loop: a metrics.csv row per step, validation at the
     end of each epoch (and every ``eval_every`` steps), a progress line every ``log_every``
-    steps, and samples at the end of each epoch."""
+    steps, samples at the end of each epoch, then ``caller_on_step(stats, val_loss)``."""
     val_windows = corpus.val_windows[: settings.val_max_windows or None]
     recent = []
 
@@ -246,5 +258,7 @@ def progress(
             )  # fmt: skip
             excerpt = " ".join(texts[0.5].split())[:100]  # one line; the file has them all
             log.info(f"  sample at temperature 0.5: {excerpt}...")
+        if caller_on_step is not None:
+            caller_on_step(stats, val)
 
     return on_step

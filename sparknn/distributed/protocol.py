@@ -1,6 +1,6 @@
 """The binary frames driver and executor tasks exchange (over TCP, or a Unix socket on one host).
 
-Every message is a fixed 48-byte header, optionally followed by a window-index array (int64)
+Every message is a fixed 56-byte header, optionally followed by a window-index array (int64)
 and a vector payload (the parameter or gradient vector, float32 or float64, raw bytes). No
 pickle, no strings: the payload goes from a numpy buffer straight to ``sendall`` and comes
 back with ``recv_into`` a preallocated buffer.
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 MAGIC = b"SNN1"
-# magic, kind, dtype code, flags, step, count, length, loss, seconds
-HEADER = struct.Struct("<4sBBHqqqdd")
+# magic, kind, dtype code, flags, step, count, length, loss, seconds, correct
+HEADER = struct.Struct("<4sBBHqqqddd")
 NONCE_BYTES = 32
 ANSWER_BYTES = HEADER.size + hashlib.sha256().digest_size  # a task's HELLO header and its HMAC
 SOCKET_BUFFER = 8 << 20
@@ -47,7 +47,8 @@ class Header:
     * STEP/EVAL: count = number of window indices that follow, length = number of parameter
       values that follow (0 when the task's copy is already current).
     * GRAD: count = examples summed, length = gradient values that follow (0 when count is 0),
-      loss = summed loss, seconds = compute time. LOSS: like GRAD without a payload.
+      loss = summed loss, seconds = compute time, correct = summed accuracy of the examples
+      (0 when the replica reports none). LOSS: like GRAD without a payload.
     """
 
     kind: int
@@ -58,19 +59,20 @@ class Header:
     seconds: float = 0.0
     dtype: int = 0
     flags: int = 0
+    correct: float = 0.0
 
     def pack(self) -> bytes:
         return HEADER.pack(
             MAGIC, self.kind, self.dtype, self.flags, self.step, self.count, self.length, self.loss,
-            self.seconds,
+            self.seconds, self.correct,
         )  # fmt: skip
 
     @classmethod
     def unpack(cls, raw) -> "Header":
-        magic, kind, dtype, flags, step, count, length, loss, seconds = HEADER.unpack(raw)
+        magic, kind, dtype, flags, step, count, length, loss, seconds, correct = HEADER.unpack(raw)
         if magic != MAGIC:
             raise ConnectionError(f"bad frame magic {magic!r}")
-        return cls(kind, step, count, length, loss, seconds, dtype, flags)
+        return cls(kind, step, count, length, loss, seconds, dtype, flags, correct)
 
 
 def tune(sock: socket.socket) -> socket.socket:

@@ -26,7 +26,11 @@ class Replica(Protocol):
     * ``evaluate(indices) -> (loss_sum, n)``: the summed loss without training behaviour
       (no dropout), over the held examples among ``indices``.
 
-    ``indices`` is a sorted int64 array of global example indices.
+    ``indices`` is a sorted int64 array of global example indices. A replica whose model
+    reports accuracy (compiled with ``metrics=["accuracy"]``) may return one more value from
+    each, ``correct``: the summed accuracy of those ``n`` examples (what ``Sequential.fit``
+    adds up), so ``gradient -> (loss_sum, grad_sum, n, correct)`` and
+    ``evaluate -> (loss_sum, n, correct)``.
     """
 
     params: np.ndarray
@@ -69,7 +73,8 @@ class RowReplica:
 
     Each shard computes its own gradient sum and the sums are added, exactly as if every
     shard ran in a task of its own; so a data set's result does not depend on how many shards
-    share a task.
+    share a task. A model compiled with ``metrics=["accuracy"]`` also gets ``correct`` back
+    from ``gradient`` and ``evaluate`` (see :class:`Replica`).
     """
 
     def __init__(self, model, shards, eval_batch: int = 1024):
@@ -92,24 +97,28 @@ class RowReplica:
         held = [(shard, mine) for shard in self.shards if len(mine := shard.select(indices))]
         if len(held) <= 1:  # the common case: one shard per task, no copy
             if not held:
-                return 0.0, None, 0
+                return self._with_accuracy((0.0, None, 0), 0.0)
             shard, mine = held[0]
-            return self.model.loss_and_gradient(*shard.examples(mine))
+            x, y = shard.examples(mine)
+            result = self.model.loss_and_gradient(x, y)
+            return self._with_accuracy(result, self._accuracy(y))
         if self._sum is None:
             self._sum = np.empty_like(self.model.grads)
-        loss, n = 0.0, 0
+        loss, n, correct = 0.0, 0, 0.0
         for i, (shard, mine) in enumerate(held):
-            part_loss, part_grad, part_n = self.model.loss_and_gradient(*shard.examples(mine))
+            x, y = shard.examples(mine)
+            part_loss, part_grad, part_n = self.model.loss_and_gradient(x, y)
             if i == 0:
                 np.copyto(self._sum, part_grad)
             else:
                 np.add(self._sum, part_grad, out=self._sum)
             loss += part_loss
             n += part_n
-        return loss, self._sum, n
+            correct += self._accuracy(y)
+        return self._with_accuracy((loss, self._sum, n), correct)
 
     def evaluate(self, indices):
-        loss, n = 0.0, 0
+        loss, n, correct = 0.0, 0, 0.0
         for shard in self.shards:
             mine = shard.select(indices)
             for start in range(0, len(mine), self.eval_batch):
@@ -117,4 +126,12 @@ class RowReplica:
                 result = self.model.evaluate(x, y, batch_size=len(x), return_dict=True)
                 loss += result["loss"] * len(x)
                 n += len(x)
-        return loss, n
+                correct += result.get("accuracy", 0.0) * len(x)
+        return self._with_accuracy((loss, n), correct)
+
+    def _accuracy(self, y) -> float:
+        """The summed accuracy of the last ``loss_and_gradient`` batch (0 without metrics)."""
+        return self.model.last_accuracy_sum(y) if self.model.metrics else 0.0
+
+    def _with_accuracy(self, result: tuple, correct: float) -> tuple:
+        return (*result, correct) if self.model.metrics else result

@@ -284,6 +284,7 @@ class GradientServer(TaskServer):
         self.dtype = np.dtype(dtype)
         self.die_at_step = None  # fault injection: (step, task) that must die, once
         self.accumulator = np.zeros(n_params, dtype=self.dtype)
+        self.correct = 0.0  # summed accuracy the tasks reported in the last exchange
 
     def connection(self, channel: Channel, hello: Header) -> TaskConnection:
         return TaskConnection(channel, hello, self.n_params, self.dtype)
@@ -294,7 +295,8 @@ class GradientServer(TaskServer):
         ``version`` names ``params`` (e.g. the number of updates applied); a task is sent the
         vector only when it holds an older one. Returns
         ``(loss_sum, grad_sum or None, n, max_compute_seconds)``; ``grad_sum`` is the server's
-        accumulator (valid until the next call). Raises :class:`TaskFailed`.
+        accumulator (valid until the next call), and :attr:`correct` the summed accuracy the
+        tasks reported (0 where their replicas report none). Raises :class:`TaskFailed`.
         """
         windows = np.ascontiguousarray(windows, dtype=np.int64)
 
@@ -314,7 +316,7 @@ class GradientServer(TaskServer):
         conns = list(self.tasks.values())
         targets = [self.accumulator] + [conn.grad for conn in conns[1:]]
         futures = [self.pool.submit(one, c, t) for c, t in zip(conns, targets, strict=True)]
-        loss, n, seconds = 0.0, 0, 0.0
+        loss, n, seconds, correct = 0.0, 0, 0.0, 0.0
         failure = None
         replies = []
         for future in futures:
@@ -335,6 +337,8 @@ class GradientServer(TaskServer):
             loss += reply.loss
             n += reply.count
             seconds = max(seconds, reply.seconds)
+            correct += reply.correct
+        self.correct = correct
         return loss, (self.accumulator if with_grad else None), n, seconds
 
     def run_step(self, step: int, windows, params, version: int):

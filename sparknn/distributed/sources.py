@@ -2,9 +2,11 @@
 
 Both sources answer ``gradient(step, windows, params, version)`` with
 ``(loss_sum, grad_sum, n, compute_seconds)`` and ``evaluate(windows, params, version)`` with
-``(loss_sum, n)``, so the driver loop in :mod:`sparknn.distributed.trainer` is the same for a
-single-process run and a Spark run. ``version`` identifies the parameter vector (the number of
-updates applied): tasks are sent the parameters only when their copy is older.
+``(loss_sum, n)``, and then hold in ``correct`` the summed accuracy of those examples where
+the replicas report one (:class:`~sparknn.distributed.Replica`; else 0), so the driver loop
+in :mod:`sparknn.distributed.trainer` is the same for a single-process run and a Spark run.
+``version`` identifies the parameter vector (the number of updates applied): tasks are sent
+the parameters only when their copy is older.
 """
 
 import logging
@@ -31,6 +33,7 @@ class LocalGradients:
     def __init__(self, replica):
         self.replica = replica
         self.failures = 0
+        self.correct = 0.0
 
     def _load(self, params):
         if self.replica.params is not params:
@@ -39,12 +42,16 @@ class LocalGradients:
     def gradient(self, step, windows, params, version):
         self._load(params)
         start = time.perf_counter()
-        loss, grad, n = self.replica.gradient(windows)
-        return loss, grad, n, time.perf_counter() - start
+        loss, grad, n, *accuracy = self.replica.gradient(windows)
+        seconds = time.perf_counter() - start
+        self.correct = accuracy[0] if accuracy else 0.0
+        return loss, grad, n, seconds
 
     def evaluate(self, windows, params, version):
         self._load(params)
-        return self.replica.evaluate(windows)
+        loss, n, *accuracy = self.replica.evaluate(windows)
+        self.correct = accuracy[0] if accuracy else 0.0
+        return loss, n
 
     def __enter__(self):
         return self
@@ -242,6 +249,10 @@ class SparkGradients:
     @property
     def reports(self):
         return self.stage.reports
+
+    @property
+    def correct(self) -> float:
+        return self.server.correct
 
     def gradient(self, step, windows, params, version):
         return self.stage.retrying(lambda: self.server.run_step(step, windows, params, version))

@@ -35,6 +35,7 @@ class StepStats:
     framework_seconds: float  # everything else of the exchange: transfer, waiting, summing
     update_seconds: float  # the optimizer step on the driver
     seconds: float  # wall time of the whole step
+    correct: float = 0.0  # summed accuracy of the examples (models with metrics=["accuracy"])
 
 
 def fit(
@@ -88,6 +89,7 @@ def fit(
             framework_seconds=max(0.0, exchanged - start - compute),
             update_seconds=done - exchanged,
             seconds=done - start,
+            correct=source.correct,
         )
         if on_step is not None:
             on_step(stats)

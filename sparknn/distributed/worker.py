@@ -10,7 +10,10 @@ A replica is any object with:
 * ``params``: a contiguous float vector the task receives parameters into;
 * ``gradient(windows) -> (loss_sum, grad_sum, n)``: sums over the windows it holds
   (``grad_sum`` may be None when ``n`` is 0);
-* ``evaluate(windows) -> (loss_sum, n)``.
+* ``evaluate(windows) -> (loss_sum, n)``;
+
+each may return one more value, the summed accuracy of its examples
+(:class:`~sparknn.distributed.Replica`), which the reply carries as ``correct``.
 """
 
 import os
@@ -102,16 +105,20 @@ def serve(channel: Channel, replica) -> dict:
             os._exit(17)  # fault injection (tests): this Python worker dies mid-training
         start = time.perf_counter()
         if request.kind == STEP:
-            loss, grad, n = replica.gradient(windows)
+            loss, grad, n, *accuracy = replica.gradient(windows)
             seconds = time.perf_counter() - start
             payload = grad if n else None
             length = payload.size if payload is not None else 0
-            channel.send(Header(GRAD, request.step, n, length, loss, seconds, dtype_code), payload)
+            reply = Header(GRAD, request.step, n, length, loss, seconds, dtype_code)
+            reply.correct = float(accuracy[0]) if accuracy else 0.0
+            channel.send(reply, payload)
             steps += 1
         elif request.kind == EVAL:
-            loss, n = replica.evaluate(windows)
+            loss, n, *accuracy = replica.evaluate(windows)
             seconds = time.perf_counter() - start
-            channel.send(Header(LOSS, request.step, n, 0, loss, seconds, dtype_code))
+            reply = Header(LOSS, request.step, n, 0, loss, seconds, dtype_code)
+            reply.correct = float(accuracy[0]) if accuracy else 0.0
+            channel.send(reply)
         else:
             raise ConnectionError(f"unexpected message kind {request.kind}")
         compute_seconds += seconds

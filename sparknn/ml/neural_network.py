@@ -198,7 +198,8 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
 
     ``callbacks`` (sparknn.nn.callbacks, e.g. ``EarlyStopping``) are called as ``model.fit``
     calls them, with the trained copy as their ``model``: ``on_epoch_end`` gets ``loss`` (and
-    ``val_loss`` when validating) and may set ``model.stop_training``.
+    ``val_loss`` when validating; ``accuracy`` and ``val_accuracy`` too for a model compiled
+    with ``metrics=["accuracy"]``) and may set ``model.stop_training``.
     """
 
     model = Param(
@@ -380,7 +381,8 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
                 hook.model = network
                 hook.on_train_begin()
             network.stop_training = False
-            epoch_totals = [0.0, 0]  # loss sum and examples of the epoch so far
+            epoch_totals = [0.0, 0, 0.0]  # loss sum, examples, accuracy sum of the epoch so far
+            accuracy = bool(network.metrics)
 
             def on_step(stats):
                 if not math.isfinite(stats.loss):
@@ -390,18 +392,23 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
                     )
                 epoch_totals[0] += stats.loss * stats.examples
                 epoch_totals[1] += stats.examples
+                epoch_totals[2] += stats.correct
                 for hook in hooks:
                     hook.on_batch_end((stats.step - 1) % schedule.steps_per_epoch,
                                       {"loss": stats.loss})  # fmt: skip
                 if stats.step % schedule.steps_per_epoch and stats.step != total:
                     return
                 logs = {"loss": epoch_totals[0] / epoch_totals[1]}
+                if accuracy:
+                    logs["accuracy"] = epoch_totals[2] / epoch_totals[1]
                 if len(val_rows):
                     loss, n = source.evaluate(val_rows, network.params, version=stats.step)
                     logs["val_loss"] = loss / n
+                    if accuracy:
+                        logs["val_accuracy"] = source.correct / n
                 for hook in hooks:
                     hook.on_epoch_end(stats.epoch, logs)
-                epoch_totals[:] = [0.0, 0]
+                epoch_totals[:] = [0.0, 0, 0.0]
                 if network.stop_training:
                     raise _StopTraining
                 if stats.step != total:
@@ -453,7 +460,9 @@ class NeuralNetworkModel(Model, _NeuralNetworkParams, MLReadable, MLWritable):
     give it). Prediction runs on the executors, in Arrow batches.
 
     ``network`` is the trained ``sparknn.Sequential``; ``history`` maps ``loss`` (and
-    ``val_loss`` when validating) to one value per epoch trained. ``write().save(path)`` and
+    ``val_loss`` when validating; ``accuracy`` and ``val_accuracy`` for a model compiled with
+    ``metrics=["accuracy"]``, computed as ``model.fit`` computes them) to one value per epoch
+    trained. ``write().save(path)`` and
     ``NeuralNetworkModel.load(path)`` work on any path Spark can write, without pickle.
     """
 

@@ -383,7 +383,7 @@ class Sequential:
                 loss_total += loss_sum
                 seen += nb
                 if self.metrics:
-                    correct += self._accuracy_sum(self._last_output, yb)
+                    correct += self.last_accuracy_sum(yb)
                 for hook in hooks:
                     hook.on_batch_end(batch, {"loss": loss_sum / nb})
             logs = {"loss": loss_total / seen}
@@ -424,6 +424,12 @@ class Sequential:
         if return_dict:
             return results
         return results["loss"] if not self.metrics else list(results.values())
+
+    def last_accuracy_sum(self, y) -> float:
+        """The summed accuracy (``metrics=["accuracy"]``) of the outputs of the last
+        :meth:`loss_and_gradient` call, whose targets were ``y``: what ``fit`` adds up for an
+        epoch's ``accuracy``."""
+        return self._accuracy_sum(self._last_output, y)
 
     def _accuracy_sum(self, out, y) -> float:
         """Sum over examples of each example's fraction of correct positions."""
