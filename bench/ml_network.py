@@ -17,9 +17,9 @@ same architecture (100-256-10, sigmoid hidden, softmax):
 * ``framework cost``: with ``--overhead``, ``NeuralNetwork``'s cost per step beyond the
   arithmetic at 1 M and 10 M parameters (a softmax layer of 1,000 inputs and 1,000 or 10,000
   classes, one row per worker per step): the median step's wall time on 2 partitions less the
-  same step's gradient (one worker's row) and update computed here in one process; the
-  char-LM trainer's figure (``bench/sgd_overhead.py``) is measured the same way, without the
-  arithmetic.
+  same step's gradient (one worker's row, timed in an executor) and update (timed on the
+  driver); ``bench/sgd_overhead.py`` measures the char-LM trainer's cost directly, with a
+  replica that does no arithmetic.
 
 Examples/s count each fit from its call to its return (data conversion, stage start and
 process launch included) for sparknn and DDP alike; DDP's loop-only rate is printed beside.
@@ -240,10 +240,14 @@ def framework_cost(spark, n_classes, inputs=1_000, rows=400, repeats=25):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(rows, inputs)).astype(np.float32)
     y = rng.integers(0, n_classes, size=rows)
-    frame = spark.createDataFrame(
-        [(row.tolist(), float(label)) for row, label in zip(x, y, strict=True)],
-        "features array<float>, label double",
-    ).repartition(2).cache()
+    frame = (
+        spark.createDataFrame(
+            [(row.tolist(), float(label)) for row, label in zip(x, y, strict=True)],
+            "features array<float>, label double",
+        )
+        .repartition(2)
+        .cache()
+    )
     frame.count()
     times = StepTimes()
     NeuralNetwork(

@@ -20,7 +20,7 @@ import numpy as np
 
 from sparknn.distributed.protocol import new_secret
 from sparknn.distributed.server import GradientServer, TaskFailed
-from sparknn.distributed.worker import barrier_task
+from sparknn.distributed.worker import barrier_task, reported_accuracy
 from sparknn.errors import SparknnError
 from sparknn.testing import faults
 
@@ -44,13 +44,13 @@ class LocalGradients:
         start = time.perf_counter()
         loss, grad, n, *accuracy = self.replica.gradient(windows)
         seconds = time.perf_counter() - start
-        self.correct = accuracy[0] if accuracy else 0.0
+        self.correct = reported_accuracy(accuracy)
         return loss, grad, n, seconds
 
     def evaluate(self, windows, params, version):
         self._load(params)
         loss, n, *accuracy = self.replica.evaluate(windows)
-        self.correct = accuracy[0] if accuracy else 0.0
+        self.correct = reported_accuracy(accuracy)
         return loss, n
 
     def __enter__(self):

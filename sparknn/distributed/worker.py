@@ -86,6 +86,11 @@ def _handshake(sock: socket.socket, secret: bytes, hello: Header) -> Channel:
     return channel
 
 
+def reported_accuracy(extra) -> float:
+    """The optional ``correct`` a replica returned after its usual values (0.0 without)."""
+    return float(extra[0]) if extra else 0.0
+
+
 def serve(channel: Channel, replica) -> dict:
     """Answer the driver's requests until it says STOP; return counters for the task report."""
     dtype_code = DTYPE_CODES[np.dtype(replica.params.dtype)]
@@ -109,15 +114,15 @@ def serve(channel: Channel, replica) -> dict:
             seconds = time.perf_counter() - start
             payload = grad if n else None
             length = payload.size if payload is not None else 0
-            reply = Header(GRAD, request.step, n, length, loss, seconds, dtype_code)
-            reply.correct = float(accuracy[0]) if accuracy else 0.0
+            reply = Header(GRAD, request.step, n, length, loss, seconds, dtype_code,
+                           correct=reported_accuracy(accuracy))  # fmt: skip
             channel.send(reply, payload)
             steps += 1
         elif request.kind == EVAL:
             loss, n, *accuracy = replica.evaluate(windows)
             seconds = time.perf_counter() - start
-            reply = Header(LOSS, request.step, n, 0, loss, seconds, dtype_code)
-            reply.correct = float(accuracy[0]) if accuracy else 0.0
+            reply = Header(LOSS, request.step, n, 0, loss, seconds, dtype_code,
+                           correct=reported_accuracy(accuracy))  # fmt: skip
             channel.send(reply)
         else:
             raise ConnectionError(f"unexpected message kind {request.kind}")

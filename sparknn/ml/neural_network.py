@@ -462,8 +462,8 @@ class NeuralNetworkModel(Model, _NeuralNetworkParams, MLReadable, MLWritable):
     ``network`` is the trained ``sparknn.Sequential``; ``history`` maps ``loss`` (and
     ``val_loss`` when validating; ``accuracy`` and ``val_accuracy`` for a model compiled with
     ``metrics=["accuracy"]``, computed as ``model.fit`` computes them) to one value per epoch
-    trained. ``write().save(path)`` and
-    ``NeuralNetworkModel.load(path)`` work on any path Spark can write, without pickle.
+    trained. ``write().save(path)`` and ``NeuralNetworkModel.load(path)`` work on any path
+    Spark can write, without pickle.
     """
 
     def __init__(self, network=None, history=None):
