@@ -1,0 +1,154 @@
+"""The same Pipeline with MLlib's and sparknn's Word2Vec: fit time, accuracy, transform speed.
+
+A labelled text set from the shared corpora (:func:`sparknn.corpus.labelled_passages`:
+passages of ``--words`` words from the King James Bible, Shakespeare, *Ulysses* and
+*Dubliners*, about ``--tokens`` words in all, labelled by book), a fixed 80/20 split, and
+``Tokenizer -> Word2Vec -> LogisticRegression`` with
+
+* ``mllib``: ``pyspark.ml.feature.Word2Vec``;
+* ``sparknn``: ``sparknn.ml.Word2Vec`` with the same Params (vectorSize, windowSize,
+  minCount, maxIter, numPartitions, stepSize, seed; all from the flags);
+* ``sparknn defaults`` (with ``--sparknn-defaults``): ``sparknn.ml.Word2Vec`` with only
+  inputCol/outputCol and numPartitions set, the rest its own defaults.
+
+Each pipeline is fitted stage by stage, as ``Pipeline.fit`` does, so that the Word2Vec
+``fit`` (the figure the ratio compares) is timed alone, from its call to its return, on
+the tokenized training rows (cached, counted before). Accuracy is the LogisticRegression's
+on the test rows. Transform: rows/s of ``Word2VecModel.transform`` over every row (the
+document vectors written to Spark's ``noop`` sink), each model warmed up once (Python
+workers started, vectors shipped) before it is timed. Systems alternate within each of
+``--runs`` runs; run ``i`` uses seed ``i + 1``; the table gives medians.
+
+Run: ``PYTHONPATH=. python bench/ml_word2vec.py --tokens 1000000 --runs 3``
+"""
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+from pyspark.ml.classification import LogisticRegression
+from pyspark.ml.evaluation import MulticlassClassificationEvaluator
+from pyspark.ml.feature import Tokenizer
+from pyspark.ml.feature import Word2Vec as MLlibWord2Vec
+
+import sparknn
+from sparknn.corpus import labelled_passages
+from sparknn.ml import Word2Vec
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SPARKNN_DATA") or REPO.parent / "shared" / "data")
+BOOKS = ("bible", "shakespeare", "ulysses", "dubliners")
+
+
+def make_frames(spark, tokens, words, partitions):
+    """Tokenized train and test DataFrames (``words``: array<string>, ``label``), cached."""
+    rows = labelled_passages(SHARED, BOOKS, words_per_passage=words, tokens=tokens, seed=0)
+    test = rows.index % 5 == 0  # the rows come shuffled: every fifth is a fixed 20%
+    tokenizer = Tokenizer(inputCol="text", outputCol="words")
+    frames = []
+    for part in (rows[~test], rows[test]):
+        frame = spark.createDataFrame(part).repartition(partitions)
+        frame = tokenizer.transform(frame).select("words", "label").cache()
+        frames.append((frame, frame.count()))
+    return frames
+
+
+def fit_and_score(word2vec, train, test):
+    """(Word2Vec fit seconds, test accuracy, fitted Word2VecModel)."""
+    start = time.perf_counter()
+    vectors = word2vec.fit(train)
+    seconds = time.perf_counter() - start
+    classifier = LogisticRegression(featuresCol="features", labelCol="label", maxIter=100)
+    fitted = classifier.fit(vectors.transform(train))
+    scored = fitted.transform(vectors.transform(test))
+    accuracy = MulticlassClassificationEvaluator(metricName="accuracy").evaluate(scored)
+    return seconds, accuracy, vectors
+
+
+def transform_rate(model, frame, n_rows):
+    """Rows/s of ``model.transform`` over ``frame``, warmed up once."""
+    out = model.transform(frame).select(model.getOutputCol())
+    out.write.format("noop").mode("overwrite").save()
+    start = time.perf_counter()
+    out.write.format("noop").mode("overwrite").save()
+    return n_rows / (time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tokens", type=int, default=1_000_000, help="words in the text set")
+    parser.add_argument("--words", type=int, default=40, help="words per passage")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--vector-size", type=int, default=100)
+    parser.add_argument("--window", type=int, default=5)
+    parser.add_argument("--min-count", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=1, help="maxIter (MLlib's default: 1)")
+    parser.add_argument("--partitions", type=int, default=2, help="numPartitions")
+    parser.add_argument("--step-size", type=float, default=0.025)
+    parser.add_argument("--master", default="local[2]")
+    parser.add_argument(
+        "--sparknn-defaults", action="store_true",
+        help="also run sparknn.ml.Word2Vec with its own defaults (numPartitions as above)",
+    )  # fmt: skip
+    args = parser.parse_args()
+    if args.tokens < 10 * args.words or args.runs < 1:
+        parser.error("--tokens must be >= 10 x --words and --runs >= 1")
+
+    spark = sparknn.session(master=args.master, app_name="bench-ml-word2vec")
+    (train, n_train), (test, n_test) = make_frames(spark, args.tokens, args.words, args.partitions)
+    everything = train.unionByName(test).cache()
+    n_rows = everything.count()
+    columns = {"inputCol": "words", "outputCol": "features"}
+    systems = {
+        "mllib": lambda seed: MLlibWord2Vec(**columns, **equal_params(args, seed)),
+        "sparknn": lambda seed: Word2Vec(**columns, **equal_params(args, seed)),
+    }
+    if args.sparknn_defaults:
+        systems["sparknn defaults"] = lambda seed: Word2Vec(
+            **columns, numPartitions=args.partitions, seed=seed
+        )
+    runs = {}
+    for run in range(args.runs):
+        for name, make in systems.items():
+            seconds, accuracy, model = fit_and_score(make(run + 1), train, test)
+            runs.setdefault(f"{name} fit seconds", []).append(seconds)
+            runs.setdefault(f"{name} test accuracy", []).append(accuracy)
+            runs.setdefault(f"{name} transform rows/s", []).append(
+                transform_rate(model, everything, n_rows)
+            )
+        mllib_fit, mllib_rate = runs["mllib fit seconds"][-1], runs["mllib transform rows/s"][-1]
+        for name in systems:
+            if name != "mllib":
+                runs.setdefault(f"{name} fit speed / mllib's", []).append(
+                    mllib_fit / runs[f"{name} fit seconds"][-1]
+                )
+                runs.setdefault(f"{name} accuracy - mllib's (points)", []).append(
+                    100 * (runs[f"{name} test accuracy"][-1] - runs["mllib test accuracy"][-1])
+                )
+                runs.setdefault(f"{name} transform rows/s / mllib's", []).append(
+                    runs[f"{name} transform rows/s"][-1] / mllib_rate
+                )
+
+    tokens = sum(len(row.words) for row in train.select("words").collect())
+    print(
+        f"\n{n_train} train passages ({tokens} tokens) / {n_test} test, {len(BOOKS)} books; "
+        f"{equal_params(args, 'run + 1')}; master {args.master}; {args.runs} runs (medians)\n"
+    )
+    print("| measure | median |\n|---|---|")
+    for name, values in runs.items():
+        print(f"| {name} | {statistics.median(values):.4g} |")
+    spark.stop()
+
+
+def equal_params(args, seed):
+    return {
+        "vectorSize": args.vector_size, "windowSize": args.window, "minCount": args.min_count,
+        "maxIter": args.epochs, "numPartitions": args.partitions, "stepSize": args.step_size,
+        "seed": seed,
+    }  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
