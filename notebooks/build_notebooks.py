@@ -252,7 +252,6 @@ and keeps the Keras `History` as `model.history`. Two examples: a regression wit
 passages of three books apart, from Spark ML's `Tokenizer` to an `Embedding` and an `LSTM`.
 """),
     code("""
-import lzma
 import os
 from pathlib import Path
 
@@ -264,6 +263,7 @@ from pyspark.sql import functions as F
 
 import sparknn
 from sparknn import Sequential
+from sparknn.corpus import labelled_passages
 from sparknn.ml import NeuralNetwork
 from sparknn.nn import layers, optimizers
 
@@ -318,40 +318,22 @@ fitted_regression.transform(table).select("label", "prediction").show(3)
 ## A text classifier: which book is a passage from?
 
 Passages of 40 words from the King James Bible, Shakespeare and Joyce's *Ulysses*, labelled
-by book. Spark ML's `Tokenizer` splits them into words, a `CountVectorizer` fitted on the
-training passages picks the vocabulary, and a small UDF turns each passage into a fixed
-number of token ids (0 for padding and words outside the vocabulary). The network is
-`Embedding -> LSTM -> Dense(softmax)`.
+by book (`sparknn.corpus.labelled_passages` draws them from the shared corpora). Spark ML's
+`Tokenizer` splits them into words, a `CountVectorizer` fitted on the training passages picks
+the vocabulary, and a small UDF turns each passage into a fixed number of token ids (0 for
+padding and words outside the vocabulary). The network is `Embedding -> LSTM ->
+Dense(softmax)`.
 """),
     code("""
-BOOKS = {
-    "bible": DATA / "kjv" / "kjv_pg10900.txt.xz",
-    "shakespeare": DATA / "tinyshakespeare" / "input.txt.xz",
-    "ulysses": DATA / "gutenberg-books" / "ulysses_pg4300.txt.xz",
-}
+BOOKS = ("bible", "shakespeare", "ulysses")
 WORDS_PER_PASSAGE, SEQ_LEN, VOCAB = 40, 40, 2000
 
-
-def passages(path, count):
-    \"\"\"``count`` passages of WORDS_PER_PASSAGE words, spread over the book's middle.\"\"\"
-    with lzma.open(path, "rt", encoding="utf-8") as handle:
-        words = handle.read().split()
-    words = words[len(words) // 10 : -len(words) // 10]  # past front matter and licence
-    stride = (len(words) - WORDS_PER_PASSAGE) // count
-    return [" ".join(words[i * stride : i * stride + WORDS_PER_PASSAGE]) for i in range(count)]
-
-
-missing = [str(path) for path in BOOKS.values() if not path.is_file()]
-if missing:
-    raise FileNotFoundError(f"shared corpora not found: {missing}; set SPARKNN_NB_DATA")
-labelled = [
-    (text, float(label))
-    for label, path in enumerate(BOOKS.values())
-    for text in passages(path, PASSAGES)
-]
-texts = spark.createDataFrame(labelled, "text string, label double")
+labelled = labelled_passages(
+    DATA, BOOKS, WORDS_PER_PASSAGE, tokens=PASSAGES * len(BOOKS) * WORDS_PER_PASSAGE
+)
+texts = spark.createDataFrame(labelled)
 train_texts, test_texts = texts.randomSplit([0.8, 0.2], seed=1)
-print(f"{len(labelled)} passages; e.g. {labelled[0][0][:70]}...")
+print(f"{len(labelled)} passages; e.g. {labelled.text[0][:70]}...")
 """),
     code("""
 tokenizer = Tokenizer(inputCol="text", outputCol="words")
@@ -419,6 +401,126 @@ for axis, title, logs in (
     axis.legend()
 plt.tight_layout()
 plt.show()
+"""),
+    code("""
+spark.stop()
+"""),
+]
+
+
+# --------------------------------------------------------------------------- Word2Vec in a Pipeline
+
+WORD2VEC_PIPELINE = [
+    md("""
+# Word2Vec in a Spark ML Pipeline: sparknn's and MLlib's side by side
+
+`sparknn.ml.Word2Vec` takes the Params of MLlib's `pyspark.ml.feature.Word2Vec` and fits a
+`Word2VecModel` whose `transform` is MLlib's (per row, the sum of its words' vectors divided
+by its number of words), so changing the import is the whole migration. Here both feed the
+same classifier, `Tokenizer -> Word2Vec -> LogisticRegression`, that tells passages of four
+books apart; the Params are equal, and fit time and test accuracy are printed side by side.
+`bench/ml_word2vec.py` measures the same at larger sizes (bench/RESULTS.md).
+"""),
+    code("""
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+from pyspark.ml import Pipeline
+from pyspark.ml.classification import LogisticRegression
+from pyspark.ml.evaluation import MulticlassClassificationEvaluator
+from pyspark.ml.feature import Tokenizer
+from pyspark.ml.feature import Word2Vec as MLlibWord2Vec
+
+import sparknn
+from sparknn.corpus import labelled_passages
+from sparknn.ml import Word2Vec
+
+
+def setting(name, default):
+    \"\"\"A notebook parameter: SPARKNN_NB_<NAME> from the environment, else the default.\"\"\"
+    return type(default)(os.environ.get(f"SPARKNN_NB_{name}", default))
+
+
+MASTER = setting("MASTER", "local[2]")
+DATA = Path(setting("DATA", "../../shared/data"))  # the shared corpora, beside the checkout
+TOKENS = setting("TOKENS", 200_000)  # words in the labelled text set
+EPOCHS = setting("EPOCHS", 5)  # maxIter, for both
+
+spark = sparknn.session(MASTER, app_name="sparknn-word2vec-pipeline")
+print("Spark", spark.version, "master", spark.sparkContext.master)
+"""),
+    md("""
+## Passages labelled by book
+
+`sparknn.corpus.labelled_passages` cuts the King James Bible, Shakespeare, *Ulysses* and
+*Dubliners* into passages of 40 words (verse numbers and Gutenberg licences removed) and
+draws about `TOKENS` words of them, the books sharing equally; the same seed gives the same
+rows. Every fifth passage is held out for testing.
+"""),
+    code("""
+BOOKS = ("bible", "shakespeare", "ulysses", "dubliners")
+rows = labelled_passages(DATA, BOOKS, words_per_passage=40, tokens=TOKENS, seed=0)
+held_out = rows.index % 5 == 0
+train = spark.createDataFrame(rows[~held_out]).repartition(2).cache()
+test = spark.createDataFrame(rows[held_out]).cache()
+print(f"{train.count()} training and {test.count()} test passages of {len(BOOKS)} books")
+print(rows.groupby("label").size().rename(dict(enumerate(BOOKS))).to_dict())
+"""),
+    md("""
+## The same Pipeline, two Word2Vecs
+
+Equal Params for both. MLlib trains skip-gram with hierarchical softmax; sparknn trains
+skip-gram with negative sampling (its own Params, `negative` and `sample`, keep their
+defaults). Each `fit` is the whole Pipeline's, from the call to the fitted `PipelineModel`;
+the first fit of each in a session also starts its Python workers or JIT-compiles its code.
+"""),
+    code("""
+PARAMS = dict(
+    vectorSize=100, windowSize=5, minCount=5, maxIter=EPOCHS, numPartitions=2, stepSize=0.025,
+    seed=1,
+)  # fmt: skip
+
+
+def pipeline(word2vec_class):
+    return Pipeline(
+        stages=[
+            Tokenizer(inputCol="text", outputCol="words"),
+            word2vec_class(inputCol="words", outputCol="features", **PARAMS),
+            LogisticRegression(maxIter=100),
+        ]
+    )
+
+
+accuracy = MulticlassClassificationEvaluator(metricName="accuracy")
+fitted, results = {}, []
+for name, word2vec_class in (("MLlib", MLlibWord2Vec), ("sparknn", Word2Vec)):
+    start = time.perf_counter()
+    fitted[name] = pipeline(word2vec_class).fit(train)
+    seconds = time.perf_counter() - start
+    results.append(
+        {
+            "Word2Vec": name,
+            "fit seconds": round(seconds, 1),
+            "test accuracy": round(accuracy.evaluate(fitted[name].transform(test)), 3),
+        }
+    )
+print(f"Params: {PARAMS}")
+pd.DataFrame(results).set_index("Word2Vec")
+"""),
+    md("""
+## The vectors themselves
+
+The fitted `Word2VecModel` is the Pipeline's second stage. It answers MLlib's
+`findSynonyms`, and `wordVectors` is sparknn's query object (`most_similar`, `similarity`,
+analogies), which needs no Spark.
+"""),
+    code("""
+vectors = fitted["sparknn"].stages[1]
+vectors.findSynonyms("king", 5).show()
+print("MLlib's:", [word for word, _ in fitted["MLlib"].stages[1].findSynonymsArray("king", 5)])
+print("similarity(king, lord):", round(float(vectors.wordVectors.similarity("king", "lord")), 3))
 """),
     code("""
 spark.stop()
@@ -712,6 +814,7 @@ NOTEBOOKS = {
     "classic_networks.ipynb": CLASSIC + CLASSIC_SPARK,
     "quickstart.ipynb": QUICKSTART,
     "spark_ml.ipynb": SPARK_ML,
+    "word2vec_pipeline.ipynb": WORD2VEC_PIPELINE,
 }
 
 

@@ -1,7 +1,7 @@
 """sparknn.ml.Word2Vec: pyspark.ml.feature.Word2Vec's behaviour, the job's vectors, Pipelines."""
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 import pytest
 
 from sparknn.errors import SparknnError
@@ -122,12 +122,15 @@ def test_transform_is_mllibs_formula_with_empty_rows_and_unknown_words(spark):
     with pytest.raises(Exception, match="inputCol 't' holds a null row"):
         model.transform(with_null).collect()
 
-    index = pd.Index(words)
-    np.testing.assert_allclose(
-        document_vectors(rows, index, vectors.astype(np.float64)),
-        np.array([mllib_document_vector(row, table, 4) for row in rows]),
-        rtol=1e-12,
-    )
+    # Directly, with a row longer than a chunk of gathered vectors and one cut by a chunk.
+    rows += [["x", "oov", "z"] * 5, ["y"] * 3]
+    arrow_rows = pa.array(rows, pa.list_(pa.string())).slice(1)  # offsets not from 0
+    for chunk_tokens in (1, 4, 1000):
+        np.testing.assert_allclose(
+            document_vectors(arrow_rows, pa.array(words), vectors.astype(np.float64), chunk_tokens),
+            np.array([mllib_document_vector(row, table, 4) for row in rows[1:]]),
+            rtol=1e-12,
+        )
 
 
 def test_cut_sentences_into_pieces_of_at_most_max_length():

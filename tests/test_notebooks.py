@@ -59,7 +59,10 @@ def execute(name: str, monkeypatch, **settings) -> str:
     return _outputs(notebook)
 
 
-@pytest.mark.parametrize("name", ["classic_networks.ipynb", "quickstart.ipynb", "spark_ml.ipynb"])
+@pytest.mark.parametrize(
+    "name",
+    ["classic_networks.ipynb", "quickstart.ipynb", "spark_ml.ipynb", "word2vec_pipeline.ipynb"],
+)
 def test_committed_notebooks_match_generator_and_have_no_outputs(name):
     committed = nbformat.read(NOTEBOOKS / name, as_version=4)
     generated = _builder().build(name)
@@ -91,6 +94,20 @@ def test_spark_ml_notebook(monkeypatch):
     assert "180 passages; e.g. " in text
     assert "2 epochs" in text and "validation accuracy" in text
     assert "test accuracy: " in text
+
+
+def test_word2vec_pipeline_notebook(monkeypatch):
+    if not (SHARED_DATA / "kjv").is_dir():
+        pytest.skip(f"the shared corpora are not at {SHARED_DATA}")
+    text = execute(
+        "word2vec_pipeline.ipynb", monkeypatch, SPARKNN_NB_DATA=SHARED_DATA,
+        SPARKNN_NB_TOKENS=20_000, SPARKNN_NB_EPOCHS=1,
+    )  # fmt: skip
+    assert "400 training and 100 test passages of 4 books" in text
+    assert "{'bible': 125, 'shakespeare': 125, 'ulysses': 125, 'dubliners': 125}" in text
+    assert "'maxIter': 1" in text and "fit seconds" in text and "test accuracy" in text
+    assert "MLlib " in text and "sparknn " in text
+    assert "MLlib's: [" in text and "similarity(king, lord): " in text
 
 
 def test_quickstart_notebook(monkeypatch, tmp_path):

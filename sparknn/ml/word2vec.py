@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from dataclasses import fields
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
 from pyspark.ml.functions import array_to_vector
@@ -31,7 +31,7 @@ from pyspark.ml.param.shared import HasInputCol, HasMaxIter, HasOutputCol, HasSe
 from pyspark.ml.util import MLReadable, MLWritable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.functions import pandas_udf
+from pyspark.sql.functions import arrow_udf
 from pyspark.sql.types import ArrayType, DoubleType, StringType
 
 from sparknn.config import problem
@@ -60,6 +60,8 @@ _SEED_RANGE = 2**64
 
 _tables_on_executor: dict[str, tuple] = {}
 _TABLE_CACHE_SIZE = 4  # models whose lookup tables one Python worker keeps
+# transform gathers this many word vectors at a time (8 MiB at vectorSize 100)
+_CHUNK_TOKENS = 10_000
 
 
 class _Word2VecParams(HasStepSize, HasMaxIter, HasSeed, HasInputCol, HasOutputCol):
@@ -399,16 +401,19 @@ def _in_param_names(message: str, column: str) -> str:
 
 
 def _average_udf(key, broadcast, column):
-    """An iterator pandas UDF: a row of tokens -> MLlib's document vector (array<double>)."""
+    """An iterator Arrow UDF: a row of tokens -> MLlib's document vector (array<double>),
+    a batch at a time in Arrow and numpy, with no Python loop over rows or tokens."""
 
-    def average(batches: Iterator[pd.Series]) -> Iterator[pd.Series]:
-        index, vectors = _tables_on_executor_for(key, broadcast)
+    def average(batches: Iterator[pa.Array]) -> Iterator[pa.Array]:
+        words, vectors = _tables_on_executor_for(key, broadcast)
         for rows in batches:
-            if rows.isna().any():
+            if rows.null_count:
                 raise SparknnError(f"inputCol {column!r} holds a null row")
-            yield pd.Series(list(document_vectors(rows.tolist(), index, vectors)))
+            sums = document_vectors(rows, words, vectors)
+            offsets = np.arange(len(sums) + 1, dtype=np.int64) * sums.shape[1]
+            yield pa.LargeListArray.from_arrays(offsets, pa.array(sums.reshape(-1)))
 
-    return pandas_udf(average, ArrayType(DoubleType(), containsNull=False))
+    return arrow_udf(average, ArrayType(DoubleType(), containsNull=False))
 
 
 def _tables_on_executor_for(key, broadcast):
@@ -417,24 +422,31 @@ def _tables_on_executor_for(key, broadcast):
         while len(_tables_on_executor) >= _TABLE_CACHE_SIZE:
             del _tables_on_executor[next(iter(_tables_on_executor))]
         words, vectors = broadcast.value
-        tables = _tables_on_executor[key] = (pd.Index(words), vectors.astype(np.float64))
+        tables = (pa.array(words, pa.string()), vectors.astype(np.float64))
+        _tables_on_executor[key] = tables
     return tables
 
 
-def document_vectors(rows, index, vectors) -> np.ndarray:
-    """MLlib's ``Word2VecModel.transform``: per row of tokens, the sum (in float64, in
-    order) of its in-vocabulary words' vectors times ``1 / len(row)``; zeros for an empty
-    row. ``index``: a ``pandas.Index`` of the words; ``vectors``: float64 ``(V, d)``."""
-    lengths = np.fromiter((len(row) for row in rows), np.int64, len(rows))
-    sums = np.zeros((len(rows), vectors.shape[1]))
-    if lengths.sum():
-        ids = index.get_indexer(np.concatenate([np.asarray(row, object) for row in rows]))
-        row_of_token = np.repeat(np.arange(len(rows)), lengths)
-        known = ids >= 0
-        rows_known = row_of_token[known]
-        if len(rows_known):
-            first = np.flatnonzero(np.r_[True, rows_known[1:] != rows_known[:-1]])
-            sums[rows_known[first]] = np.add.reduceat(vectors[ids[known]], first, axis=0)
+def document_vectors(rows, words, vectors, chunk_tokens=_CHUNK_TOKENS) -> np.ndarray:
+    """MLlib's ``Word2VecModel.transform``: per row of tokens, the sum (in float64) of its
+    in-vocabulary words' vectors times ``1 / len(row)``; zeros for an empty row. ``rows``:
+    an Arrow list<string> array without nulls; ``words``: an Arrow string array of the
+    vocabulary; ``vectors``: float64 ``(V, d)``. At most ``chunk_tokens`` vectors are
+    gathered at a time, so memory stays bounded whatever the rows' lengths."""
+    lengths = pc.list_value_length(rows).to_numpy(zero_copy_only=False).astype(np.int64)
+    tokens = pc.list_flatten(rows)
+    ids = pc.fill_null(pc.index_in(tokens, value_set=words), -1).to_numpy()
+    known = ids >= 0
+    ids = ids[known]
+    row_of_id = np.repeat(np.arange(len(lengths)), lengths)[known]
+    sums = np.zeros((len(lengths), vectors.shape[1]))
+    for start in range(0, len(ids), chunk_tokens):
+        rows_here = row_of_id[start : start + chunk_tokens]
+        first = np.flatnonzero(np.r_[True, rows_here[1:] != rows_here[:-1]])
+        # Each row once per chunk (the rows are in order), so += adds every partial sum.
+        sums[rows_here[first]] += np.add.reduceat(
+            vectors[ids[start : start + chunk_tokens]], first, axis=0
+        )
     return sums * (1.0 / np.maximum(lengths, 1))[:, None]
 
 
