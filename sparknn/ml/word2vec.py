@@ -25,14 +25,14 @@ import pyarrow.compute as pc
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
 from pyspark.ml.functions import array_to_vector
-from pyspark.ml.linalg import _convert_to_vector
+from pyspark.ml.linalg import VectorUDT, _convert_to_vector
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasMaxIter, HasOutputCol, HasSeed, HasStepSize
 from pyspark.ml.util import MLReadable, MLWritable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.functions import arrow_udf
-from pyspark.sql.types import ArrayType, DoubleType, StringType
+from pyspark.sql.types import ArrayType, StringType
 
 from sparknn.config import problem
 from sparknn.errors import SparknnError
@@ -60,8 +60,10 @@ _SEED_RANGE = 2**64
 
 _tables_on_executor: dict[str, tuple] = {}
 _TABLE_CACHE_SIZE = 4  # models whose lookup tables one Python worker keeps
-# transform gathers this many word vectors at a time (8 MiB at vectorSize 100)
-_CHUNK_TOKENS = 10_000
+# transform gathers this many word vectors at a time (3 MiB at vectorSize 100)
+_CHUNK_TOKENS = 4_000
+# VectorUDT's "type" of a dense vector
+_DENSE = 1
 
 
 class _Word2VecParams(HasStepSize, HasMaxIter, HasSeed, HasInputCol, HasOutputCol):
@@ -373,7 +375,7 @@ class Word2VecModel(Model, _Word2VecParams, MLReadable, MLWritable):
         vectors = self._vectors()
         broadcast = dataset.sparkSession.sparkContext.broadcast((vectors.words, vectors.vectors))
         average = _average_udf(uuid.uuid4().hex, broadcast, column)
-        return dataset.withColumn(self.getOutputCol(), array_to_vector(average(F.col(column))))
+        return dataset.withColumn(self.getOutputCol(), average(F.col(column)))
 
 
 # -- input ------------------------------------------------------------------------------------
@@ -401,7 +403,7 @@ def _in_param_names(message: str, column: str) -> str:
 
 
 def _average_udf(key, broadcast, column):
-    """An iterator Arrow UDF: a row of tokens -> MLlib's document vector (array<double>),
+    """An iterator Arrow UDF: a row of tokens -> MLlib's document vector (a dense Vector),
     a batch at a time in Arrow and numpy, with no Python loop over rows or tokens."""
 
     def average(batches: Iterator[pa.Array]) -> Iterator[pa.Array]:
@@ -409,11 +411,24 @@ def _average_udf(key, broadcast, column):
         for rows in batches:
             if rows.null_count:
                 raise SparknnError(f"inputCol {column!r} holds a null row")
-            sums = document_vectors(rows, words, vectors)
-            offsets = np.arange(len(sums) + 1, dtype=np.int64) * sums.shape[1]
-            yield pa.LargeListArray.from_arrays(offsets, pa.array(sums.reshape(-1)))
+            yield _dense_vectors(document_vectors(rows, words, vectors))
 
-    return arrow_udf(average, ArrayType(DoubleType(), containsNull=False))
+    return arrow_udf(average, VectorUDT())
+
+
+def _dense_vectors(rows: np.ndarray) -> pa.StructArray:
+    """The rows of ``rows`` as Arrow values of ``VectorUDT``'s SQL type, all dense: built
+    here, they reach the JVM as vectors with no conversion of each row there."""
+    n, d = rows.shape
+    # int32 offsets: n * d doubles of one Arrow batch stay far below 2**31
+    values = pa.ListArray.from_arrays(
+        pa.array(np.arange(n + 1, dtype=np.int32) * d), pa.array(rows.reshape(-1))
+    )
+    return pa.StructArray.from_arrays(
+        [pa.array(np.full(n, _DENSE, np.int8)), pa.nulls(n, pa.int32()),
+         pa.nulls(n, pa.list_(pa.int32())), values],
+        names=[field.name for field in VectorUDT.sqlType().fields],
+    )  # fmt: skip
 
 
 def _tables_on_executor_for(key, broadcast):
