@@ -1,4 +1,4 @@
-"""DataFrame rows as numpy examples: column checks, per-row conversion, the batch at step t.
+"""DataFrame rows as numpy examples: column checks, column-wise conversion, the batch at step t.
 
 Features may be ``array<number>`` or ``pyspark.ml.linalg`` Vectors (dense or sparse), or
 ``array<int>`` token ids for an ``Embedding``-first model; labels a number, an array or a
@@ -66,19 +66,12 @@ def arrow_column(schema, name: str):
     kind = schema[name].dataType
     column = F.col(name)
     if isinstance(kind, VectorUDT):
-        return vector_to_array(column, dtype="float64").alias(name)
+        return vector_to_array(column, dtype="float64")
     if isinstance(kind, DecimalType):
-        return column.cast(DoubleType()).alias(name)
+        return column.cast(DoubleType())
     if isinstance(kind, ArrayType) and isinstance(kind.elementType, DecimalType):
-        return column.cast(ArrayType(DoubleType())).alias(name)
+        return column.cast(ArrayType(DoubleType()))
     return column
-
-
-def cell_shape(values, row: int):
-    """The shape of cell ``row`` of an Arrow array of numbers or lists (None: the cell is null)."""
-    if not values[row].is_valid:
-        return None
-    return (len(values[row]),) if _is_list(values.type) else ()
 
 
 def read_column(values, column: str, role: str, shape, dtype, first_row=None) -> np.ndarray:
@@ -147,18 +140,29 @@ def read_column(values, column: str, role: str, shape, dtype, first_row=None) ->
 
 
 def survey_rows(frame, validation=None):
-    """One job over ``frame`` (features, labels and, named ``validation``, the validation flags,
-    as :func:`arrow_column` gives them): the row count of each partition, the feature and label
-    shapes of row 0 (None: the DataFrame is empty; a shape is None where the cell is null), and
-    the global numbers of the rows flagged for validation.
+    """One job over ``frame`` (columns ``features``, ``labels`` as :func:`arrow_column` gives
+    them, and ``validation`` where ``validation`` names the user's validation column): the row
+    count of each partition, the feature and label shapes of row 0 (None: the DataFrame is
+    empty; a shape is None where the cell is null), and the global numbers of the rows flagged
+    for validation. Only the cells' lengths and the flags reach Python.
     """
+    lists = [isinstance(frame.schema[name].dataType, ArrayType) for name in (FEATURES, LABELS)]
+    lengths = frame.select(
+        *[
+            F.coalesce(F.size(name), F.lit(-1))
+            if is_list
+            else F.when(F.col(name).isNull(), -1).otherwise(0)
+            for name, is_list in zip((FEATURES, LABELS), lists, strict=True)
+        ],
+        *(["validation"] if validation is not None else []),
+    )
 
     def survey(batches):
         partition = TaskContext.get().partitionId()
-        size, head, held = 0, None, []
+        size, head, held = 0, [None, None], []
         for batch in batches:
-            if head is None and batch.num_rows:
-                head = [cell_shape(batch.column(0), 0), cell_shape(batch.column(1), 0)]
+            if head[0] is None and batch.num_rows:
+                head = [batch.column(0)[0].as_py(), batch.column(1)[0].as_py()]
             if validation is not None:
                 flags = batch.column(2)
                 if flags.null_count:
@@ -169,23 +173,19 @@ def survey_rows(frame, validation=None):
                     )
                 held.append(np.flatnonzero(flags.to_numpy(zero_copy_only=False)) + size)
             size += batch.num_rows
-        head = head or [None, None]
         yield pa.RecordBatch.from_pydict(
             {
                 "partition": pa.array([partition], pa.int32()),
                 "rows": pa.array([size], pa.int64()),
-                "features_shape": pa.array([head[0]], pa.list_(pa.int64())),
-                "labels_shape": pa.array([head[1]], pa.list_(pa.int64())),
+                "features_length": pa.array([head[0]], pa.int64()),
+                "labels_length": pa.array([head[1]], pa.int64()),
                 "held": pa.array([np.concatenate(held or [[]]).astype(np.int64)]),
             }
         )
 
-    schema = (
-        "partition int, rows long, features_shape array<long>, labels_shape array<long>, "
-        "held array<long>"
-    )
+    schema = "partition int, rows long, features_length long, labels_length long, held array<long>"
     try:
-        counted = sorted(frame.mapInArrow(survey, schema).collect())
+        counted = sorted(lengths.mapInArrow(survey, schema).collect())
     except Exception as error:
         raise SparknnError(task_error(error, "reading the rows failed")) from None
     sizes = [row.rows for row in counted]
@@ -194,8 +194,10 @@ def survey_rows(frame, validation=None):
     first = None
     if heads:
         first = tuple(
-            None if shape is None else tuple(shape)
-            for shape in (heads[0].features_shape, heads[0].labels_shape)
+            None if length < 0 else ((length,) if is_list else ())
+            for length, is_list in zip(
+                (heads[0].features_length, heads[0].labels_length), lists, strict=True
+            )
         )
     held = [np.asarray(row.held, dtype=np.int64) for row in counted]
     val_rows = np.concatenate(
@@ -206,9 +208,9 @@ def survey_rows(frame, validation=None):
 
 
 class ResidentRows:
-    """The rows of ``frame`` (features and labels, as :func:`arrow_column` gives them; ``sizes``:
-    its partitions' row counts) numbered 0..n-1 in order (as ``zipWithIndex``), split into
-    ``partitions`` contiguous :class:`~sparknn.distributed.RowShard` s, grouped in order into
+    """The rows of ``frame`` (``features`` and ``labels`` as :func:`arrow_column` gives them;
+    ``sizes``: its partitions' row counts) numbered 0..n-1 in order (as ``zipWithIndex``), split
+    into ``partitions`` contiguous :class:`~sparknn.distributed.RowShard` s, grouped in order into
     ``tasks`` Spark partitions and persisted: converted once, column-wise, before training.
 
     Each Arrow batch becomes numpy arrays on the executor that reads it; only those arrays (one

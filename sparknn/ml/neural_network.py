@@ -331,8 +331,9 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
             check_validation_column(dataset.schema, validation)
         network = _trainable_copy(self.getModel(), self.getBackend(), self.getLearningRate())
         frame = dataset.select(
-            arrow_column(dataset.schema, features), arrow_column(dataset.schema, labels),
-            *([validation] if validation else []),
+            arrow_column(dataset.schema, features).alias(FEATURES),
+            arrow_column(dataset.schema, labels).alias(LABELS),
+            *([F.col(validation).alias("validation")] if validation else []),
         )  # fmt: skip
         sizes, first, val_rows = survey_rows(frame, validation)
         feature_shape, label_shape = _row_shapes(first, features, labels)
@@ -349,7 +350,7 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
         spark = dataset.sparkSession
         wanted = self.getNumPartitions() or spark.sparkContext.defaultParallelism
         data = ResidentRows(
-            frame.select(frame.columns[0], frame.columns[1]), sizes, features, labels, wanted,
+            frame.select(FEATURES, LABELS), sizes, features, labels, wanted,
             executor_slots(spark, wanted), feature_shape, label_shape, *_example_dtypes(network),
         )  # fmt: skip
         try:
