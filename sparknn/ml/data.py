@@ -314,12 +314,6 @@ def _to_numpy(values) -> np.ndarray:
     return values.to_numpy(zero_copy_only=False)
 
 
-def _fits(found, expected) -> bool:
-    return len(found) == len(expected) and all(
-        e is None or f == e for f, e in zip(found, expected, strict=True)
-    )
-
-
 def _show(shape) -> str:
     return str(tuple(shape))
 
