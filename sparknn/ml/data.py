@@ -230,6 +230,8 @@ class ResidentRows:
         def pieces(batches):
             start = starts[TaskContext.get().partitionId()]
             for batch in batches:
+                if not batch.num_rows:  # holds no shard's rows; past the last row, no shard
+                    continue
                 x = read_column(
                     batch.column(0), features, FEATURES, feature_shape, feature_dtype, start
                 )
