@@ -24,7 +24,7 @@ from array import array
 
 import numpy as np
 
-from sparknn.corpus.chars import NUL, REPLACEMENT, describe_not_text
+from sparknn.corpus.chars import NUL, REPLACEMENT, NotText, describe_not_text
 from sparknn.errors import SparknnError
 from sparknn.word2vec.vocab import Vocabulary
 
@@ -55,7 +55,10 @@ def tokenize_lines(lines, tokenizer):
 def tokenize_arrays(frame, column: str):
     """``frame``'s ``column`` (``array<string>``: a line's tokens, taken as they are) as
     tokenized batches, like :func:`tokenize_lines`; lines are numbered in the frame's order.
-    A null row or word fails the task with a SparknnError naming ``column``."""
+    A null row or word fails the task with a SparknnError naming ``column``.
+
+    Arrow does the work (no Python string per token): a batch's tokens are dictionary-encoded
+    into its distinct words, in order of first occurrence, as :func:`_tokenized_batch` does."""
     from pyspark.sql import functions as F
 
     def tokenize(batches):
@@ -68,16 +71,43 @@ def tokenize_arrays(frame, column: str):
                     f"column {column!r} holds a null row: drop or fill nulls first "
                     f"(df.dropna(subset=[{column!r}]))"
                 )
-            if pc.list_flatten(tokens).null_count:
+            flat = pc.list_flatten(tokens)
+            if flat.null_count:
                 raise SparknnError(f"column {column!r} holds a null word in a row")
-            yield from _tokenized_batch(
-                batch.column("line_id").to_pylist(), tokens.to_pylist(), not_text=False
-            )
+            yield from _encoded_batch(batch.column("line_id"), tokens, flat)
 
     rows = frame.select(
         F.col(column).alias("tokens"), F.monotonically_increasing_id().alias("line_id")
     )
     return rows.mapInArrow(tokenize, TOKENIZED_SCHEMA)
+
+
+def _encoded_batch(line_ids, tokens, flat):
+    """One batch of token lists (Arrow ``tokens``, ``flat`` its words in order) as at most one
+    row of :data:`TOKENIZED_SCHEMA`, as :func:`_tokenized_batch` makes it from Python lists."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not len(flat):
+        return
+    encoded = pc.dictionary_encode(flat)
+    words = encoded.dictionary.cast(pa.string())
+    ids = encoded.indices.to_numpy().astype(np.int32, copy=False)
+    lengths = pc.list_value_length(tokens).to_numpy(zero_copy_only=False).astype(np.int32)
+    kept = lengths > 0
+    line_ids = line_ids.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)[kept]
+    counts = np.bincount(ids, minlength=len(words)).astype(np.int64)
+    one_list = pa.array([0, len(words)], pa.int32())  # offsets: one row holding every word
+    yield pa.RecordBatch.from_arrays(
+        [
+            pa.array([line_ids.tobytes()], pa.binary()),
+            pa.array([lengths[kept].tobytes()], pa.binary()),
+            pa.array([ids.tobytes()], pa.binary()),
+            pa.ListArray.from_arrays(one_list, words),
+            pa.ListArray.from_arrays(one_list, pa.array(counts)),
+        ],
+        names=["line_ids", "lengths", "ids", "words", "counts"],
+    )
 
 
 def _tokenized_batch(line_ids, token_lists, not_text: bool):
@@ -111,7 +141,8 @@ def _tokenized_batch(line_ids, token_lists, not_text: bool):
 
 def count_tokens(tokenized, paths=None) -> dict:
     """Word -> number of occurrences over all batches of ``tokenized``, summed in the JVM; a
-    corpus that is not text is an error naming the file and offset (``paths``: the corpus)."""
+    corpus that is not text (the word NUL among them) is :class:`NotText`, naming the file
+    and offset (``paths``: the corpus)."""
     from pyspark.sql import functions as F
 
     pairs = tokenized.select(F.explode(F.arrays_zip("words", "counts")).alias("pair"))
@@ -122,7 +153,7 @@ def count_tokens(tokenized, paths=None) -> dict:
     words, counts = table.column("word").to_pylist(), table.column("count").to_pylist()
     counts = dict(zip(words, counts, strict=True))
     if NUL in counts:
-        raise SparknnError(describe_not_text(paths))
+        raise NotText(describe_not_text(paths))
     return counts
 
 
