@@ -38,6 +38,7 @@ from sparknn.config import problem
 from sparknn.corpus.chars import NotText
 from sparknn.errors import SparknnError
 from sparknn.ml.persistence import StageReader, StageWriter, data_path
+from sparknn.word2vec import encoding
 from sparknn.word2vec.formats import as_json, save_word2vec_binary, save_word2vec_text
 from sparknn.word2vec.settings import Settings
 from sparknn.word2vec.spark import train_tokens
@@ -555,27 +556,69 @@ def document_vectors(rows, index, vectors) -> np.ndarray:
 
 def _vectors_table(word_vectors, dtype=np.float64):
     """The vectors as an Arrow table: ``id`` (the row), ``word``, ``count`` (null when
-    unknown) and ``vector`` (a list of ``dtype``)."""
+    unknown) and ``vector`` (a list of ``dtype``), in record batches of at most
+    :data:`~sparknn.word2vec.encoding.BLOCK_BYTES` of vectors (at least a row) each, which
+    Spark keeps as they are: no batch, offset or Java array nears 2^31 bytes, whatever the
+    vocabulary x vectorSize."""
     n, d = word_vectors.vectors.shape
-    values = pa.array(word_vectors.vectors.astype(dtype, copy=False).reshape(-1))
+    rows = _rows_per_batch(d, dtype)
     counts = word_vectors.counts
-    return pa.table(
-        {
-            "id": pa.array(np.arange(n, dtype=np.int64)),
-            "word": pa.array(word_vectors.words, pa.string()),
-            "count": pa.array(counts if counts is not None else [None] * n, pa.int64()),
-            "vector": pa.ListArray.from_arrays(pa.array(np.arange(n + 1) * d, pa.int32()), values),
-        }
-    )
+    schema = pa.schema(
+        [
+            ("id", pa.int64()), ("word", pa.string()), ("count", pa.int64()),
+            ("vector", pa.list_(pa.from_numpy_dtype(dtype))),
+        ]
+    )  # fmt: skip
+    batches = []
+    for start in range(0, n, rows):
+        end = min(start + rows, n)
+        block = word_vectors.vectors[start:end].astype(dtype, copy=False).reshape(-1)
+        offsets = pa.array(np.arange(end - start + 1) * d, pa.int32())
+        batches.append(
+            pa.record_batch(
+                [
+                    pa.array(np.arange(start, end, dtype=np.int64)),
+                    pa.array(word_vectors.words[start:end], pa.string()),
+                    pa.array(
+                        counts[start:end] if counts is not None else [None] * (end - start),
+                        pa.int64(),
+                    ),
+                    pa.ListArray.from_arrays(offsets, pa.array(block)),
+                ],
+                schema=schema,
+            )
+        )
+    return pa.Table.from_batches(batches, schema)
+
+
+def _rows_per_batch(d: int, dtype) -> int:
+    """Vectors of ``d`` ``dtype`` values in one batch of at most BLOCK_BYTES (at least one)."""
+    return max(1, encoding.BLOCK_BYTES // (d * np.dtype(dtype).itemsize))
 
 
 def _load_vectors(stage, spark, path, metadata):
-    table = spark.read.parquet(data_path(path, "vectors")).toArrow().sort_by("id")
+    """Reads the vectors :meth:`Word2VecModel.write` saved into ``stage``, a batch at a time
+    (Spark's Arrow batches held to :data:`~sparknn.word2vec.encoding.BLOCK_BYTES`), each row
+    put in its place by ``id``: no array of all the vectors but the result."""
     d = stage.getVectorSize()
-    flat = table.column("vector").combine_chunks().flatten().to_numpy()
-    counts = table.column("count")
-    stage.wordVectors = WordVectors(
-        table.column("word").to_pylist(),
-        flat.astype(np.float32, copy=False).reshape(len(table), d),
-        None if counts.null_count else counts.to_numpy(),
-    )
+    frame = spark.read.parquet(data_path(path, "vectors"))
+    key = "spark.sql.execution.arrow.maxRecordsPerBatch"
+    previous = spark.conf.get(key)
+    spark.conf.set(key, str(_rows_per_batch(d, np.float32)))
+    try:
+        table = frame.toArrow()
+    finally:
+        spark.conf.set(key, previous)
+    n = table.num_rows
+    words, vectors, counts = [None] * n, np.empty((n, d), np.float32), np.empty(n, np.int64)
+    known_counts = True
+    for batch in table.to_batches():
+        ids = batch.column("id").to_numpy()
+        vectors[ids] = batch.column("vector").flatten().to_numpy().reshape(len(ids), d)
+        for i, word in zip(ids.tolist(), batch.column("word").to_pylist(), strict=True):
+            words[i] = word
+        known_counts = known_counts and not batch.column("count").null_count
+        if known_counts:
+            counts[ids] = batch.column("count").to_numpy()
+    stage.wordVectors = WordVectors(words, vectors, counts if known_counts else None)
+    stage.trainingMetadata = metadata.get("trainingMetadata")

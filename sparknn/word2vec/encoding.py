@@ -28,6 +28,13 @@ from sparknn.corpus.chars import NUL, REPLACEMENT, NotText, describe_not_text
 from sparknn.errors import SparknnError
 from sparknn.word2vec.vocab import Vocabulary
 
+# The most bytes one block of data holds: an Arrow batch of word vectors (sparknn.ml.word2vec)
+# or a pickled record of a training partition's tokens. Far below the 2^31-byte limits of Java
+# arrays, of Arrow's int32 offsets and of PySpark's record frames, so that no vocabulary x
+# vectorSize and no partition of the corpus meets them; read where the work is planned, on
+# the driver.
+BLOCK_BYTES = 256 << 20
+
 TOKENIZED_SCHEMA = (
     "line_ids binary, lengths binary, ids binary, words array<string>, counts array<long>"
 )
@@ -177,13 +184,16 @@ def encode_batch(row, index, partitions: int):
 
 def encode_partitions(tokenized, index_bc, partitions: int, tasks: int):
     """The training records (see above) from ``tokenized``, in ``tasks`` Spark partitions:
-    training partition ``p`` in Spark partition ``p % tasks``. ``index_bc``: a broadcast
-    word -> id map."""
+    training partition ``p`` in Spark partition ``p % tasks``, as one record or, past
+    :data:`BLOCK_BYTES`, as several in order (:func:`split_record`; :func:`join_pieces`
+    joins them). ``index_bc``: a broadcast word -> id map."""
 
     def encode(rows):
         index = index_bc.value
         for row in rows:
             yield from encode_batch(row, index, partitions)
+
+    max_bytes = BLOCK_BYTES
 
     def assemble(blocks):
         # One record per training partition routed here, its lines in corpus order: a
@@ -196,7 +206,8 @@ def encode_partitions(tokenized, index_bc, partitions: int, tasks: int):
             tokens = np.concatenate([b[1] for b in found])
             lengths = np.concatenate([b[2] for b in found])
             starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-            yield partition, tokens, starts
+            for piece in split_record(tokens, starts, max_bytes):
+                yield partition, *piece
 
     return (
         tokenized.select("line_ids", "lengths", "ids", "words")
@@ -204,6 +215,36 @@ def encode_partitions(tokenized, index_bc, partitions: int, tasks: int):
         .partitionBy(tasks, lambda partition: partition % tasks)
         .mapPartitions(assemble, preservesPartitioning=True)
     )
+
+
+def split_record(tokens, starts, max_bytes: int):
+    """A training partition's ``tokens`` and sentence ``starts`` as pieces ``(tokens,
+    starts)`` of at most ``max_bytes`` each, cut between sentences (a sentence longer than
+    that is a piece alone); each piece's starts count from its first token."""
+    if len(tokens) * tokens.itemsize + len(starts) * starts.itemsize <= max_bytes:
+        yield tokens, starts
+        return
+    ends = np.append(starts[1:], len(tokens))
+    # Bytes of sentences 0..i, with their starts: a piece is a run of sentences whose
+    # cumulative cost grows by at most max_bytes.
+    cost = ends * tokens.itemsize + np.arange(1, len(starts) + 1) * starts.itemsize
+    first, before = 0, 0
+    while first < len(starts):
+        last = max(int(np.searchsorted(cost, before + max_bytes, side="right")), first + 1)
+        begin, end = starts[first], ends[last - 1]
+        yield tokens[begin:end], starts[first:last] - begin
+        first, before = last, int(cost[last - 1])
+
+
+def join_pieces(pieces):
+    """``(tokens, starts)`` of a training partition from its :func:`split_record` pieces, in
+    order."""
+    if len(pieces) == 1:
+        return pieces[0]
+    offsets = np.cumsum([0] + [len(tokens) for tokens, _ in pieces[:-1]])
+    tokens = np.concatenate([tokens for tokens, _ in pieces])
+    starts = np.concatenate([s + o for (_, s), o in zip(pieces, offsets, strict=True)])
+    return tokens, starts.astype(np.int64, copy=False)
 
 
 def cut_sentences(starts, n_tokens: int, max_length: int):
