@@ -11,8 +11,9 @@
 >>> Word2VecModel.fromWord2VecFile("vectors.bin")  # pretrained vectors into a Pipeline
 
 Training is :func:`sparknn.word2vec.spark.train_tokens`: skip-gram with negative sampling,
-in exact rounds over ``numPartitions`` replicas (or ``hogwild`` on one host), the same vectors
-for a seed as the word2vec job on the same tokens.
+in exact rounds over ``numPartitions`` replicas (or ``hogwild`` on one host). The word2vec job
+is this estimator (``Word2Vec.fromSettings(settings, inputCol="tokens")`` on
+:func:`sparknn.word2vec.job.read_tokens`), so it gives the same vectors for a seed.
 """
 
 import uuid
