@@ -119,3 +119,16 @@ def test_frames_count_their_payload_in_64_bits():
         recv_exact(right, memoryview(received))
         sender.join()
         np.testing.assert_array_equal(received, payload)
+
+
+def test_broadcasts_pickle_with_64_bit_sizes():
+    """The vocabulary (and transform's vectors) reach the executors as Python broadcasts:
+    pickled into a file in a protocol whose frames and sizes are 64-bit (4 and up), which
+    Spark ships in torrent blocks, so no broadcast meets a 2^31-byte frame."""
+    import pickle
+
+    from pyspark import serializers
+
+    assert serializers.pickle_protocol >= 4
+    vocabulary = {f"w{i}": i for i in range(1000)}
+    assert pickle.loads(pickle.dumps(vocabulary, serializers.pickle_protocol)) == vocabulary

@@ -13,8 +13,9 @@
    the vocabulary, numpy maps its tokens, out-of-vocabulary
    tokens are dropped and so are lines left with none, and line ``i`` goes to training
    partition ``line_id % partitions``. The result is what :func:`~sparknn.word2vec.spark.
-   train_spark` trains on: one record ``(partition, tokens int32, sentence_starts int64)``
-   per training partition, its lines in corpus order.
+   train_spark` trains on: a record ``(partition, tokens int32, sentence_starts int64)``
+   per training partition, its lines in corpus order (several, cut between sentences,
+   where one would pass :data:`BLOCK_BYTES`).
 
 :func:`encode_lines` and :func:`split_lines` do the same in one process, for
 :func:`~sparknn.word2vec.rounds.train_local`.

@@ -95,6 +95,8 @@ def train_tokenized(
                     f"vocabulary: {len(vocab):,} words, "
                     f"{vocab.total_words:,} of {vocab.corpus_words:,} tokens kept"
                 )
+            # A Python broadcast is pickled (protocol >= 4: 64-bit sizes) into a file that
+            # Spark ships in torrent blocks: no 2^31-byte frame, however large the vocabulary.
             vocab_bc = sc.broadcast(vocab.index)
             cleanup.callback(vocab_bc.destroy)
             # A barrier stage runs all its tasks at once: with fewer task slots than
