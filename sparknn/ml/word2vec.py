@@ -406,15 +406,16 @@ class Word2VecModel(Model, _Word2VecParams, MLReadable, MLWritable):
     its in-vocabulary words' vectors divided by its number of tokens (MLlib's document
     vector; an empty row gives a zero vector). ``wordVectors`` is sparknn's query object
     (:class:`~sparknn.word2vec.vectors.WordVectors`: ``most_similar``, analogies,
-    evaluations). ``write().save(path)`` / ``Word2VecModel.load(path)`` work on any path
-    Spark can write, without pickle.
+    evaluations); ``trainingMetadata`` what its training reported (rounds, timings, corpus
+    statistics, as the job's metadata.json; None for vectors made elsewhere).
+    ``write().save(path)`` / ``Word2VecModel.load(path)`` work on any path Spark can write,
+    without pickle, the training metadata with the vectors.
     """
 
     def __init__(self, wordVectors=None, trainingMetadata=None):
         super().__init__()
         self.wordVectors = wordVectors
-        # What training reported (rounds, timings, corpus statistics; None for vectors made
-        # elsewhere), as JSON values; saved with the model.
+        # As JSON values: what a save writes is what the model holds.
         self.trainingMetadata = None if trainingMetadata is None else as_json(trainingMetadata)
         if wordVectors is not None:
             self._set(vectorSize=wordVectors.vector_size)
