@@ -25,6 +25,7 @@ from sparknn.corpus import SHIPPED_CORPUS
 from sparknn.errors import SparknnError
 from sparknn.files import check_output
 from sparknn.logs import setup_console_logging
+from sparknn.ml import Word2Vec
 from sparknn.spark.session import session
 from sparknn.word2vec.job import TOKENS, in_job_terms, read_tokens, save_output
 from sparknn.word2vec.settings import Settings
@@ -80,8 +81,6 @@ def train_word2vec(spark, corpus: Path, output: Path, settings: DemoSettings):
         tokenizer="unicode",  # words without the punctuation glued to them
         strip_gutenberg_headers=True,
     )
-    from sparknn.ml import Word2Vec
-
     frame = read_tokens(spark, str(corpus), word2vec_settings)
     with in_job_terms(str(corpus)):
         model = Word2Vec.fromSettings(word2vec_settings, inputCol=TOKENS).fit(frame)
