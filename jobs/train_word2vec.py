@@ -10,7 +10,8 @@ Every setting (its flag, TOML key, default and doc) is a field of
 
 Writes DIR/vectors.npy, vocab.tsv, metadata.json, vectors.txt (and vectors.bin with
 --export-binary), all at once when training ends; an existing DIR only with --overwrite.
-The training scheme is described in docs/word2vec-design.md.
+Training is :class:`sparknn.ml.Word2Vec` on the corpus's tokens (:mod:`sparknn.word2vec.job`);
+the scheme is described in docs/word2vec-design.md.
 """
 
 import sys
@@ -38,23 +39,16 @@ def main(argv=None) -> int:
         args = parse_args(argv)
         settings = resolve(args, Settings)
         check_output(args.output, args.corpus, args.overwrite)
+        from sparknn.ml import Word2Vec
         from sparknn.spark.session import session
-        from sparknn.word2vec.formats import save_model
-        from sparknn.word2vec.spark import train_spark
+        from sparknn.word2vec.job import TOKENS, in_job_terms, read_tokens, save_output
 
         spark = session(args.master, app_name="sparknn-word2vec")
-        result = train_spark(spark, args.corpus, settings)
-        vocab = result.vocab
-        save_model(
-            args.output,
-            vocab.words,
-            vocab.counts,
-            result.vectors,
-            result.metadata,
-            binary=settings.export_binary,
-            overwrite=args.overwrite,
-        )
-        print(f"wrote {len(vocab):,} vectors to {args.output}", file=sys.stderr)
+        frame = read_tokens(spark, args.corpus, settings)
+        with in_job_terms(args.corpus):
+            model = Word2Vec.fromSettings(settings, inputCol=TOKENS).fit(frame)
+        save_output(args.output, model, settings, args.corpus, overwrite=args.overwrite)
+        print(f"wrote {len(model.wordVectors):,} vectors to {args.output}", file=sys.stderr)
         return 0
     except SparknnError as error:
         print(f"train_word2vec: error: {error}", file=sys.stderr)

@@ -25,11 +25,10 @@ from sparknn.corpus import SHIPPED_CORPUS
 from sparknn.errors import SparknnError
 from sparknn.files import check_output
 from sparknn.logs import setup_console_logging
+from sparknn.ml import Word2Vec
 from sparknn.spark.session import session
-from sparknn.word2vec.formats import save_model
+from sparknn.word2vec.job import TOKENS, in_job_terms, read_tokens, save_output
 from sparknn.word2vec.settings import Settings
-from sparknn.word2vec.spark import train_spark
-from sparknn.word2vec.vectors import WordVectors
 
 log = logging.getLogger(__name__)
 QUERIES = ("night", "drink", "eyes", "dublin", "aunt")
@@ -82,10 +81,11 @@ def train_word2vec(spark, corpus: Path, output: Path, settings: DemoSettings):
         tokenizer="unicode",  # words without the punctuation glued to them
         strip_gutenberg_headers=True,
     )
-    result = train_spark(spark, str(corpus), word2vec_settings)
-    vocab = result.vocab
-    save_model(output, vocab.words, vocab.counts, result.vectors, result.metadata, overwrite=True)
-    return WordVectors(vocab.words, result.vectors, vocab.counts)
+    frame = read_tokens(spark, str(corpus), word2vec_settings)
+    with in_job_terms(str(corpus)):
+        model = Word2Vec.fromSettings(word2vec_settings, inputCol=TOKENS).fit(frame)
+    save_output(output, model, word2vec_settings, str(corpus), overwrite=True)
+    return model.wordVectors
 
 
 def train_charlm(spark, corpus: Path, output: Path, settings: DemoSettings) -> Path:

@@ -288,6 +288,9 @@ def test_charlm_job_with_gutenberg_stripping_gives_one_line(spark, bad_corpora, 
 def test_word2vec_corpus_that_is_not_text_is_refused_before_training(
     spark, bad_corpora, kind, settings
 ):
+    from sparknn.corpus.chars import NotText
+    from sparknn.ml import Word2Vec
+    from sparknn.word2vec.job import TOKENS, in_job_terms, read_tokens
     from sparknn.word2vec.settings import Settings
     from sparknn.word2vec.spark import train_spark
 
@@ -295,6 +298,22 @@ def test_word2vec_corpus_that_is_not_text_is_refused_before_training(
     settings = Settings(
         **settings, min_count=1, epochs=1, vector_size=4, backend="numpy", partitions=1
     )
-    with pytest.raises(SparknnError) as raised:
+    with pytest.raises(NotText) as raised:
         train_spark(spark, [str(path)], settings, verbose=False)
     assert expected in str(raised.value)
+    # the job's path: its tokens to the estimator, whose error the job says of the corpus
+    frame = read_tokens(spark, [str(path)], settings)
+    with pytest.raises(NotText) as raised, in_job_terms([str(path)]):
+        Word2Vec.fromSettings(settings, inputCol=TOKENS).fit(frame)
+    assert expected in str(raised.value)
+
+
+def test_word2vec_job_on_too_few_words_names_its_flag(spark, tmp_path, capsys):
+    small = tmp_path / "small.txt"
+    small.write_text("a b c\n")
+    argv = ["--corpus", str(small), "--output", str(tmp_path / "out"), "--min-count", "5"]
+    code = load_job("train_word2vec").main(argv + ["--backend", "numpy"])
+    assert_one_line_error(
+        code, capsys.readouterr().err, "the vocabulary is empty", "min_count=5", "--min-count"
+    )
+    assert not (tmp_path / "out").exists()

@@ -455,3 +455,136 @@ def test_network_bytes_round_trip_and_damaged_bytes_are_one_clear_error():
         with pytest.raises(SparknnError, match="not a sparknn model file") as raised:
             network_from_bytes(damaged)
         assert "\n" not in str(raised.value)
+
+
+def pylist_reference(values, shape, dtype):
+    """What read_column must return, cell by cell from Python lists."""
+    cells = values.to_pylist()
+    return np.array(cells, dtype=dtype).reshape(len(cells), *shape)
+
+
+def test_read_column_converts_lists_numbers_and_sliced_batches_as_python_lists_do():
+    import pyarrow as pa
+
+    from sparknn.ml.data import read_column
+
+    rows = np.random.default_rng(6).normal(size=(7, 3))
+    lists = pa.array([[9.0, 9.0, 9.0], *rows.tolist()]).slice(1)  # a batch that is a slice
+    np.testing.assert_array_equal(
+        read_column(lists, "f", "features", (3,), np.dtype(np.float64), 0),
+        pylist_reference(lists, (3,), np.float64),
+    )
+    ids = pa.array([[1, 2], [3, 4]], pa.list_(pa.int32()))
+    got = read_column(ids, "f", "features", (None,), np.dtype(np.int64), 0)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, pylist_reference(ids, (2,), np.int64))
+    labels = pa.array([0.0, 2.0, 1.0])
+    np.testing.assert_array_equal(
+        read_column(labels, "y", "labels", (), np.dtype(np.int64), 0), [0, 2, 1]
+    )
+    # a null cell may own a stretch of the child array: it must not shift the rows after it
+    offsets = pa.array([0, 2, 4, 6], pa.int32())
+    backed = pa.ListArray.from_arrays(
+        offsets, pa.array([1.0, 2.0, 7.0, 7.0, 5.0, 6.0]), mask=pa.array([False, True, False])
+    )
+    with pytest.raises(SparknnError, match=r"^features column 'f' is null in row 11$"):
+        read_column(backed, "f", "features", (2,), np.dtype(np.float64), 10)
+    np.testing.assert_array_equal(
+        read_column(backed.slice(2), "f", "features", (2,), np.dtype(np.float64), 0), [[5, 6]]
+    )
+    empty = read_column(pa.array([], pa.list_(pa.float64())), "f", "features", (3,), np.float64)
+    assert empty.shape == (0, 3)
+
+
+@pytest.mark.parametrize(
+    "cells, shape, message",
+    [
+        ([[1.0, 2.0], [1.0, None], [1.0]], (2,),
+         "features column 'f' has a null element in row 8"),
+        ([[1.0, 2.0], [1.0], [1.0, None]], (2,),
+         "features column 'f': expected shape (2,) per row, found (1,) in row 8"),
+        ([[1.0, 2.0], [1.0, 2.0], [float("nan"), 2.0]], (2,),
+         "features column 'f' has NaN in row 9"),
+        ([[1.0, 2.0], None], (2,), "features column 'f' is null in row 8"),
+        ([[1.0, 2.0], [1.0, 2.0, 3.0]], (None,),
+         "features column 'f': rows have different shapes (2,) and (3,)"),
+        ([[1.5, 2.0]], (2,), "features column 'f' must hold integers for this model"),
+    ],
+)  # fmt: skip
+def test_read_column_names_the_first_bad_row(cells, shape, message):
+    import pyarrow as pa
+
+    from sparknn.ml.data import read_column
+
+    dtype = np.int64 if "integers" in message else np.float64
+    with pytest.raises(SparknnError) as caught:
+        read_column(pa.array(cells), "f", "features", shape, np.dtype(dtype), 7)
+    assert str(caught.value) == message
+
+
+def test_empty_partitions_array_labels_and_a_validation_column_train_as_one_process(spark):
+    from pyspark.ml.linalg import Vectors, VectorUDT
+    from pyspark.sql.types import (
+        ArrayType,
+        BooleanType,
+        DoubleType,
+        LongType,
+        StructField,
+        StructType,
+    )
+
+    from sparknn.ml import NeuralNetwork
+
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(12, 4))
+    y = np.stack([x[:, 0] - x[:, 1], x[:, 2] * 0.5], axis=1)
+    held_out = np.arange(12) % 5 == 2
+    rows = [
+        (i, Vectors.sparse(4, {0: float(xi[0]), 3: float(xi[3])}) if i % 2 else Vectors.dense(xi),
+         yi.tolist(), bool(v))
+        for i, (xi, yi, v) in enumerate(zip(x, y, held_out, strict=True))
+    ]  # fmt: skip
+    x[1::2, 1:3] = 0.0  # what the sparse rows hold
+    schema = StructType(
+        [StructField("id", LongType()), StructField("features", VectorUDT()),
+         StructField("label", ArrayType(DoubleType())), StructField("held_out", BooleanType())]
+    )  # fmt: skip
+    frame = spark.createDataFrame(spark.sparkContext.parallelize(rows, 20), schema)
+    assert frame.rdd.glom().map(len).collect().count(0) > 0  # some partitions are empty
+
+    def two_outputs():
+        model = sparknn.Sequential(
+            [layers.Dense(5, activation="tanh", input_dim=4), layers.Dense(2)],
+            seed=2, dtype="float64",
+        )  # fmt: skip
+        model.compile("mse", optimizers.SGD(learning_rate=0.05))
+        return model
+
+    single = two_outputs()
+    history = single.fit(
+        x[~held_out], y[~held_out], epochs=2, batch_size=4, shuffle=False, verbose=0,
+        validation_data=(x[held_out], y[held_out]),
+    ).history  # fmt: skip
+    fitted = NeuralNetwork(
+        model=two_outputs(), batchSize=4, epochs=2, shuffle=False, numPartitions=3,
+        validationCol="held_out",
+    ).fit(frame)  # fmt: skip
+    np.testing.assert_allclose(fitted.network.params, single.params, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(fitted.history["val_loss"], history["val_loss"], rtol=1e-10)
+
+    transformed = fitted.transform(frame)
+    assert transformed.schema["prediction"].dataType.simpleString() == "array<double>"
+    out = transformed.orderBy("id").toPandas()
+    np.testing.assert_allclose(np.stack(out["prediction"]), single.predict(x), rtol=1e-12)
+
+
+def test_a_null_element_inside_a_features_array_is_one_clear_error(spark):
+    from sparknn.ml import NeuralNetwork
+
+    frame = spark.createDataFrame(
+        [([1.0, 2.0, 3.0], 1.0)] * 4 + [([1.0, None, 3.0], 1.0)],
+        "features array<double>, label double",
+    )
+    with pytest.raises(SparknnError) as caught:
+        NeuralNetwork(model=classifier(), batchSize=2, numPartitions=2).fit(frame)
+    assert str(caught.value) == "features column 'features' has a null element in row 4"

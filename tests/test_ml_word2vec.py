@@ -4,11 +4,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from sparknn.corpus.chars import NotText
 from sparknn.errors import SparknnError
 from sparknn.ml import Word2Vec, Word2VecModel
 from sparknn.ml.word2vec import document_vectors
 from sparknn.word2vec.encoding import cut_sentences
 from sparknn.word2vec.vectors import WordVectors
+from sparknn.word2vec.vocab import EmptyVocabulary
 
 # Small and quick: the numpy backend, one epoch, few dimensions.
 QUICK = dict(vectorSize=4, minCount=1, maxIter=1, backend="numpy", seed=3)
@@ -225,7 +227,10 @@ def test_a_word2vec_binary_file_in_a_pipeline(spark, tmp_path):
         ("t array<string>", [(["a"],), (None,)], {}, "column 't' holds a null row"),
         ("t array<string>", [(["a", None],)], {}, "column 't' holds a null word"),
         ("t array<string>", [(["a", "b"],)], {"minCount": 5}, "minCount=5"),
-        ("t array<string>", [([],)], {}, "inputCol 't' holds no tokens"),
+        ("t array<string>", [([],)], {}, "inputCol 't' is empty: no tokens found"),
+        ("t array<string>", [(["a", "\x00"],)], {}, "inputCol 't' holds the word NUL"),
+        ("t array<string>", [(["a"],)], {"maxSentenceLength": -1}, "maxSentenceLength must"),
+        ("t array<string>", [(["a"],)], {"merge": "median"}, "merge must be one of"),
         ("t array<string>", [(["a"],)], {"vectorSize": 0}, "vectorSize must be >= 1, got 0"),
         ("t array<string>", [(["a"],)], {"backend": "gpu"}, "backend must be one of"),
         ("u array<string>", [(["a"],)], {}, "inputCol 't' is not a column"),
@@ -238,6 +243,95 @@ def test_bad_input_is_one_clear_error(spark, schema, rows, params, message):
         estimator.fit(frame)
     assert message in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+def test_nothing_to_train_on_and_text_that_is_not_text_are_typed_errors(spark):
+    """Callers (the job among them) tell these apart by type, not by their messages."""
+    few = spark.createDataFrame([(["a", "b", "a"],)], "t array<string>")
+    with pytest.raises(EmptyVocabulary) as raised:
+        Word2Vec(inputCol="t", **{**QUICK, "minCount": 3}).fit(few)
+    assert (raised.value.corpus_words, raised.value.min_count) == (3, 3)
+    assert str(raised.value).endswith("lower minCount")
+    binary = spark.createDataFrame([(["a", "\x00"],)], "t array<string>")
+    with pytest.raises(NotText):
+        Word2Vec(inputCol="t", **QUICK).fit(binary)
+
+
+def test_from_settings_makes_every_training_setting_a_param():
+    """Each field of Settings is a Param (SETTING_OF_PARAM) or read by the job alone; the
+    estimator fromSettings makes trains with exactly those settings and never cuts a row."""
+    from dataclasses import fields
+
+    from sparknn.ml.word2vec import JOB_ONLY_SETTINGS, SETTING_OF_PARAM
+    from sparknn.word2vec.settings import Settings
+
+    names = {item.name for item in fields(Settings)}
+    assert sorted(names) == sorted([*SETTING_OF_PARAM.values(), *JOB_ONLY_SETTINGS])
+    defaults = {item.name: item.default for item in fields(Settings)}
+    changed = {}
+    for item in fields(Settings):  # a value other than the default for every setting
+        value = item.default
+        if item.name in JOB_ONLY_SETTINGS:
+            continue
+        if isinstance(value, bool):
+            changed[item.name] = not value
+        elif isinstance(value, (int, float)):
+            changed[item.name] = value + (1 if item.name != "merge_eta" else 0.001)
+        else:
+            changed[item.name] = {"backend": "numpy", "merge": "sum"}[item.name]
+    settings = Settings(**{**defaults, **changed})
+    estimator = Word2Vec.fromSettings(settings, inputCol="tokens", vectorSize=7)
+    assert estimator.getInputCol() == "tokens" and estimator.getMaxSentenceLength() == 0
+    assert estimator._job_settings() == Settings(**{**defaults, **changed, "vector_size": 7})
+    for param, setting in SETTING_OF_PARAM.items():
+        assert estimator.isSet(param), param
+        assert getattr(estimator, f"get{param[0].upper()}{param[1:]}")() == (
+            7 if param == "vectorSize" else changed[setting]
+        )
+    assert Word2Vec()._job_settings() == Settings()  # the Params' defaults are the job's
+
+
+def test_the_job_is_the_estimator_and_keeps_the_vectors_of_train_spark(spark, tmp_path):
+    """jobs/train_word2vec.py (read_tokens -> Word2Vec.fromSettings -> save_output) writes
+    train_spark's vectors bit for bit, lines of over 1000 words uncut (MLlib would cut them:
+    maxSentenceLength), and train_spark's metadata."""
+    import json
+    import os
+    import sys
+
+    from sparknn.word2vec.formats import load_model_dir
+    from sparknn.word2vec.settings import Settings
+    from sparknn.word2vec.spark import train_spark
+
+    rng = np.random.default_rng(11)
+    lines = [" ".join(f"W{k}" for k in rng.zipf(1.3, n) % 80) for n in [1500, 40, 0, 2500, 7]]
+    lines = (lines + ["", "A b. C, d!"]) * 3
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(lines) + "\n")
+    flags = {"vector_size": 8, "min_count": 2, "epochs": 2, "partitions": 2, "seed": 4}
+    flags.update(backend="numpy", tokenizer="unicode", lowercase=False, sync_words=500)
+    argv = ["--corpus", str(corpus), "--output", str(tmp_path / "out"), "--export-binary"]
+    argv.append("--no-lowercase")
+    for key, value in flags.items():
+        if key != "lowercase":
+            argv += [f"--{key.replace('_', '-')}", str(value)]
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "jobs"))
+    from train_word2vec import main
+
+    assert main(argv) == 0
+    settings = Settings(**flags, export_binary=True)
+    reference = train_spark(spark, str(corpus), settings, verbose=False)
+    words, vectors, counts = load_model_dir(tmp_path / "out")
+    assert words == reference.vocab.words and "W0" in words and "w0" not in words
+    assert counts.tolist() == reference.vocab.counts.tolist()
+    assert np.array_equal(vectors, reference.vectors)
+    assert reference.metadata["rounds"] > 1
+    metadata = json.loads((tmp_path / "out" / "metadata.json").read_text())
+    assert list(metadata) == list(reference.metadata)
+    assert metadata["settings"] == json.loads(json.dumps(reference.metadata["settings"]))
+    for key in ("rounds", "partition_words", "corpus_words", "vocabulary_size", "corpus"):
+        assert metadata[key] == reference.metadata[key], key
+    assert (tmp_path / "out" / "vectors.bin").is_file()
 
 
 def test_a_save_that_fails_leaves_nothing_at_the_path(spark, tmp_path, monkeypatch):

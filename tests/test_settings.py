@@ -50,19 +50,22 @@ def test_the_jobs_defaults_are_the_dataclass_defaults(job):
 
 
 def test_the_word2vec_job_hands_train_spark_the_python_apis_settings(monkeypatch, tmp_path):
-    """What the job trains with, given no settings, is what ``train_spark`` and
-    ``train_local`` get from ``Settings()`` (once their backends differed)."""
+    """What the job trains with, given no settings (through ``Word2Vec.fromSettings``), is
+    what ``train_spark`` and ``train_local`` get from ``Settings()`` (once their backends
+    differed)."""
     import sparknn.spark.session
-    import sparknn.word2vec.spark
+    import sparknn.word2vec.job
+    from sparknn.ml import Word2Vec
 
     class Handed(Exception):
         pass
 
-    def train_spark(spark, corpus, settings, verbose=True):
-        raise Handed(settings)
+    def fit(estimator, frame):
+        raise Handed(estimator._job_settings())
 
     monkeypatch.setattr(sparknn.spark.session, "session", lambda *args, **kwargs: None)
-    monkeypatch.setattr(sparknn.word2vec.spark, "train_spark", train_spark)
+    monkeypatch.setattr(sparknn.word2vec.job, "read_tokens", lambda *args: "the tokens")
+    monkeypatch.setattr(Word2Vec, "_fit", fit)
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("a b c\n")
     with pytest.raises(Handed) as handed:

@@ -39,6 +39,10 @@ REPLACEMENT = "\ufffd"  # what Spark decodes invalid UTF-8 bytes to
 NUL = "\x00"  # in no text file: its presence marks a binary file given as a corpus
 
 
+class NotText(SparknnError):
+    """The corpus is not UTF-8 text: it holds invalid UTF-8 (read as U+FFFD), U+FFFD or NUL."""
+
+
 @dataclass(frozen=True)
 class CharVocab:
     """Characters sorted by code point; index 0 is the unknown symbol."""
@@ -189,7 +193,7 @@ def build_corpus(
         Counter(), lambda a, b: a + b, lambda a, b: a + b
     )
     if counts.get(REPLACEMENT) or counts.get(NUL):
-        raise SparknnError(describe_not_text(paths))
+        raise NotText(describe_not_text(paths))
     if sum(counts.values()) == 0:
         raise SparknnError(f"corpus is empty: {_names(paths)}")
     vocab = vocab or CharVocab.from_counts(counts, min_char_count)

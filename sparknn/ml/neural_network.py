@@ -16,18 +16,16 @@ the driver adds the shards' gradient sums and takes the step. So the weights do 
 dropout: dropout masks are drawn per replica).
 """
 
-import bisect
 import io
 import math
 import uuid
 from collections.abc import Iterator
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
-from pyspark.ml.functions import array_to_vector, vector_to_array
-from pyspark.ml.linalg import VectorUDT
+from pyspark.ml.functions import array_to_vector
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import (
     HasFeaturesCol,
@@ -38,23 +36,25 @@ from pyspark.ml.param.shared import (
 )
 from pyspark.ml.util import MLReadable, MLWritable
 from pyspark.sql import functions as F
-from pyspark.sql.functions import pandas_udf
+from pyspark.sql.functions import arrow_udf
 from pyspark.sql.types import ArrayType, DoubleType, StructField, StructType
 
 from sparknn.backend import get_backend
-from sparknn.distributed import RowReplica, RowShard, SparkGradients
+from sparknn.distributed import RowReplica, SparkGradients
 from sparknn.distributed.checkpoint import checkpoints
-from sparknn.distributed.sources import executor_slots, task_error
+from sparknn.distributed.sources import executor_slots
 from sparknn.distributed.trainer import fit, resume
 from sparknn.errors import SparknnError
 from sparknn.ml.data import (
     FEATURES,
     LABELS,
+    ResidentRows,
     RowSchedule,
+    arrow_column,
     check_column,
     check_validation_column,
-    row_value,
-    stack_column,
+    read_column,
+    survey_rows,
 )
 from sparknn.ml.persistence import StageReader, StageWriter, data_path, load_blob, save_blob
 from sparknn.nn.callbacks import Callback, History
@@ -330,8 +330,12 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
         if validation is not None:
             check_validation_column(dataset.schema, validation)
         network = _trainable_copy(self.getModel(), self.getBackend(), self.getLearningRate())
-        rdd = dataset.select(features, labels, *([validation] if validation else [])).rdd
-        sizes, first, val_rows = _partition_sizes_and_first_row(rdd, validation)
+        frame = dataset.select(
+            arrow_column(dataset.schema, features).alias(FEATURES),
+            arrow_column(dataset.schema, labels).alias(LABELS),
+            *([F.col(validation).alias("validation")] if validation else []),
+        )  # fmt: skip
+        sizes, first, val_rows = survey_rows(frame, validation)
         feature_shape, label_shape = _row_shapes(first, features, labels)
         if not network.built:
             network.build(feature_shape)
@@ -345,9 +349,9 @@ class NeuralNetwork(Estimator, _NeuralNetworkParams, MLReadable, MLWritable):
             )
         spark = dataset.sparkSession
         wanted = self.getNumPartitions() or spark.sparkContext.defaultParallelism
-        data = _ResidentRows(
-            rdd, sizes, features, labels, wanted, executor_slots(spark, wanted),
-            expected, label_shape, *_example_dtypes(network),
+        data = ResidentRows(
+            frame.select(FEATURES, LABELS), sizes, features, labels, wanted,
+            executor_slots(spark, wanted), feature_shape, label_shape, *_example_dtypes(network),
         )  # fmt: skip
         try:
             if validation is None:
@@ -500,9 +504,7 @@ class NeuralNetworkModel(Model, _NeuralNetworkParams, MLReadable, MLWritable):
             raise SparknnError("this NeuralNetworkModel holds no network")
         features = self.getFeaturesCol()
         check_column(dataset.schema, features, FEATURES)
-        column = F.col(features)
-        if isinstance(dataset.schema[features].dataType, VectorUDT):
-            column = vector_to_array(column, dtype="float64")
+        column = arrow_column(dataset.schema, features)
         kind = _output_kind(self.network)
         broadcast = dataset.sparkSession.sparkContext.broadcast(network_to_bytes(self.network))
         predict = _predict_udf(
@@ -574,48 +576,14 @@ def _example_dtypes(network):
     )
 
 
-def _partition_sizes_and_first_row(rdd, validation=None):
-    """In one job: the row count of each partition, the first row, and the numbers of the rows
-    whose ``validation`` column (the third of each row) is true."""
-
-    def size_head_held_out(index, rows):
-        head, size, held_out = None, 0, []
-        for size, row in enumerate(rows, 1):
-            head = row if head is None else head
-            if validation is not None:
-                if row[2] is None:
-                    raise SparknnError(
-                        f"validation column {validation!r} is null in row {size - 1} of "
-                        f"partition {index}"
-                    )
-                if row[2]:
-                    held_out.append(size - 1)
-        yield size, head, held_out
-
-    try:
-        counted = rdd.mapPartitionsWithIndex(size_head_held_out).collect()
-    except Exception as error:
-        raise SparknnError(task_error(error, "reading the rows failed")) from None
-    heads = [head for size, head, _ in counted if size]
-    starts = np.cumsum([0] + [size for size, _, _ in counted])
-    val_rows = [
-        start + position
-        for start, (_, _, held) in zip(starts[:-1], counted, strict=True)
-        for position in held
-    ]
-    return (
-        [size for size, _, _ in counted], (heads[0] if heads else None),
-        np.asarray(val_rows, dtype=np.int64),
-    )  # fmt: skip
-
-
 def _row_shapes(first, features: str, labels: str):
+    """Feature and label shapes of row 0 (``first``: as :func:`survey_rows` gives them)."""
     if first is None:
         raise SparknnError("cannot fit on an empty DataFrame")
-    for name, role, value in ((features, FEATURES, first[0]), (labels, LABELS, first[1])):
-        if value is None:
+    for name, role, shape in ((features, FEATURES, first[0]), (labels, LABELS, first[1])):
+        if shape is None:
             raise SparknnError(f"{role} column {name!r} is null in row 0")
-    return row_value(first[0]).shape, row_value(first[1]).shape
+    return first
 
 
 def _validation_mask(n_rows: int, fraction: float, seed: int) -> np.ndarray:
@@ -629,60 +597,6 @@ def _validation_mask(n_rows: int, fraction: float, seed: int) -> np.ndarray:
 
 def _has_checkpoint(directory) -> bool:
     return bool(checkpoints(directory))
-
-
-class _ResidentRows:
-    """The rows of ``rdd`` (``sizes``: its partitions' row counts) numbered 0..n-1 in order
-    (as ``zipWithIndex``), split into ``partitions`` contiguous shards of numpy arrays, grouped
-    in order into ``tasks`` Spark partitions and persisted: converted once, before training,
-    by one job.
-    """
-
-    def __init__(
-        self, rdd, sizes, features, labels, partitions, tasks, feature_shape, label_shape,
-        feature_dtype, label_dtype,
-    ):  # fmt: skip
-        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64).tolist()
-        self.n_rows = starts[-1]
-        partitions = max(1, min(partitions, self.n_rows))
-        tasks = max(1, min(tasks, partitions))
-        bounds = [self.n_rows * p // partitions for p in range(partitions + 1)]
-
-        def numbered(index, rows):
-            for k, row in enumerate(rows):
-                number = starts[index] + k
-                yield bisect.bisect_right(bounds, number) - 1, (number, row[0], row[1])
-
-        def build_shards(keyed_rows):
-            by_shard = {}
-            for shard, item in keyed_rows:
-                by_shard.setdefault(shard, []).append(item)
-            for shard in sorted(by_shard):
-                items = sorted(by_shard[shard], key=lambda item: item[0])
-                numbers = [item[0] for item in items]
-                x = stack_column(
-                    [item[1] for item in items], numbers, features, FEATURES, feature_shape,
-                    feature_dtype,
-                )  # fmt: skip
-                y = stack_column(
-                    [item[2] for item in items], numbers, labels, LABELS, label_shape, label_dtype
-                )
-                yield RowShard(numbers, x, y)
-
-        self.shards = (
-            rdd.mapPartitionsWithIndex(numbered)
-            .partitionBy(tasks, lambda shard: shard * tasks // partitions)
-            .mapPartitions(build_shards)
-            .persist()
-        )
-        try:
-            self.shards.count()  # convert now, once; bad rows fail here, before training
-        except Exception as error:
-            self.shards.unpersist()
-            raise SparknnError(task_error(error, "reading the training rows failed")) from None
-
-    def unpersist(self):
-        self.shards.unpersist()
 
 
 # -- prediction on the executors --------------------------------------------------------------
@@ -721,39 +635,35 @@ def _output_kind(network) -> str:
 
 
 def _predict_udf(key, broadcast, backend, kind, column, input_shape, dtype):
-    """An iterator pandas UDF (Arrow batches) mapping the features to the network's output."""
+    """An iterator Arrow UDF mapping the features, batch by batch, to the network's output."""
 
-    def outputs(batches):
+    def predict(batches: Iterator[pa.Array]) -> Iterator[pa.Array]:
         network = _network_on_executor(key, broadcast, backend)
-        for cells in batches:
-            x = stack_column(cells.tolist(), None, column, FEATURES, input_shape, dtype)
-            yield network.predict(x).reshape(len(x), -1).astype(np.float64, copy=False)
+        for values in batches:
+            x = read_column(values, column, FEATURES, input_shape, dtype)
+            out = network.predict(x).reshape(len(x), -1).astype(np.float64, copy=False)
+            if kind == "double":
+                yield pa.array(out[:, 0])
+            elif kind == "array":
+                yield _list_array(out)
+            else:
+                yield pa.StructArray.from_arrays(
+                    [pa.array(out.argmax(axis=1).astype(np.float64)), _list_array(out)],
+                    names=["prediction", "probability"],
+                )
 
+    vectors = ArrayType(DoubleType(), containsNull=False)
     if kind == "double":
-
-        def predict(batches: Iterator[pd.Series]) -> Iterator[pd.Series]:
-            for out in outputs(batches):
-                yield pd.Series(out[:, 0])
-
-        return pandas_udf(predict, DoubleType())
+        return arrow_udf(predict, DoubleType())
     if kind == "array":
-
-        def predict(batches: Iterator[pd.Series]) -> Iterator[pd.Series]:
-            for out in outputs(batches):
-                yield pd.Series(list(out))
-
-        return pandas_udf(predict, ArrayType(DoubleType(), containsNull=False))
-
-    def predict(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
-        for out in outputs(batches):
-            yield pd.DataFrame(
-                {"prediction": out.argmax(axis=1).astype(np.float64), "probability": list(out)}
-            )
-
+        return arrow_udf(predict, vectors)
     schema = StructType(
-        [
-            StructField("prediction", DoubleType()),
-            StructField("probability", ArrayType(DoubleType(), containsNull=False)),
-        ]
+        [StructField("prediction", DoubleType()), StructField("probability", vectors)]
     )
-    return pandas_udf(predict, schema)
+    return arrow_udf(predict, schema)
+
+
+def _list_array(rows: np.ndarray):
+    """A 2-d array as an Arrow list array, one list per row (Spark reads no fixed-size lists)."""
+    offsets = np.arange(0, rows.size + 1, max(rows.shape[1], 1), dtype=np.int32)[: len(rows) + 1]
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(rows.ravel()))

@@ -11,8 +11,9 @@
 >>> Word2VecModel.fromWord2VecFile("vectors.bin")  # pretrained vectors into a Pipeline
 
 Training is :func:`sparknn.word2vec.spark.train_tokens`: skip-gram with negative sampling,
-in exact rounds over ``numPartitions`` replicas (or ``hogwild`` on one host), the same vectors
-for a seed as the word2vec job on the same tokens.
+in exact rounds over ``numPartitions`` replicas (or ``hogwild`` on one host). The word2vec job
+is this estimator (``Word2Vec.fromSettings(settings, inputCol="tokens")`` on
+:func:`sparknn.word2vec.job.read_tokens`), so it gives the same vectors for a seed.
 """
 
 import uuid
@@ -35,12 +36,15 @@ from pyspark.sql.functions import arrow_udf
 from pyspark.sql.types import ArrayType, StringType
 
 from sparknn.config import problem
+from sparknn.corpus.chars import NotText
 from sparknn.errors import SparknnError
 from sparknn.ml.persistence import StageReader, StageWriter, data_path
-from sparknn.word2vec.formats import save_word2vec_binary, save_word2vec_text
+from sparknn.word2vec import encoding
+from sparknn.word2vec.formats import as_json, save_word2vec_binary, save_word2vec_text
 from sparknn.word2vec.settings import Settings
 from sparknn.word2vec.spark import train_tokens
 from sparknn.word2vec.vectors import WordVectors, load_vectors
+from sparknn.word2vec.vocab import EmptyVocabulary
 
 # Each training Param and the job setting it is: Settings holds the default of both, so the
 # estimator and the job train alike when nothing is set. Two of MLlib's defaults would hurt
@@ -50,11 +54,18 @@ SETTING_OF_PARAM = {
     "vectorSize": "vector_size", "windowSize": "window", "minCount": "min_count",
     "numPartitions": "partitions", "stepSize": "alpha", "maxIter": "epochs", "seed": "seed",
     "negative": "negative", "sample": "sample", "minAlpha": "min_alpha", "backend": "backend",
-    "hogwild": "hogwild", "sharedNegatives": "shared_negatives",
+    "hogwild": "hogwild", "sharedNegatives": "shared_negatives", "maxVocab": "max_vocab",
+    "syncWords": "sync_words", "syncStartWords": "sync_start_words",
+    "warmupWords": "warmup_words", "chunkWords": "chunk_words", "merge": "merge",
+    "mergeEta": "merge_eta", "sendMinUpdates": "send_min_updates",
 }  # fmt: skip
+# The settings that are not the estimator's: how the job reads text into tokens, and what it
+# writes besides the vectors. Every other setting is a Param above.
+JOB_ONLY_SETTINGS = ("lowercase", "tokenizer", "strip_gutenberg_headers", "export_binary")
 _DEFAULTS = {item.name: item.default for item in fields(Settings)}
 _RULES = {item.name: item.metadata["rule"] for item in fields(Settings)}
 MAX_SENTENCE_LENGTH = 1000  # MLlib's default
+NEVER_CUT = 0  # maxSentenceLength that keeps every row whole, as the job does
 # A seed is any long, as in MLlib; the job's seeds are >= 0, so a negative one wraps.
 _SEED_RANGE = 2**64
 
@@ -91,7 +102,8 @@ class _Word2VecParams(HasStepSize, HasMaxIter, HasSeed, HasInputCol, HasOutputCo
     )  # fmt: skip
     maxSentenceLength = Param(
         Params._dummy(), "maxSentenceLength",
-        "a row longer than this many in-vocabulary words is trained as pieces of this many",
+        "a row longer than this many in-vocabulary words is trained as pieces of this many "
+        "(0: never cut, as the word2vec job trains its lines)",
         typeConverter=TypeConverters.toInt,
     )  # fmt: skip
     negative = Param(
@@ -119,6 +131,46 @@ class _Word2VecParams(HasStepSize, HasMaxIter, HasSeed, HasInputCol, HasOutputCo
         Params._dummy(), "sharedNegatives",
         "one set of negative samples per window instead of per pair (faster)",
         typeConverter=TypeConverters.toBoolean,
+    )  # fmt: skip
+
+    maxVocab = Param(
+        Params._dummy(), "maxVocab",
+        "keep only the most frequent maxVocab words after minCount (0: no limit)",
+        typeConverter=TypeConverters.toInt,
+    )  # fmt: skip
+    syncWords = Param(
+        Params._dummy(), "syncWords",
+        "tokens each replica trains per round before the replicas' changes are merged",
+        typeConverter=TypeConverters.toInt,
+    )  # fmt: skip
+    syncStartWords = Param(
+        Params._dummy(), "syncStartWords",
+        "the first rounds' tokens per replica, growing to syncWords by half-way",
+        typeConverter=TypeConverters.toInt,
+    )  # fmt: skip
+    warmupWords = Param(
+        Params._dummy(), "warmupWords",
+        "the first round's tokens; rounds double from it (0: no warm-up)",
+        typeConverter=TypeConverters.toInt,
+    )  # fmt: skip
+    chunkWords = Param(
+        Params._dummy(), "chunkWords",
+        "numpy backend: tokens per pair-generation chunk (one learning rate each)",
+        typeConverter=TypeConverters.toInt,
+    )  # fmt: skip
+    merge = Param(
+        Params._dummy(), "merge", "how the replicas' row changes merge: adaptive, sum or mean",
+        typeConverter=TypeConverters.toString,
+    )  # fmt: skip
+    mergeEta = Param(
+        Params._dummy(), "mergeEta",
+        "adaptive merge: modelled per-update contraction of a row (0 < mergeEta < 1)",
+        typeConverter=TypeConverters.toFloat,
+    )  # fmt: skip
+    sendMinUpdates = Param(
+        Params._dummy(), "sendMinUpdates",
+        "a replica sends an output row once it was updated this often since last sent",
+        typeConverter=TypeConverters.toInt,
     )  # fmt: skip
 
     def __init__(self, *args):
@@ -161,6 +213,30 @@ class _Word2VecParams(HasStepSize, HasMaxIter, HasSeed, HasInputCol, HasOutputCo
     def getSharedNegatives(self) -> bool:
         return self.getOrDefault(self.sharedNegatives)
 
+    def getMaxVocab(self) -> int:
+        return self.getOrDefault(self.maxVocab)
+
+    def getSyncWords(self) -> int:
+        return self.getOrDefault(self.syncWords)
+
+    def getSyncStartWords(self) -> int:
+        return self.getOrDefault(self.syncStartWords)
+
+    def getWarmupWords(self) -> int:
+        return self.getOrDefault(self.warmupWords)
+
+    def getChunkWords(self) -> int:
+        return self.getOrDefault(self.chunkWords)
+
+    def getMerge(self) -> str:
+        return self.getOrDefault(self.merge)
+
+    def getMergeEta(self) -> float:
+        return self.getOrDefault(self.mergeEta)
+
+    def getSendMinUpdates(self) -> int:
+        return self.getOrDefault(self.sendMinUpdates)
+
 
 class Word2Vec(Estimator, _Word2VecParams, MLReadable, MLWritable):
     """Learns a vector per word from a DataFrame column of ``array<string>`` (``inputCol``:
@@ -181,7 +257,8 @@ class Word2Vec(Estimator, _Word2VecParams, MLReadable, MLWritable):
         self, *, vectorSize=None, minCount=None, numPartitions=None, stepSize=None, maxIter=None,
         seed=None, inputCol=None, outputCol=None, windowSize=None, maxSentenceLength=None,
         negative=None, sample=None, minAlpha=None, backend=None, hogwild=None,
-        sharedNegatives=None,
+        sharedNegatives=None, maxVocab=None, syncWords=None, syncStartWords=None,
+        warmupWords=None, chunkWords=None, merge=None, mergeEta=None, sendMinUpdates=None,
     ):  # fmt: skip
         super().__init__()
         self.setParams(**self._input_kwargs)
@@ -191,7 +268,8 @@ class Word2Vec(Estimator, _Word2VecParams, MLReadable, MLWritable):
         self, *, vectorSize=None, minCount=None, numPartitions=None, stepSize=None, maxIter=None,
         seed=None, inputCol=None, outputCol=None, windowSize=None, maxSentenceLength=None,
         negative=None, sample=None, minAlpha=None, backend=None, hogwild=None,
-        sharedNegatives=None,
+        sharedNegatives=None, maxVocab=None, syncWords=None, syncStartWords=None,
+        warmupWords=None, chunkWords=None, merge=None, mergeEta=None, sendMinUpdates=None,
     ):  # fmt: skip
         return self._set(**self._input_kwargs)
 
@@ -243,12 +321,46 @@ class Word2Vec(Estimator, _Word2VecParams, MLReadable, MLWritable):
     def setSharedNegatives(self, value):
         return self._set(sharedNegatives=value)
 
+    def setMaxVocab(self, value):
+        return self._set(maxVocab=value)
+
+    def setSyncWords(self, value):
+        return self._set(syncWords=value)
+
+    def setSyncStartWords(self, value):
+        return self._set(syncStartWords=value)
+
+    def setWarmupWords(self, value):
+        return self._set(warmupWords=value)
+
+    def setChunkWords(self, value):
+        return self._set(chunkWords=value)
+
+    def setMerge(self, value):
+        return self._set(merge=value)
+
+    def setMergeEta(self, value):
+        return self._set(mergeEta=value)
+
+    def setSendMinUpdates(self, value):
+        return self._set(sendMinUpdates=value)
+
     def write(self):
         return StageWriter(self)
 
     @classmethod
     def read(cls):
         return StageReader(cls)
+
+    @classmethod
+    def fromSettings(cls, settings: Settings, **params) -> "Word2Vec":
+        """The estimator that trains as the word2vec job does with ``settings``: every
+        training setting as its Param (:data:`SETTING_OF_PARAM`), rows never cut
+        (``maxSentenceLength=0``), then ``params`` (e.g. ``inputCol``). The settings the job
+        alone reads (:data:`JOB_ONLY_SETTINGS`: tokenizing text, ``export_binary``) have no
+        Param."""
+        values = {param: getattr(settings, setting) for param, setting in SETTING_OF_PARAM.items()}
+        return cls(**{**values, "maxSentenceLength": NEVER_CUT, **params})
 
     def _job_settings(self) -> Settings:
         """The Params as the word2vec job's settings; a value out of range is a SparknnError
@@ -262,9 +374,10 @@ class Word2Vec(Estimator, _Word2VecParams, MLReadable, MLWritable):
             if why:
                 raise SparknnError(f"Word2Vec: {param} {why}, got {value!r}")
             values[setting] = value
-        if self.getMaxSentenceLength() < 1:
+        if self.getMaxSentenceLength() < 0:
             raise SparknnError(
-                f"Word2Vec: maxSentenceLength must be >= 1, got {self.getMaxSentenceLength()}"
+                f"Word2Vec: maxSentenceLength must be >= 0 (0: never cut), got "
+                f"{self.getMaxSentenceLength()}"
             )
         return Settings(**values)
 
@@ -274,18 +387,22 @@ class Word2Vec(Estimator, _Word2VecParams, MLReadable, MLWritable):
             raise SparknnError("Word2Vec needs inputCol: a column of array<string>")
         column = self.getInputCol()
         _check_tokens_column(dataset.schema, column)
+        source = f"inputCol {column!r}"
         try:
             result = train_tokens(
-                dataset.sparkSession,
-                dataset,
-                column,
-                settings,
-                max_sentence_length=self.getMaxSentenceLength(),
-            )
-        except SparknnError as error:
-            raise SparknnError(_in_param_names(str(error), column)) from None
+                dataset.sparkSession, dataset, column, settings,
+                max_sentence_length=self.getMaxSentenceLength() or None, verbose=True,
+            )  # fmt: skip
+        except EmptyVocabulary as error:
+            raise error.named(source, "minCount") from None
+        except NotText:
+            raise NotText(
+                f"{source} holds the word NUL ('\\x00'), the mark of text that is not UTF-8 "
+                "(sparknn.word2vec.job.read_tokens puts it on such lines)"
+            ) from None
         words = WordVectors(result.vocab.words, result.vectors, result.vocab.counts)
-        return self._copyValues(Word2VecModel(words))
+        model = Word2VecModel(words, trainingMetadata=result.metadata)
+        return self._copyValues(model)
 
 
 class Word2VecModel(Model, _Word2VecParams, MLReadable, MLWritable):
@@ -293,13 +410,17 @@ class Word2VecModel(Model, _Word2VecParams, MLReadable, MLWritable):
     its in-vocabulary words' vectors divided by its number of tokens (MLlib's document
     vector; an empty row gives a zero vector). ``wordVectors`` is sparknn's query object
     (:class:`~sparknn.word2vec.vectors.WordVectors`: ``most_similar``, analogies,
-    evaluations). ``write().save(path)`` / ``Word2VecModel.load(path)`` work on any path
-    Spark can write, without pickle.
+    evaluations); ``trainingMetadata`` what its training reported (rounds, timings, corpus
+    statistics, as the job's metadata.json; None for vectors made elsewhere).
+    ``write().save(path)`` / ``Word2VecModel.load(path)`` work on any path Spark can write,
+    without pickle, the training metadata with the vectors.
     """
 
-    def __init__(self, wordVectors=None):
+    def __init__(self, wordVectors=None, trainingMetadata=None):
         super().__init__()
         self.wordVectors = wordVectors
+        # As JSON values: what a save writes is what the model holds.
+        self.trainingMetadata = None if trainingMetadata is None else as_json(trainingMetadata)
         if wordVectors is not None:
             self._set(vectorSize=wordVectors.vector_size)
 
@@ -349,7 +470,8 @@ class Word2VecModel(Model, _Word2VecParams, MLReadable, MLWritable):
         return self._vectors().similar_by_vector(vector, topn=num)
 
     def write(self):
-        return StageWriter(self, prepare_data=self._vectors_to_save)
+        extra = {"trainingMetadata": self.trainingMetadata}
+        return StageWriter(self, extra=extra, prepare_data=self._vectors_to_save)
 
     @classmethod
     def read(cls):
@@ -390,13 +512,6 @@ def _check_tokens_column(schema, column: str):
             f"inputCol {column!r} must be array<string>, found {found.simpleString()} "
             "(split text into words first, e.g. with pyspark.ml.feature.Tokenizer)"
         )
-
-
-def _in_param_names(message: str, column: str) -> str:
-    """A training error in the estimator's words: its Params, not the job's flags."""
-    if message.startswith("the corpus is empty"):
-        return f"inputCol {column!r} holds no tokens"
-    return message.replace("--min-count", "minCount").replace("min_count=", "minCount=")
 
 
 # -- transform on the executors ---------------------------------------------------------------
@@ -470,27 +585,69 @@ def document_vectors(rows, words, vectors, chunk_tokens=_CHUNK_TOKENS) -> np.nda
 
 def _vectors_table(word_vectors, dtype=np.float64):
     """The vectors as an Arrow table: ``id`` (the row), ``word``, ``count`` (null when
-    unknown) and ``vector`` (a list of ``dtype``)."""
+    unknown) and ``vector`` (a list of ``dtype``), in record batches of at most
+    :data:`~sparknn.word2vec.encoding.BLOCK_BYTES` of vectors (at least a row) each, which
+    Spark keeps as they are: no batch, offset or Java array nears 2^31 bytes, whatever the
+    vocabulary x vectorSize."""
     n, d = word_vectors.vectors.shape
-    values = pa.array(word_vectors.vectors.astype(dtype, copy=False).reshape(-1))
+    rows = _rows_per_batch(d, dtype)
     counts = word_vectors.counts
-    return pa.table(
-        {
-            "id": pa.array(np.arange(n, dtype=np.int64)),
-            "word": pa.array(word_vectors.words, pa.string()),
-            "count": pa.array(counts if counts is not None else [None] * n, pa.int64()),
-            "vector": pa.ListArray.from_arrays(pa.array(np.arange(n + 1) * d, pa.int32()), values),
-        }
-    )
+    schema = pa.schema(
+        [
+            ("id", pa.int64()), ("word", pa.string()), ("count", pa.int64()),
+            ("vector", pa.list_(pa.from_numpy_dtype(dtype))),
+        ]
+    )  # fmt: skip
+    batches = []
+    for start in range(0, n, rows):
+        end = min(start + rows, n)
+        block = word_vectors.vectors[start:end].astype(dtype, copy=False).reshape(-1)
+        offsets = pa.array(np.arange(end - start + 1) * d, pa.int32())
+        batches.append(
+            pa.record_batch(
+                [
+                    pa.array(np.arange(start, end, dtype=np.int64)),
+                    pa.array(word_vectors.words[start:end], pa.string()),
+                    pa.array(
+                        counts[start:end] if counts is not None else [None] * (end - start),
+                        pa.int64(),
+                    ),
+                    pa.ListArray.from_arrays(offsets, pa.array(block)),
+                ],
+                schema=schema,
+            )
+        )
+    return pa.Table.from_batches(batches, schema)
+
+
+def _rows_per_batch(d: int, dtype) -> int:
+    """Vectors of ``d`` ``dtype`` values in one batch of at most BLOCK_BYTES (at least one)."""
+    return max(1, encoding.BLOCK_BYTES // (d * np.dtype(dtype).itemsize))
 
 
 def _load_vectors(stage, spark, path, metadata):
-    table = spark.read.parquet(data_path(path, "vectors")).toArrow().sort_by("id")
+    """Reads the vectors :meth:`Word2VecModel.write` saved into ``stage``, a batch at a time
+    (Spark's Arrow batches held to :data:`~sparknn.word2vec.encoding.BLOCK_BYTES`), each row
+    put in its place by ``id``: no array of all the vectors but the result."""
     d = stage.getVectorSize()
-    flat = table.column("vector").combine_chunks().flatten().to_numpy()
-    counts = table.column("count")
-    stage.wordVectors = WordVectors(
-        table.column("word").to_pylist(),
-        flat.astype(np.float32, copy=False).reshape(len(table), d),
-        None if counts.null_count else counts.to_numpy(),
-    )
+    frame = spark.read.parquet(data_path(path, "vectors"))
+    key = "spark.sql.execution.arrow.maxRecordsPerBatch"
+    previous = spark.conf.get(key)
+    spark.conf.set(key, str(_rows_per_batch(d, np.float32)))
+    try:
+        table = frame.toArrow()
+    finally:
+        spark.conf.set(key, previous)
+    n = table.num_rows
+    words, vectors, counts = [None] * n, np.empty((n, d), np.float32), np.empty(n, np.int64)
+    known_counts = True
+    for batch in table.to_batches():
+        ids = batch.column("id").to_numpy()
+        vectors[ids] = batch.column("vector").flatten().to_numpy().reshape(len(ids), d)
+        for i, word in zip(ids.tolist(), batch.column("word").to_pylist(), strict=True):
+            words[i] = word
+        known_counts = known_counts and not batch.column("count").null_count
+        if known_counts:
+            counts[ids] = batch.column("count").to_numpy()
+    stage.wordVectors = WordVectors(words, vectors, counts if known_counts else None)
+    stage.trainingMetadata = metadata.get("trainingMetadata")

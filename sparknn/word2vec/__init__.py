@@ -6,8 +6,9 @@ tokenized and encoded once), ``pairs`` (training pairs and negatives from encode
 ``settings`` (the hyperparameters and their defaults), ``schedule`` (rounds and learning
 rate), ``replica`` (a partition's trainer), ``merge`` (the driver's merge of row deltas),
 ``rounds`` (the driver loop and ``train_local``), ``exchange`` and ``shared_model`` (the
-rounds on Spark), ``spark`` (``train_spark``), ``formats`` (files on disk) and ``vectors``
-(queries on trained vectors). The scheme and its measurements: docs/word2vec-design.md.
+rounds on Spark), ``spark`` (``train_spark``), ``formats`` (files on disk), ``job`` (the
+job's reading and output around ``sparknn.ml.Word2Vec``) and ``vectors`` (queries on
+trained vectors). The scheme and its measurements: docs/word2vec-design.md.
 
 The names in ``__all__`` are the public API (``from sparknn.word2vec import train_local``):
 training (``train_local``, ``train_spark``, ``Settings``, ``TrainResult``), the

@@ -13,8 +13,9 @@
    the vocabulary, numpy maps its tokens, out-of-vocabulary
    tokens are dropped and so are lines left with none, and line ``i`` goes to training
    partition ``line_id % partitions``. The result is what :func:`~sparknn.word2vec.spark.
-   train_spark` trains on: one record ``(partition, tokens int32, sentence_starts int64)``
-   per training partition, its lines in corpus order.
+   train_spark` trains on: a record ``(partition, tokens int32, sentence_starts int64)``
+   per training partition, its lines in corpus order (several, cut between sentences,
+   where one would pass :data:`BLOCK_BYTES`).
 
 :func:`encode_lines` and :func:`split_lines` do the same in one process, for
 :func:`~sparknn.word2vec.rounds.train_local`.
@@ -24,9 +25,16 @@ from array import array
 
 import numpy as np
 
-from sparknn.corpus.chars import NUL, REPLACEMENT, describe_not_text
+from sparknn.corpus.chars import NUL, REPLACEMENT, NotText, describe_not_text
 from sparknn.errors import SparknnError
 from sparknn.word2vec.vocab import Vocabulary
+
+# The most bytes one block of data holds: an Arrow batch of word vectors (sparknn.ml.word2vec)
+# or a pickled record of a training partition's tokens. Far below the 2^31-byte limits of Java
+# arrays, of Arrow's int32 offsets and of PySpark's record frames, so that no vocabulary x
+# vectorSize and no partition of the corpus meets them; read where the work is planned, on
+# the driver.
+BLOCK_BYTES = 256 << 20
 
 TOKENIZED_SCHEMA = (
     "line_ids binary, lengths binary, ids binary, words array<string>, counts array<long>"
@@ -55,7 +63,10 @@ def tokenize_lines(lines, tokenizer):
 def tokenize_arrays(frame, column: str):
     """``frame``'s ``column`` (``array<string>``: a line's tokens, taken as they are) as
     tokenized batches, like :func:`tokenize_lines`; lines are numbered in the frame's order.
-    A null row or word fails the task with a SparknnError naming ``column``."""
+    A null row or word fails the task with a SparknnError naming ``column``.
+
+    Arrow does the work (no Python string per token): a batch's tokens are dictionary-encoded
+    into its distinct words, in order of first occurrence, as :func:`_tokenized_batch` does."""
     from pyspark.sql import functions as F
 
     def tokenize(batches):
@@ -68,16 +79,43 @@ def tokenize_arrays(frame, column: str):
                     f"column {column!r} holds a null row: drop or fill nulls first "
                     f"(df.dropna(subset=[{column!r}]))"
                 )
-            if pc.list_flatten(tokens).null_count:
+            flat = pc.list_flatten(tokens)
+            if flat.null_count:
                 raise SparknnError(f"column {column!r} holds a null word in a row")
-            yield from _tokenized_batch(
-                batch.column("line_id").to_pylist(), tokens.to_pylist(), not_text=False
-            )
+            yield from _encoded_batch(batch.column("line_id"), tokens, flat)
 
     rows = frame.select(
         F.col(column).alias("tokens"), F.monotonically_increasing_id().alias("line_id")
     )
     return rows.mapInArrow(tokenize, TOKENIZED_SCHEMA)
+
+
+def _encoded_batch(line_ids, tokens, flat):
+    """One batch of token lists (Arrow ``tokens``, ``flat`` its words in order) as at most one
+    row of :data:`TOKENIZED_SCHEMA`, as :func:`_tokenized_batch` makes it from Python lists."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not len(flat):
+        return
+    encoded = pc.dictionary_encode(flat)
+    words = encoded.dictionary.cast(pa.string())
+    ids = encoded.indices.to_numpy().astype(np.int32, copy=False)
+    lengths = pc.list_value_length(tokens).to_numpy(zero_copy_only=False).astype(np.int32)
+    kept = lengths > 0
+    line_ids = line_ids.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)[kept]
+    counts = np.bincount(ids, minlength=len(words)).astype(np.int64)
+    one_list = pa.array([0, len(words)], pa.int32())  # offsets: one row holding every word
+    yield pa.RecordBatch.from_arrays(
+        [
+            pa.array([line_ids.tobytes()], pa.binary()),
+            pa.array([lengths[kept].tobytes()], pa.binary()),
+            pa.array([ids.tobytes()], pa.binary()),
+            pa.ListArray.from_arrays(one_list, words),
+            pa.ListArray.from_arrays(one_list, pa.array(counts)),
+        ],
+        names=["line_ids", "lengths", "ids", "words", "counts"],
+    )
 
 
 def _tokenized_batch(line_ids, token_lists, not_text: bool):
@@ -111,7 +149,8 @@ def _tokenized_batch(line_ids, token_lists, not_text: bool):
 
 def count_tokens(tokenized, paths=None) -> dict:
     """Word -> number of occurrences over all batches of ``tokenized``, summed in the JVM; a
-    corpus that is not text is an error naming the file and offset (``paths``: the corpus)."""
+    corpus that is not text (the word NUL among them) is :class:`NotText`, naming the file
+    and offset (``paths``: the corpus)."""
     from pyspark.sql import functions as F
 
     pairs = tokenized.select(F.explode(F.arrays_zip("words", "counts")).alias("pair"))
@@ -122,7 +161,7 @@ def count_tokens(tokenized, paths=None) -> dict:
     words, counts = table.column("word").to_pylist(), table.column("count").to_pylist()
     counts = dict(zip(words, counts, strict=True))
     if NUL in counts:
-        raise SparknnError(describe_not_text(paths))
+        raise NotText(describe_not_text(paths))
     return counts
 
 
@@ -146,13 +185,16 @@ def encode_batch(row, index, partitions: int):
 
 def encode_partitions(tokenized, index_bc, partitions: int, tasks: int):
     """The training records (see above) from ``tokenized``, in ``tasks`` Spark partitions:
-    training partition ``p`` in Spark partition ``p % tasks``. ``index_bc``: a broadcast
-    word -> id map."""
+    training partition ``p`` in Spark partition ``p % tasks``, as one record or, past
+    :data:`BLOCK_BYTES`, as several in order (:func:`split_record`; :func:`join_pieces`
+    joins them). ``index_bc``: a broadcast word -> id map."""
 
     def encode(rows):
         index = index_bc.value
         for row in rows:
             yield from encode_batch(row, index, partitions)
+
+    max_bytes = BLOCK_BYTES
 
     def assemble(blocks):
         # One record per training partition routed here, its lines in corpus order: a
@@ -165,7 +207,8 @@ def encode_partitions(tokenized, index_bc, partitions: int, tasks: int):
             tokens = np.concatenate([b[1] for b in found])
             lengths = np.concatenate([b[2] for b in found])
             starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-            yield partition, tokens, starts
+            for piece in split_record(tokens, starts, max_bytes):
+                yield partition, *piece
 
     return (
         tokenized.select("line_ids", "lengths", "ids", "words")
@@ -173,6 +216,36 @@ def encode_partitions(tokenized, index_bc, partitions: int, tasks: int):
         .partitionBy(tasks, lambda partition: partition % tasks)
         .mapPartitions(assemble, preservesPartitioning=True)
     )
+
+
+def split_record(tokens, starts, max_bytes: int):
+    """A training partition's ``tokens`` and sentence ``starts`` as pieces ``(tokens,
+    starts)`` of at most ``max_bytes`` each, cut between sentences (a sentence longer than
+    that is a piece alone); each piece's starts count from its first token."""
+    if len(tokens) * tokens.itemsize + len(starts) * starts.itemsize <= max_bytes:
+        yield tokens, starts
+        return
+    ends = np.append(starts[1:], len(tokens))
+    # Bytes of sentences 0..i, with their starts: a piece is a run of sentences whose
+    # cumulative cost grows by at most max_bytes.
+    cost = ends * tokens.itemsize + np.arange(1, len(starts) + 1) * starts.itemsize
+    first, before = 0, 0
+    while first < len(starts):
+        last = max(int(np.searchsorted(cost, before + max_bytes, side="right")), first + 1)
+        begin, end = starts[first], ends[last - 1]
+        yield tokens[begin:end], starts[first:last] - begin
+        first, before = last, int(cost[last - 1])
+
+
+def join_pieces(pieces):
+    """``(tokens, starts)`` of a training partition from its :func:`split_record` pieces, in
+    order."""
+    if len(pieces) == 1:
+        return pieces[0]
+    offsets = np.cumsum([0] + [len(tokens) for tokens, _ in pieces[:-1]])
+    tokens = np.concatenate([tokens for tokens, _ in pieces])
+    starts = np.concatenate([s + o for (_, s), o in zip(pieces, offsets, strict=True)])
+    return tokens, starts.astype(np.int64, copy=False)
 
 
 def cut_sentences(starts, n_tokens: int, max_length: int):

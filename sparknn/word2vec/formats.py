@@ -48,6 +48,11 @@ def save_model(directory, words, counts, vectors, metadata, binary=False, overwr
             handle.write("\n")
 
 
+def as_json(value):
+    """``value`` (metadata: dicts, lists, numbers, numpy values) as plain JSON values."""
+    return json.loads(json.dumps(value, default=_json_default))
+
+
 def _json_default(value):
     if isinstance(value, np.generic):
         return value.item()

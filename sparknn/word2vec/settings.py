@@ -1,7 +1,8 @@
 """word2vec's settings, each declared once: :class:`Settings`, whose every field holds its
 default, its doc (the job flag's help; conf/word2vec.toml says the same) and the values it may
-take. The job's flags and TOML keys, :func:`~sparknn.word2vec.spark.train_spark` and
-:func:`~sparknn.word2vec.rounds.train_local` all read it."""
+take. The job's flags and TOML keys, :func:`~sparknn.word2vec.spark.train_spark`,
+:func:`~sparknn.word2vec.rounds.train_local` and ``sparknn.ml.Word2Vec``'s Params (one per
+training setting: ``Word2Vec.fromSettings``) all read it."""
 
 from dataclasses import dataclass
 

@@ -20,6 +20,7 @@ from sparknn.word2vec.encoding import (
     count_tokens,
     cut_sentences,
     encode_partitions,
+    join_pieces,
     tokenize_arrays,
     tokenize_lines,
 )
@@ -94,6 +95,8 @@ def train_tokenized(
                     f"vocabulary: {len(vocab):,} words, "
                     f"{vocab.total_words:,} of {vocab.corpus_words:,} tokens kept"
                 )
+            # A Python broadcast is pickled (protocol >= 4: 64-bit sizes) into a file that
+            # Spark ships in torrent blocks: no 2^31-byte frame, however large the vocabulary.
             vocab_bc = sc.broadcast(vocab.index)
             cleanup.callback(vocab_bc.destroy)
             # A barrier stage runs all its tasks at once: with fewer task slots than
@@ -109,8 +112,9 @@ def train_tokenized(
 
                 encoded = encoded.mapPartitions(cut, preservesPartitioning=True)
             encoded = cleanup.enter_context(persisted(encoded, StorageLevel.MEMORY_ONLY))
-            found = dict(encoded.map(lambda record: (record[0], len(record[1]))).collect())
-        sizes = [found.get(p, 0) for p in range(partitions)]
+            sizes = [0] * partitions  # tokens per training partition, over its records
+            for p, size in encoded.map(lambda record: (record[0], len(record[1]))).collect():
+                sizes[p] += size
         prepare_seconds = time.perf_counter() - started
         tables_bc = sc.broadcast((vocab.keep_probabilities(settings.sample), vocab.counts))
         cleanup.callback(tables_bc.destroy)
@@ -125,7 +129,10 @@ def train_tokenized(
         def make_trainers(records):
             keep_prob, word_counts = tables_bc.value
             tables = Tables(keep_prob, negative_table(word_counts))
-            held = {p: (tokens, starts) for p, tokens, starts in records}
+            pieces = {}  # a partition's records, in order (encode_partitions)
+            for p, tokens, starts in records:
+                pieces.setdefault(p, []).append((tokens, starts))
+            held = {p: join_pieces(found) for p, found in pieces.items()}
             empty = (np.zeros(0, np.int32), np.zeros(0, np.int64))
             model = None
             if model_path is not None:

@@ -18,6 +18,32 @@ import numpy as np
 from sparknn.errors import SparknnError
 
 NEGATIVE_POWER = 0.75
+
+
+class EmptyVocabulary(SparknnError):
+    """Nothing to train on: no token at all (``corpus_words`` 0), or no word occurs
+    ``min_count`` times. The message names ``source`` (what the tokens came from) and the
+    ``setting`` to lower, as the caller knows them (:meth:`named`)."""
+
+    def __init__(
+        self, corpus_words: int, min_count: int, source="the corpus", setting="--min-count"
+    ):
+        self.corpus_words, self.min_count = corpus_words, min_count
+        if corpus_words == 0:
+            message = f"{source} is empty: no tokens found"
+        else:
+            message = (
+                f"the vocabulary is empty: no word of {source} occurs at least "
+                f"{setting.lstrip('-').replace('-', '_')}={min_count} times in {corpus_words} "
+                f"tokens; lower {setting}"
+            )
+        super().__init__(message)
+
+    def named(self, source: str, setting: str) -> "EmptyVocabulary":
+        """The same error, its message naming ``source`` and ``setting``."""
+        return EmptyVocabulary(self.corpus_words, self.min_count, source, setting)
+
+
 TABLE_SIZE = 10_000_000
 
 
@@ -71,18 +97,16 @@ def negative_table(counts, size: int = TABLE_SIZE) -> np.ndarray:
 
 
 def build_vocabulary(counter, min_count: int = 5, max_vocab: int | None = None) -> Vocabulary:
-    """Prune ``counter`` (word -> count) and order it; raise if nothing survives."""
+    """Prune ``counter`` (word -> count) and order it; :class:`EmptyVocabulary` if nothing
+    survives."""
     corpus_words = int(sum(counter.values()))
     if corpus_words == 0:
-        raise SparknnError("the corpus is empty: no tokens found")
+        raise EmptyVocabulary(0, min_count)
     kept = [(word, count) for word, count in counter.items() if count >= min_count]
     kept.sort(key=lambda item: (-item[1], item[0]))
     if max_vocab is not None and max_vocab > 0:
         kept = kept[:max_vocab]
     if not kept:
-        raise SparknnError(
-            f"the vocabulary is empty: no word occurs at least min_count={min_count} times "
-            f"in {corpus_words} tokens; lower --min-count"
-        )
+        raise EmptyVocabulary(corpus_words, min_count)
     words = [word for word, _ in kept]
     return Vocabulary(words, np.array([c for _, c in kept]), corpus_words=corpus_words)
