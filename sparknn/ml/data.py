@@ -74,6 +74,26 @@ def arrow_column(schema, name: str):
     return column
 
 
+def dense_vectors(rows: np.ndarray) -> pa.StructArray:
+    """The rows of a 2-d ``rows`` as Arrow values of ``VectorUDT``'s SQL type, all dense: an
+    Arrow UDF returning them hands the JVM vectors with no conversion of each row there (as
+    ``array_to_vector`` would do, boxing every double)."""
+    n, d = rows.shape
+    # int32 offsets: n * d doubles of one Arrow batch stay far below 2**31
+    values = pa.ListArray.from_arrays(
+        pa.array(np.arange(n + 1, dtype=np.int32) * d),
+        pa.array(rows.reshape(-1).astype(np.float64, copy=False)),
+    )
+    return pa.StructArray.from_arrays(
+        [pa.array(np.full(n, _DENSE, np.int8)), pa.nulls(n, pa.int32()),
+         pa.nulls(n, pa.list_(pa.int32())), values],
+        names=[field.name for field in VectorUDT.sqlType().fields],
+    )  # fmt: skip
+
+
+_DENSE = 1  # VectorUDT's "type" of a dense vector
+
+
 def read_column(values, column: str, role: str, shape, dtype, first_row=None) -> np.ndarray:
     """One column of an Arrow batch (numbers, or lists of numbers: see :func:`arrow_column`) as a
     ``(len(values), *shape)`` array of ``dtype``, converted column-wise.

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
-from pyspark.ml.functions import array_to_vector
+from pyspark.ml.linalg import VectorUDT
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import (
     HasFeaturesCol,
@@ -53,6 +53,7 @@ from sparknn.ml.data import (
     arrow_column,
     check_column,
     check_validation_column,
+    dense_vectors,
     read_column,
     survey_rows,
 )
@@ -518,7 +519,7 @@ class NeuralNetworkModel(Model, _NeuralNetworkParams, MLReadable, MLWritable):
         return (
             dataset.withColumn(scratch, predict.asNondeterministic()(column))
             .withColumn(self.getPredictionCol(), F.col(scratch)["prediction"])
-            .withColumn(self.getProbabilityCol(), array_to_vector(F.col(scratch)["probability"]))
+            .withColumn(self.getProbabilityCol(), F.col(scratch)["probability"])
             .drop(scratch)
         )
 
@@ -648,7 +649,7 @@ def _predict_udf(key, broadcast, backend, kind, column, input_shape, dtype):
                 yield _list_array(out)
             else:
                 yield pa.StructArray.from_arrays(
-                    [pa.array(out.argmax(axis=1).astype(np.float64)), _list_array(out)],
+                    [pa.array(out.argmax(axis=1).astype(np.float64)), dense_vectors(out)],
                     names=["prediction", "probability"],
                 )
 
@@ -658,7 +659,7 @@ def _predict_udf(key, broadcast, backend, kind, column, input_shape, dtype):
     if kind == "array":
         return arrow_udf(predict, vectors)
     schema = StructType(
-        [StructField("prediction", DoubleType()), StructField("probability", vectors)]
+        [StructField("prediction", DoubleType()), StructField("probability", VectorUDT())]
     )
     return arrow_udf(predict, schema)
 

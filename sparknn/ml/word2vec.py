@@ -38,6 +38,7 @@ from pyspark.sql.types import ArrayType, StringType
 from sparknn.config import problem
 from sparknn.corpus.chars import NotText
 from sparknn.errors import SparknnError
+from sparknn.ml.data import dense_vectors
 from sparknn.ml.persistence import StageReader, StageWriter, data_path
 from sparknn.word2vec import encoding
 from sparknn.word2vec.formats import as_json, save_word2vec_binary, save_word2vec_text
@@ -73,8 +74,6 @@ _tables_on_executor: dict[str, tuple] = {}
 _TABLE_CACHE_SIZE = 4  # models whose lookup tables one Python worker keeps
 # transform gathers this many word vectors at a time (3 MiB at vectorSize 100)
 _CHUNK_TOKENS = 4_000
-# VectorUDT's "type" of a dense vector
-_DENSE = 1
 
 
 class _Word2VecParams(HasStepSize, HasMaxIter, HasSeed, HasInputCol, HasOutputCol):
@@ -526,24 +525,9 @@ def _average_udf(key, broadcast, column):
         for rows in batches:
             if rows.null_count:
                 raise SparknnError(f"inputCol {column!r} holds a null row")
-            yield _dense_vectors(document_vectors(rows, words, vectors))
+            yield dense_vectors(document_vectors(rows, words, vectors))
 
     return arrow_udf(average, VectorUDT())
-
-
-def _dense_vectors(rows: np.ndarray) -> pa.StructArray:
-    """The rows of ``rows`` as Arrow values of ``VectorUDT``'s SQL type, all dense: built
-    here, they reach the JVM as vectors with no conversion of each row there."""
-    n, d = rows.shape
-    # int32 offsets: n * d doubles of one Arrow batch stay far below 2**31
-    values = pa.ListArray.from_arrays(
-        pa.array(np.arange(n + 1, dtype=np.int32) * d), pa.array(rows.reshape(-1))
-    )
-    return pa.StructArray.from_arrays(
-        [pa.array(np.full(n, _DENSE, np.int8)), pa.nulls(n, pa.int32()),
-         pa.nulls(n, pa.list_(pa.int32())), values],
-        names=[field.name for field in VectorUDT.sqlType().fields],
-    )  # fmt: skip
 
 
 def _tables_on_executor_for(key, broadcast):
