@@ -23,7 +23,8 @@ same architecture (100-256-10, sigmoid hidden, softmax):
 
 Examples/s count each fit from its call to its return (data conversion, stage start and
 process launch included) for sparknn and DDP alike; DDP's loop-only rate is printed beside.
-Systems alternate within each of ``--runs`` runs; the table gives medians.
+Systems alternate within each of ``--runs`` runs; the table gives medians, each run's
+figure, and each run's ratios against its anchors.
 
 Run: ``PYTHONPATH=. python bench/ml_network.py --rows 1000000 --runs 3 [--overhead]``
 """
@@ -320,8 +321,19 @@ def main():
             runs.setdefault(f"torch DDP examples/s ({args.epochs} epochs)", []).append(whole)
             runs.setdefault("torch DDP examples/s, training loop alone", []).append(loop)
             runs.setdefault("torch DDP accuracy", []).append(torch_accuracy)
-        for name, rate in transform_rates(fitted, train, n_train).items():
+        rates = transform_rates(fitted, train, n_train)
+        for name, rate in rates.items():
             runs.setdefault(f"{name} rows/s", []).append(rate)
+        runs.setdefault("sparknn seconds to mllib accuracy / mllib seconds", []).append(
+            seconds / mllib_s
+        )
+        if torch is not None:
+            runs.setdefault("sparknn examples/s / torch DDP's", []).append(
+                args.epochs * n_train / total / whole
+            )
+        runs.setdefault("sparknn transform / predict_batch_udf", []).append(
+            rates["sparknn transform"] / rates["predict_batch_udf"]
+        )
         if args.overhead:
             for n_classes in (1_000, 10_000):
                 step, arithmetic, n_params = framework_cost(spark, n_classes)
@@ -332,10 +344,11 @@ def main():
                     (step - arithmetic) * 1e3
                 )
 
-    print(f"\n{n_train} train / {n_test} test rows, {args.runs} runs (medians)\n")
-    print("| measure | median |\n|---|---|")
+    print(f"\n{n_train} train / {n_test} test rows, {args.runs} runs\n")
+    print("| measure | median | runs, in order |\n|---|---|---|")
     for name, values in runs.items():
-        print(f"| {name} | {statistics.median(values):.4g} |")
+        each = " / ".join(f"{value:.4g}" for value in values)
+        print(f"| {name} | {statistics.median(values):.4g} | {each} |")
     if "torch DDP accuracy" not in runs:
         print("\ntorch is not importable: the DDP comparison was skipped")
     spark.stop()
