@@ -63,14 +63,34 @@ def tokenize_lines(lines, tokenizer):
     return lines.select("line", "line_id").mapInArrow(tokenize, TOKENIZED_SCHEMA)
 
 
+def tokenized_lines_frame(frame, column: str, lines, tokenizer):
+    """``frame`` (whose ``column`` is ``tokenizer`` applied to each row of ``lines``, a
+    DataFrame of :func:`~sparknn.corpus.read_text`, with the mark NUL first on a line that is
+    not text), marked so that :func:`tokenize_arrays` tokenizes ``lines`` itself, with
+    :func:`tokenize_lines`: one pass of the corpus through Python instead of two (text to
+    tokens, then tokens to ids), for the same tokenized batches. Returns ``frame``."""
+    setattr(frame, _LINES_MARK, (column, lines, tokenizer))
+    return frame
+
+
+# The attribute a frame of tokenized_lines_frame carries: a DataFrame derived from it (select,
+# filter, ...) is a new object without it, so only that frame itself takes the short cut.
+_LINES_MARK = "_sparknn_tokenized_lines"
+
+
 def tokenize_arrays(frame, column: str):
     """``frame``'s ``column`` (``array<string>``: a line's tokens, taken as they are) as
     tokenized batches, like :func:`tokenize_lines`; lines are numbered in the frame's order.
-    A null row or word fails the task with a SparknnError naming ``column``.
+    A null row or word fails the task with a SparknnError naming ``column``. A frame of
+    :func:`tokenized_lines_frame` is tokenized from its lines.
 
     Arrow does the work (no Python string per token): a batch's tokens are dictionary-encoded
     into its distinct words, in order of first occurrence (:func:`_encoded_batch`)."""
     from pyspark.sql import functions as F
+
+    marked_column, lines, tokenizer = getattr(frame, _LINES_MARK, (None, None, None))
+    if marked_column == column:
+        return tokenize_lines(lines, tokenizer)
 
     def tokenize(batches):
         import pyarrow.compute as pc

@@ -15,6 +15,7 @@ from dataclasses import asdict
 
 from sparknn.corpus import read_text
 from sparknn.corpus.chars import NUL, REPLACEMENT, NotText, describe_not_text, not_text_lines
+from sparknn.word2vec.encoding import tokenized_lines_frame
 from sparknn.word2vec.formats import save_model
 from sparknn.word2vec.settings import Settings
 from sparknn.word2vec.tokenize import get_tokenizer
@@ -51,7 +52,10 @@ def read_tokens(spark, corpus, settings: Settings):
             yield pa.RecordBatch.from_arrays([tokens], names=[TOKENS])
 
     lines = read_text(spark, corpus, settings.strip_gutenberg_headers)
-    return lines.select("line").mapInArrow(tokenize, f"{TOKENS} array<string>")
+    frame = lines.select("line").mapInArrow(tokenize, f"{TOKENS} array<string>")
+    # The estimator fed this very frame tokenizes the lines once, not the lines then the
+    # tokens (the same batches: tokenize_lines marks a line that is not text with NUL too).
+    return tokenized_lines_frame(frame, TOKENS, lines, tokenizer)
 
 
 @contextmanager
