@@ -21,7 +21,7 @@ from sparknn.corpus import labelled_passages
 from sparknn.ml import Word2Vec
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SPARKNN_DATA") or "/work/shared/data")
+SHARED = Path(os.environ.get("SPARKNN_DATA") or REPO.parent / "shared" / "data")
 BOOKS = ("bible", "shakespeare", "ulysses", "dubliners")
 
 

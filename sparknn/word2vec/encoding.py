@@ -223,7 +223,8 @@ def encode_tokenized(batches, vocabulary, partitions: int):
     """The Arrow ``batches`` of one Spark partition of tokenized rows as blocks (see
     :func:`encode_batch`), one record batch of :data:`ENCODED_SCHEMA` each. ``vocabulary``:
     the words in id order. The partition's words are looked up all at once (one hash table of
-    the vocabulary, built in Arrow)."""
+    the vocabulary, built in Arrow), so its batches are held until then: a partition's
+    tokens, 4 bytes each, and its batches' distinct words."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
