@@ -334,6 +334,40 @@ def test_the_job_is_the_estimator_and_keeps_the_vectors_of_train_spark(spark, tm
     assert (tmp_path / "out" / "vectors.bin").is_file()
 
 
+def test_read_tokens_frames_train_from_their_lines_as_other_frames_of_their_tokens(
+    spark, tmp_path, monkeypatch
+):
+    """The estimator tokenizes a frame of read_tokens from its lines, in one pass; the same
+    tokens in any other frame (here: selected from it, which drops the short cut) give the
+    same vectors, and text that is not UTF-8 is refused either way."""
+    from sparknn.word2vec import encoding
+    from sparknn.word2vec.job import TOKENS, read_tokens
+    from sparknn.word2vec.settings import Settings
+
+    rng = np.random.default_rng(3)
+    lines = [" ".join(f"W{k}" for k in rng.zipf(1.4, n) % 60) for n in rng.integers(0, 30, 200)]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(lines) + "\n")
+    settings = Settings(vector_size=8, min_count=2, epochs=2, partitions=3, seed=9, backend="numpy")
+    frame = read_tokens(spark, str(corpus), Settings())
+    passes = []
+    real = encoding.tokenize_lines
+    monkeypatch.setattr(encoding, "tokenize_lines", lambda *args: passes.append(1) or real(*args))
+    direct = Word2Vec.fromSettings(settings, inputCol=TOKENS).fit(frame).wordVectors
+    assert passes == [1]  # from the lines
+    plain = frame.select(TOKENS)
+    other = Word2Vec.fromSettings(settings, inputCol=TOKENS).fit(plain).wordVectors
+    assert direct.words == other.words and "w0" in direct.words  # lowercased
+    assert np.array_equal(direct.vectors, other.vectors)
+    assert np.array_equal(direct.counts, other.counts) and passes == [1]
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"a b a b\nc \xff d\n")
+    tokens = read_tokens(spark, str(binary), Settings())
+    for given in (tokens, tokens.select(TOKENS)):
+        with pytest.raises(NotText):
+            Word2Vec.fromSettings(Settings(min_count=1), inputCol=TOKENS).fit(given)
+
+
 def test_a_save_that_fails_leaves_nothing_at_the_path(spark, tmp_path, monkeypatch):
     import sparknn.ml.word2vec as ml_word2vec
 

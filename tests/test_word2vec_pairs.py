@@ -31,6 +31,35 @@ def test_tokenizers():
         get_tokenizer("bpe")
 
 
+# Lines where Arrow's ASCII split and Python's str.split could part: every ASCII whitespace
+# (\x1c-\x1f are whitespace to Python only), non-ASCII whitespace (\xa0, \u2028, \u3000),
+# letters whose lowercase Python knows and Arrow's ASCII functions do not, leading and
+# trailing whitespace, empty lines and nulls.
+TRICKY_LINES = [
+    "", " ", "\t\n\x0b\x0c\r ", "The  cat\tsat,\x0bDown\x0cUP\rend\n", "  lead and trail  ",
+    "a\x1cb\x1dc\x1ed\x1fe", "a\xa0b", "É  Ünïcode\u3000SPLIT\u2028too", "İstanbul ß ǅ",
+    "nul\x00inside", "\ufffd replacement", None, "x" * 300, "ONE",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["whitespace", "unicode"])
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_tokenizer_arrays_give_each_lines_tokens(name, lowercase):
+    """Arrow arrays of lines (all ASCII: split in Arrow; mixed; none) tokenize exactly as
+    the tokenizer called on each line (a null: an empty line)."""
+    import pyarrow as pa
+
+    tokenizer = get_tokenizer(name, lowercase)
+    rng = np.random.default_rng(4)
+    alphabet = [chr(c) for c in range(128)] + ["\xa0", "é", "É", "İ", "\u3000", "\u2028"]
+    drawn = ["".join(rng.choice(alphabet, rng.integers(0, 25))) for _ in range(400)]
+    ascii_only = [line for line in TRICKY_LINES + drawn if line is None or line.isascii()]
+    for lines in (TRICKY_LINES, drawn, ascii_only, TRICKY_LINES[6:9], []):
+        got = tokenizer.arrays(pa.array(lines, pa.string()))
+        assert got.type == pa.list_(pa.string())
+        assert got.to_pylist() == [tokenizer(line) if line else [] for line in lines]
+
+
 def test_vocabulary_order_min_count_and_max_vocab():
     counts = Counter({"b": 5, "a": 5, "c": 9, "rare": 1})
     vocab = build_vocabulary(counts, min_count=2)

@@ -346,20 +346,20 @@ def test_spark_training_equals_the_single_process_run(spark, tmp_path, partition
 def test_encode_batch_maps_drops_and_routes_lines():
     """A tokenized batch's tokens map to vocabulary ids, unknown tokens and lines left empty
     drop out, and line ``i`` goes to partition ``i % partitions`` in order."""
-    from types import SimpleNamespace
-
     from sparknn.word2vec.encoding import encode_batch
 
     words = ["the", "cat", "zzz", "sat"]  # "zzz" is not in the vocabulary
     lines = {10: [0, 1], 11: [2], 12: [3, 2, 0], 13: [1, 1]}  # line_id -> indices into words
-    row = SimpleNamespace(
-        words=words,
-        ids=np.array([i for ids in lines.values() for i in ids], np.int32).tobytes(),
-        lengths=np.array([len(ids) for ids in lines.values()], np.int32).tobytes(),
-        line_ids=np.array(list(lines), np.int64).tobytes(),
-    )
     index = {"the": 0, "sat": 1, "cat": 2}
-    blocks = dict(encode_batch(row, index, partitions=2))
+    blocks = dict(
+        encode_batch(
+            np.array([index.get(word, -1) for word in words], np.int32),
+            np.array([i for ids in lines.values() for i in ids], np.int32),
+            np.array([len(ids) for ids in lines.values()], np.int32),
+            np.array(list(lines), np.int64),
+            partitions=2,
+        )
+    )
     first, tokens, lengths = blocks[0]  # lines 10 and 12
     assert first == 10 and tokens.tolist() == [0, 2, 1, 0] and lengths.tolist() == [2, 2]
     first, tokens, lengths = blocks[1]  # line 11 holds only "zzz": gone; line 13 stays
@@ -378,12 +378,13 @@ def test_spark_encoding_is_the_same_in_many_arrow_batches(spark, tmp_path):
     )
     from sparknn.corpus import read_text
     from sparknn.word2vec.encoding import tokenize_lines
+    from sparknn.word2vec.tokenize import Tokenizer
 
     key = "spark.sql.execution.arrow.maxRecordsPerBatch"
     previous = spark.conf.get(key)
     spark.conf.set(key, "37")
     try:
-        batches = tokenize_lines(read_text(spark, str(path)), str.split).count()
+        batches = tokenize_lines(read_text(spark, str(path)), Tokenizer(str.split)).count()
         spark_result = train_spark(spark, str(path), settings, verbose=False)
     finally:
         spark.conf.set(key, previous)
@@ -392,6 +393,41 @@ def test_spark_encoding_is_the_same_in_many_arrow_batches(spark, tmp_path):
     assert spark_result.vocab.words == local_result.vocab.words
     assert spark_result.vocab.counts.tolist() == local_result.vocab.counts.tolist()
     np.testing.assert_array_equal(spark_result.vectors, local_result.vectors)
+
+
+def test_spark_counts_and_encodings_are_counter_and_encode_lines(spark, tmp_path, monkeypatch):
+    """In many Arrow batches, with the partitions' counts sent in many small batches, Spark's
+    counts are collections.Counter's over the tokens, and each training partition's records
+    join to encode_lines of its lines (line i in partition i % 3)."""
+    from sparknn.corpus import read_text
+    from sparknn.word2vec import encoding
+    from sparknn.word2vec.tokenize import get_tokenizer
+
+    lines = planted_corpus(300, seed=7)
+    lines[5:5] = ["", "  Mixed CASE  Ünï\u3000cöde\x1cword  ", "tab\tsep\x0bvt\xa0nb", "   "]
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(lines) + "\n")
+    tokenizer = get_tokenizer("whitespace", lowercase=True)
+    monkeypatch.setattr(encoding, "BLOCK_BYTES", 64)
+    key = "spark.sql.execution.arrow.maxRecordsPerBatch"
+    previous = spark.conf.get(key)
+    spark.conf.set(key, "29")
+    try:
+        tokenized = encoding.tokenize_lines(read_text(spark, str(path)), tokenizer)
+        counts = encoding.count_tokens(tokenized)
+        assert counts == Counter(token for line in lines for token in tokenizer(line))
+        vocab = build_vocabulary(counts, min_count=2)
+        words = spark.sparkContext.broadcast(vocab.words)
+        records = encoding.encode_partitions(tokenized, words, 3, 2).collect()
+    finally:
+        spark.conf.set(key, previous)
+    for partition, its_lines in enumerate(split_lines(lines, 3)):
+        pieces = [(tokens, starts) for p, tokens, starts in records if p == partition]
+        assert len(pieces) > 1  # cut into blocks of at most 64 bytes
+        tokens, starts = encoding.join_pieces(pieces)
+        expected_tokens, expected_starts = encode_lines(its_lines, vocab, tokenizer)
+        np.testing.assert_array_equal(tokens, expected_tokens)
+        np.testing.assert_array_equal(starts, expected_starts)
 
 
 @pytest.mark.parametrize("fail_at_round", [0, 25])

@@ -43,6 +43,15 @@ class NotText(SparknnError):
     """The corpus is not UTF-8 text: it holds invalid UTF-8 (read as U+FFFD), U+FFFD or NUL."""
 
 
+def not_text_lines(lines):
+    """Which of ``lines`` (an Arrow string array) are not text, holding U+FFFD or NUL: a
+    numpy bool per line (False for a null)."""
+    import pyarrow.compute as pc
+
+    marked = pc.or_(pc.match_substring(lines, NUL), pc.match_substring(lines, REPLACEMENT))
+    return pc.fill_null(marked, False).to_numpy(zero_copy_only=False)
+
+
 @dataclass(frozen=True)
 class CharVocab:
     """Characters sorted by code point; index 0 is the unknown symbol."""

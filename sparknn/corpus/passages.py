@@ -5,12 +5,15 @@ word vectors by what a classifier does with them."""
 import lzma
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from sparknn.corpus.reader import BOM, strip_gutenberg
 from sparknn.errors import SparknnError
+
+if TYPE_CHECKING:
+    import pandas
 
 # A verse reference ("3:16") opens each verse of the King James Bible: it names the book
 # as surely as a label would, so it goes.
@@ -65,7 +68,7 @@ def labelled_passages(
     words_per_passage: int = 40,
     tokens: int | None = None,
     seed: int = 0,
-) -> pd.DataFrame:
+) -> "pandas.DataFrame":
     """Passages of ``words_per_passage`` consecutive words of each of ``books`` (keys of
     :data:`BOOKS`, read from ``data_dir``), labelled by book: a ``pandas.DataFrame`` with
     ``text`` (the words joined by spaces) and ``label`` (a float: the book's position in
@@ -97,4 +100,6 @@ def labelled_passages(
         texts.extend(" ".join(words) for words in cut[book][chosen])
         labels.extend([float(label)] * share)
     order = rng.permutation(len(texts))
+    import pandas as pd  # here: Spark's Python workers import sparknn.corpus, not pandas
+
     return pd.DataFrame({"text": np.array(texts, object)[order], "label": np.array(labels)[order]})

@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from dataclasses import asdict
 
 from sparknn.corpus import read_text
-from sparknn.corpus.chars import NUL, REPLACEMENT, NotText, describe_not_text
+from sparknn.corpus.chars import NUL, REPLACEMENT, NotText, describe_not_text, not_text_lines
+from sparknn.word2vec.encoding import tokenized_lines_frame
 from sparknn.word2vec.formats import save_model
 from sparknn.word2vec.settings import Settings
 from sparknn.word2vec.tokenize import get_tokenizer
@@ -37,19 +38,24 @@ def read_tokens(spark, corpus, settings: Settings):
         import pyarrow as pa
 
         for batch in batches:
-            token_lists = []
-            for text in batch.column("line").to_pylist():
-                tokens = tokenizer(text) if text else []
-                # Cheap: ``in`` is a fast search (for U+FFFD, none at all in an ASCII line).
-                if text and (NUL in text or REPLACEMENT in text):
-                    tokens = [NUL, *tokens]
-                token_lists.append(tokens)
-            yield pa.RecordBatch.from_arrays(
-                [pa.array(token_lists, pa.list_(pa.string()))], names=[TOKENS]
-            )
+            lines = batch.column("line")
+            if not_text_lines(lines).any():  # rare: the corpus is refused before training
+                token_lists = []
+                for text in lines.to_pylist():
+                    tokens = tokenizer(text) if text else []
+                    if text and (NUL in text or REPLACEMENT in text):
+                        tokens = [NUL, *tokens]
+                    token_lists.append(tokens)
+                tokens = pa.array(token_lists, pa.list_(pa.string()))
+            else:
+                tokens = tokenizer.arrays(lines)
+            yield pa.RecordBatch.from_arrays([tokens], names=[TOKENS])
 
     lines = read_text(spark, corpus, settings.strip_gutenberg_headers)
-    return lines.select("line").mapInArrow(tokenize, f"{TOKENS} array<string>")
+    frame = lines.select("line").mapInArrow(tokenize, f"{TOKENS} array<string>")
+    # The estimator fed this very frame tokenizes the lines once, not the lines then the
+    # tokens (the same batches: tokenize_lines marks a line that is not text with NUL too).
+    return tokenized_lines_frame(frame, TOKENS, lines, tokenizer)
 
 
 @contextmanager

@@ -97,7 +97,7 @@ def train_tokenized(
                 )
             # A Python broadcast is pickled (protocol >= 4: 64-bit sizes) into a file that
             # Spark ships in torrent blocks: no 2^31-byte frame, however large the vocabulary.
-            vocab_bc = sc.broadcast(vocab.index)
+            vocab_bc = sc.broadcast(vocab.words)
             cleanup.callback(vocab_bc.destroy)
             # A barrier stage runs all its tasks at once: with fewer task slots than
             # partitions, each task holds several partitions (trained one after the other;
