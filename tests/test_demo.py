@@ -5,6 +5,7 @@ import contextlib
 import io
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import pytest
@@ -116,8 +117,11 @@ def not_run_reason(first_line):
     )
 
 
-def test_readme_blocks_run_against_the_demos_outputs(demo, tmp_path, monkeypatch, capsys):
+def test_readme_blocks_run_against_the_demos_outputs(demo, spark, tmp_path, monkeypatch, capsys):
     output, _, _ = demo
+    # Spark resolves the blocks' relative paths against its JVM's folder, not this one's.
+    saved_network = Path(spark._jvm.System.getProperty("user.dir"), "runs", "readme-network")
+    was_there = saved_network.exists()
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "demo").symlink_to(output)
     (tmp_path / "data").symlink_to(REPO / "data")
@@ -144,5 +148,8 @@ def test_readme_blocks_run_against_the_demos_outputs(demo, tmp_path, monkeypatch
                 assert sparknn_main(command[1:]) == 0, line
         ran += 1
     assert ran >= 3  # the query commands, the query snippet, the Python API snippet
+    assert saved_network.is_dir()
+    if not was_there:
+        shutil.rmtree(saved_network)
     printed = capsys.readouterr().out
     assert "night" in printed and "capital-common-countries" in printed

@@ -383,3 +383,17 @@ def test_a_save_that_fails_leaves_nothing_at_the_path(spark, tmp_path, monkeypat
     with pytest.raises(Exception, match="already exists"):
         model.write().save(str(tmp_path / "model"))
     assert not (tmp_path / "model").exists()
+
+
+def test_a_save_onto_a_saved_model_keeps_it_unless_overwrite(spark, tmp_path):
+    """As Spark's writers: an existing path is an error that leaves it as it was; with
+    ``overwrite()`` it is replaced."""
+    path = str(tmp_path / "model")
+    first = Word2VecModel(WordVectors(["a", "b"], np.eye(2, dtype=np.float32)))
+    first.write().save(path)
+    second = Word2VecModel(WordVectors(["c", "d"], np.eye(2, dtype=np.float32)))
+    with pytest.raises(SparknnError, match="exists already: write\\(\\).overwrite\\(\\)"):
+        second.write().save(path)
+    assert Word2VecModel.load(path).wordVectors.words == ["a", "b"]
+    second.write().overwrite().save(path)
+    assert Word2VecModel.load(path).wordVectors.words == ["c", "d"]

@@ -13,13 +13,18 @@ STAGE_FORMAT = "sparknn.ml/1"
 
 @contextmanager
 def complete_or_absent(spark, path):
-    """Remove what was written at ``path`` (through Hadoop's file system, so any path Spark
-    can write) when the block fails, so a failed save leaves no stage that looks saved."""
+    """Write a new ``path`` in the block: a SparknnError before anything is written when it
+    exists (``write().overwrite()`` has removed it by then, as Spark's writers do), and what
+    was written removed (through Hadoop's file system, so any path Spark can write) when the
+    block fails, so a failed save leaves no stage that looks saved and no earlier one gone."""
+    target = spark._jvm.org.apache.hadoop.fs.Path(path)
+    file_system = target.getFileSystem(spark._jsc.hadoopConfiguration())
+    if file_system.exists(target):
+        raise SparknnError(f"{path} exists already: write().overwrite().save(path) replaces it")
     try:
         yield
     except BaseException:
-        target = spark._jvm.org.apache.hadoop.fs.Path(path)
-        target.getFileSystem(spark._jsc.hadoopConfiguration()).delete(target, True)
+        file_system.delete(target, True)
         raise
 
 
