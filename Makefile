@@ -16,7 +16,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
+# Spark's JVMs start from a class archive of this Java and Spark (sparknn/spark/class_archive.py):
+# made once, by a small job; without it they only start slower.
 setup: $(VENV)/.installed
+	@$(VENV)/bin/sparknn class-archive || echo "note: Spark's JVMs will start without a class archive" >&2
 
 demo: setup
 	$(PY) -m sparknn.demo
@@ -36,7 +39,9 @@ notebooks: setup
 	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(USER_ID)),--allow-root)
 
 bench: setup
-	$(PY) -m pip install -q --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+	# The CPU build from PyTorch's index; where that index cannot be reached, from PyPI.
+	$(PY) -m pip install -q --retries 1 --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
+	  || $(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[bench]'
 
 clean:

@@ -7,7 +7,8 @@ the same hyperparameters (dim 100, window 5, negative 5, sample 1e-3, min_count 
 on the same 2 cores, each in its own process tree:
 
 * sparknn: ``spark-submit --properties-file conf/spark-defaults.conf jobs/train_word2vec.py``
-  with ``--master local[2] --partitions 2`` (as the README runs jobs),
+  with ``--master local[2] --partitions 2`` and the driver started from sparknn's class
+  archive (as the README runs jobs; ``-cold``: without the archive),
   once per backend (``-shared``: with ``--shared-negatives``, negatives drawn per centre;
   ``-hogwild``: with ``--hogwild``, both tasks training one model in shared memory);
 * gensim: ``Word2Vec(sg=1, hs=0, workers=2)``;
@@ -63,6 +64,7 @@ DRIVER_MEMORY = os.environ.get("SPARKNN_BENCH_DRIVER_MEMORY", "2g")
 HYPER = {"vector_size": 100, "window": 5, "negative": 5, "sample": 1e-3, "min_count": 5}
 # A sparknn system's name ends in any of these suffixes, in this order, for the job's flags
 SUFFIX_FLAGS = {"-shared": "--shared-negatives", "-hogwild": "--hogwild"}
+COLD = "-cold"  # a system suffix: the job's driver JVM without the class archive
 
 
 def prepare_corpus(name: str, workdir: Path) -> tuple[Path, int]:
@@ -148,13 +150,24 @@ def spark_submit():
     return os.path.join(os.path.dirname(pyspark.__file__), "bin", "spark-submit")
 
 
-def run_sparknn(corpus, out_dir, epochs, seed, backend, partitions, extra):
+def class_archive_conf() -> list[str]:
+    """spark-submit's arguments that start the driver from sparknn's class archive, as the
+    README gives them (the command makes the archive if there is none yet)."""
+    options = subprocess.run(
+        [PYTHON, "-m", "sparknn", "class-archive", "--java-options"],
+        check=True, capture_output=True, text=True, env=env_for_spark(), cwd=REPO,
+    ).stdout.strip()  # fmt: skip
+    return ["--conf", f"spark.driver.defaultJavaOptions={options}"]
+
+
+def run_sparknn(corpus, out_dir, epochs, seed, backend, partitions, extra, class_archive=True):
     command = [
         spark_submit(),
         "--master",
         "local[2]",
         "--driver-memory",
         DRIVER_MEMORY,
+        *(class_archive_conf() if class_archive else []),
         "--properties-file",
         str(REPO / "conf" / "spark-defaults.conf"),
         str(REPO / "jobs" / "train_word2vec.py"),
@@ -264,11 +277,15 @@ def run_system(system, name, run, corpus, epochs, workdir, extra):
     seed = 1 + run  # quality medians over seeds, not one seed's luck
     if system.startswith("sparknn-"):
         variant = system.removeprefix("sparknn-")
+        cold = variant.endswith(COLD)
+        variant = variant.removesuffix(COLD)
         for suffix, flag in reversed(SUFFIX_FLAGS.items()):  # the last suffix first
             if variant.endswith(suffix):
                 variant, extra = variant.removesuffix(suffix), [*extra, flag]
         backend, _, partitions = variant.partition("-p")
-        r = run_sparknn(corpus, out, epochs, seed, backend, int(partitions or 2), extra)
+        r = run_sparknn(
+            corpus, out, epochs, seed, backend, int(partitions or 2), extra, not cold
+        )  # fmt: skip
         r.pop("meta")
         vectors = out / "vectors.txt"
     elif system == "gensim":
@@ -361,7 +378,7 @@ def main():
         default=["sparknn-opencl", "sparknn-numpy", "gensim", "mllib"],
         help="any of sparknn-numpy sparknn-opencl gensim mllib; sparknn-BACKEND-pN trains on N "
         "partitions instead of 2, sparknn-BACKEND[-pN][-shared][-hogwild] with "
-        "--shared-negatives, --hogwild",
+        "--shared-negatives, --hogwild; -cold at the end: the driver without the class archive",
     )
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "sparknn-w2v"))
     parser.add_argument("--json", help="write all medians here")

@@ -1,11 +1,12 @@
 """Where the whole word2vec job's time goes, against gensim's whole process on the same corpus.
 
-    PYTHONPATH=$PWD python bench/word2vec_breakdown.py --corpus wikitext-2 --epochs 5
+    PYTHONPATH=$PWD python bench/word2vec_breakdown.py --corpus wikitext-2 --runs 3 --cold
 
 Runs ``spark-submit jobs/train_word2vec.py`` (as bench/word2vec.py's sparknn-opencl does:
-local[2], 2 partitions, the opencl backend, dim 100, window 5, negative 5, sample 1e-3,
-min_count 5) with timestamps taken in the job's own process, then gensim's script from
-bench/word2vec.py, each from process start to exit, and prints the phases:
+the driver from sparknn's class archive, and also without it with ``--cold``; local[2],
+2 partitions, the opencl backend, dim 100, window 5, negative 5, sample 1e-3, min_count 5)
+with timestamps taken in the job's own process, then gensim's script from bench/word2vec.py,
+each from process start to exit, and prints the phases:
 
 * start: launching spark-submit until the session is up (JVM, Python, imports, session);
 * read+count: reading, tokenizing and counting the corpus (until the counts reach the driver);
@@ -24,6 +25,7 @@ import argparse
 import json
 import os
 import runpy
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,12 +81,13 @@ def child(stamps_path, job_args):
         Path(stamps_path).write_text(json.dumps(stamps))
 
 
-def run_job(corpus, out_dir, epochs, seed, partitions, backend):
-    from word2vec import DRIVER_MEMORY, env_for_spark, spark_submit
+def run_job(out_dir, corpus, epochs, seed, partitions, backend, class_archive=True):
+    from word2vec import DRIVER_MEMORY, class_archive_conf, env_for_spark, spark_submit
 
     stamps_path = out_dir.with_suffix(".stamps.json")
     command = [
         spark_submit(), "--master", "local[2]", "--driver-memory", DRIVER_MEMORY,
+        *(class_archive_conf() if class_archive else []),
         "--properties-file", str(REPO / "conf" / "spark-defaults.conf"), __file__, "--child",
         str(stamps_path), "--",
         "--corpus", str(corpus), "--output", str(out_dir), "--partitions", str(partitions),
@@ -119,7 +122,11 @@ def main():
     parser.add_argument("--partitions", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--backend", default="opencl", help="the job's --backend")
+    parser.add_argument("--runs", type=int, default=1, help="runs of each, for medians")
     parser.add_argument("--no-gensim", action="store_true", help="time the job only")
+    parser.add_argument(
+        "--cold", action="store_true", help="also time the job without the class archive"
+    )
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "sparknn-bench"))
     args = parser.parse_args()
 
@@ -128,20 +135,37 @@ def main():
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     corpus, tokens = prepare_corpus(args.corpus, workdir)
-    with tempfile.TemporaryDirectory(dir=workdir) as scratch:
-        scratch = Path(scratch)
-        wall, phases = run_job(
-            corpus, scratch / "sparknn", args.epochs, args.seed, args.partitions, args.backend
-        )
-        gensim = None if args.no_gensim else run_gensim(
-            corpus, scratch / "gensim.txt", args.epochs, args.seed
-        )  # fmt: skip
+    kinds = ["job", *(["cold"] if args.cold else []), *([] if args.no_gensim else ["gensim"])]
+    runs = {kind: [] for kind in kinds}  # kind -> [(wall, phases or None)] in run order
+    for _ in range(args.runs):  # the kinds interleaved, so that a slow spell hits them all
+        with tempfile.TemporaryDirectory(dir=workdir) as scratch:
+            scratch = Path(scratch)
+            job = (corpus, args.epochs, args.seed, args.partitions, args.backend)
+            runs["job"].append(run_job(scratch / "sparknn", *job))
+            if args.cold:
+                runs["cold"].append(run_job(scratch / "cold", *job, class_archive=False))
+            if not args.no_gensim:
+                gensim = run_gensim(corpus, scratch / "gensim.txt", args.epochs, args.seed)
+                runs["gensim"].append((gensim, None))
     print(f"{args.corpus}: {tokens:,} tokens, {args.epochs} epoch(s), {args.partitions} partitions")
-    for phase, seconds in phases.items():
-        print(f"  {phase:<11} {seconds:6.2f} s")
-    print(f"  {'job':<11} {wall:6.2f} s")
-    if gensim is not None:
-        print(f"  {'gensim':<11} {gensim:6.2f} s   job speed x gensim: {gensim / wall:.2f}")
+    print(f"medians of {args.runs} run(s); job: the driver from the class archive, cold: without")
+    jobs = [kind for kind in kinds if kind != "gensim"]
+    print(f"  {'':<11}" + "".join(f" {kind:>8}" for kind in jobs))
+    for phase in PHASES:
+        medians = [statistics.median(p[phase] for _, p in runs[kind]) for kind in jobs]
+        print(f"  {phase:<11}" + "".join(f" {m:6.2f} s" for m in medians))
+    walls = {kind: [wall for wall, _ in runs[kind]] for kind in kinds}
+    print(f"  {'whole':<11}" + "".join(f" {statistics.median(walls[k]):6.2f} s" for k in jobs))
+    for kind in kinds:
+        print(f"  {kind} per run: " + ", ".join(f"{wall:.2f} s" for wall in walls[kind]))
+    if "gensim" in kinds:
+        for kind in jobs:
+            ratio = statistics.median(walls["gensim"]) / statistics.median(walls[kind])
+            each = [g / w for g, w in zip(walls["gensim"], walls[kind], strict=True)]
+            print(
+                f"  {kind} speed x gensim's: {ratio:.2f} (medians); per run: "
+                + ", ".join(f"{r:.2f}" for r in each)
+            )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,10 @@ SUBCOMMANDS = {
     "analogy": ("sparknn.word2vec.cli_analogy", "solve a : b :: c : ?"),
     "evaluate": ("sparknn.word2vec.cli_evaluate", "analogy accuracy and word-pair correlation"),
     "cluster": ("sparknn.spark.cluster", "start/stop/status of a local standalone Spark cluster"),
+    "class-archive": (
+        "sparknn.spark.class_archive",
+        "make the class archive Spark's JVMs start from (once)",
+    ),
 }
 
 

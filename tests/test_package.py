@@ -192,8 +192,10 @@ INTERNAL_ON_PURPOSE = {
     **{
         ("word2vec_breakdown.py", module): "wraps the functions that end each phase"
         for module in (
-            "sparknn.spark.session", "sparknn.word2vec.exchange",
-            "sparknn.word2vec.job", "sparknn.word2vec.spark",
+            "sparknn.spark.session",
+            "sparknn.word2vec.exchange",
+            "sparknn.word2vec.job",
+            "sparknn.word2vec.spark",
         )
     },  # fmt: skip
 }

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from sparknn.errors import SparknnError
 from sparknn.files import exit_on_sigterm, owned_prefix, sweep_stale
+from sparknn.spark.class_archive import with_archive
 
 DEFAULT_MASTER = "local[2]"
 # Where a user may have said which Python executors run; we then leave it alone.
@@ -124,7 +125,8 @@ def runs_on_this_host(master: str) -> bool:
 
 def spark_settings(configured, conf: dict) -> dict:
     """The settings sparknn gives a new session: its defaults for the keys neither
-    ``configured`` (a SparkConf) nor ``conf`` sets, then ``conf``."""
+    ``configured`` (a SparkConf) nor ``conf`` sets, then ``conf``; the JVMs start from the
+    class archive where there is one (:mod:`sparknn.spark.class_archive`)."""
     defaults = {
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.ui.showConsoleProgress": "false",
@@ -134,7 +136,7 @@ def spark_settings(configured, conf: dict) -> dict:
     if not any(key in conf or configured.contains(key) for key in PYTHON_SETTINGS):
         defaults["spark.executorEnv.PYSPARK_PYTHON"] = os.environ["PYSPARK_PYTHON"]
     unset = {key: value for key, value in defaults.items() if not configured.contains(key)}
-    return {**unset, **conf}
+    return with_archive(configured, {**unset, **conf})
 
 
 def session(master: str | None = None, app_name: str = "sparknn", conf: dict | None = None):
