@@ -6,10 +6,16 @@ The public API is re-exported here lazily so that ``import sparknn`` stays cheap
 
 from importlib import import_module
 
+from sparknn.spark.python_path import prefer_installed_pyspark
+
 # Imported eagerly (it is light: no pyspark until called) because a lazy export cannot win
 # against the submodule of the same name: once anything imports ``sparknn.session``,
 # Python binds the *module* as ``sparknn.session`` and ``sparknn.session(...)`` would fail.
 from sparknn.spark.session import session
+
+# Before anything imports pyspark (nothing above does): a spark-submit driver then imports
+# pip's pyspark (compiled once) rather than spark-submit's zip of it (compiled at each start).
+prefer_installed_pyspark()
 
 __version__ = "0.1.0"
 
