@@ -7,7 +7,7 @@ import pytest
 from sparknn.corpus.chars import NotText
 from sparknn.errors import SparknnError
 from sparknn.ml import Word2Vec, Word2VecModel
-from sparknn.ml.word2vec import document_vectors
+from sparknn.ml.word2vec import document_vectors, lookup_table
 from sparknn.word2vec.encoding import cut_sentences
 from sparknn.word2vec.vectors import WordVectors
 from sparknn.word2vec.vocab import EmptyVocabulary
@@ -129,10 +129,29 @@ def test_transform_is_mllibs_formula_with_empty_rows_and_unknown_words(spark):
     arrow_rows = pa.array(rows, pa.list_(pa.string())).slice(1)  # offsets not from 0
     for chunk_tokens in (1, 4, 1000):
         np.testing.assert_allclose(
-            document_vectors(arrow_rows, pa.array(words), vectors.astype(np.float64), chunk_tokens),
+            document_vectors(arrow_rows, pa.array(words), lookup_table(vectors), chunk_tokens),
             np.array([mllib_document_vector(row, table, 4) for row in rows[1:]]),
             rtol=1e-12,
         )
+
+
+def test_document_vectors_of_rows_of_mixed_lengths_in_any_chunking():
+    """Rows sorted by length into padded chunks, and rows longer than a chunk, still give
+    each row its own MLlib vector, in the rows' order."""
+    rng = np.random.default_rng(1)
+    words = [f"w{i}" for i in range(30)]
+    vectors = rng.standard_normal((30, 6)).astype(np.float32)
+    table = dict(zip(words, vectors, strict=True))
+    vocabulary_and_unknown = words + ["oov1", "oov2"]
+    rows = [
+        list(rng.choice(vocabulary_and_unknown, size=rng.integers(0, 13)))
+        for _ in range(200)
+    ]
+    expected = np.array([mllib_document_vector(row, table, 6) for row in rows])
+    arrow_rows = pa.array(rows, pa.list_(pa.string()))
+    for chunk_tokens in (1, 5, 12, 13, 64, None):
+        got = document_vectors(arrow_rows, pa.array(words), lookup_table(vectors), chunk_tokens)
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
 
 
 def test_cut_sentences_into_pieces_of_at_most_max_length():

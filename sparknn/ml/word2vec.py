@@ -72,8 +72,8 @@ _SEED_RANGE = 2**64
 
 _tables_on_executor: dict[str, tuple] = {}
 _TABLE_CACHE_SIZE = 4  # models whose lookup tables one Python worker keeps
-# transform gathers this many word vectors at a time (3 MiB at vectorSize 100)
-_CHUNK_TOKENS = 4_000
+# transform gathers this many bytes of word vectors at a time: cache-sized, measured fastest
+_CHUNK_BYTES = 2**20
 
 
 class _Word2VecParams(HasStepSize, HasMaxIter, HasSeed, HasInputCol, HasOutputCol):
@@ -536,32 +536,54 @@ def _tables_on_executor_for(key, broadcast):
         while len(_tables_on_executor) >= _TABLE_CACHE_SIZE:
             del _tables_on_executor[next(iter(_tables_on_executor))]
         words, vectors = broadcast.value
-        tables = (pa.array(words, pa.string()), vectors.astype(np.float64))
+        tables = (pa.array(words, pa.string()), lookup_table(vectors))
         _tables_on_executor[key] = tables
     return tables
 
 
-def document_vectors(rows, words, vectors, chunk_tokens=_CHUNK_TOKENS) -> np.ndarray:
+def document_vectors(rows, words, table, chunk_tokens=None) -> np.ndarray:
     """MLlib's ``Word2VecModel.transform``: per row of tokens, the sum (in float64) of its
     in-vocabulary words' vectors times ``1 / len(row)``; zeros for an empty row. ``rows``:
     an Arrow list<string> array without nulls; ``words``: an Arrow string array of the
-    vocabulary; ``vectors``: float64 ``(V, d)``. At most ``chunk_tokens`` vectors are
-    gathered at a time, so memory stays bounded whatever the rows' lengths."""
+    vocabulary; ``table``: :func:`lookup_table` of its vectors. At most ``chunk_tokens``
+    vectors (default: :data:`_CHUNK_BYTES` of them) are gathered at a time, so memory stays
+    bounded whatever the rows' lengths."""
+    zero_row = len(table) - 1
+    if chunk_tokens is None:
+        chunk_tokens = max(1, _CHUNK_BYTES // (table.shape[1] * table.itemsize))
     lengths = pc.list_value_length(rows).to_numpy(zero_copy_only=False).astype(np.int64)
-    tokens = pc.list_flatten(rows)
-    ids = pc.fill_null(pc.index_in(tokens, value_set=words), -1).to_numpy()
-    known = ids >= 0
-    ids = ids[known]
-    row_of_id = np.repeat(np.arange(len(lengths)), lengths)[known]
-    sums = np.zeros((len(lengths), vectors.shape[1]))
-    for start in range(0, len(ids), chunk_tokens):
-        rows_here = row_of_id[start : start + chunk_tokens]
-        first = np.flatnonzero(np.r_[True, rows_here[1:] != rows_here[:-1]])
-        # Each row once per chunk (the rows are in order), so += adds every partial sum.
-        sums[rows_here[first]] += np.add.reduceat(
-            vectors[ids[start : start + chunk_tokens]], first, axis=0
-        )
+    ids = pc.fill_null(pc.index_in(pc.list_flatten(rows), value_set=words), zero_row)
+    ids = ids.to_numpy()
+    starts = np.cumsum(lengths) - lengths
+    sums = np.zeros((len(lengths), table.shape[1]))
+    # Longest rows first, so that a chunk's rows, padded with the zero row to the chunk's
+    # first, are of similar lengths. A chunk sums a rectangle of gathered vectors along
+    # its rows in one call: no per-row or per-token Python, and half the memory traffic of
+    # gathering float64 vectors.
+    order = np.argsort(-lengths, kind="stable")
+    done = 0
+    while done < len(order) and lengths[order[done]] > chunk_tokens:
+        row = order[done]
+        end = starts[row] + lengths[row]
+        for start in range(starts[row], end, chunk_tokens):
+            piece = table[ids[start : min(start + chunk_tokens, end)]]
+            sums[row] += np.einsum("td->d", piece, dtype=np.float64)
+        done += 1
+    while done < len(order) and lengths[order[done]] > 0:
+        width = lengths[order[done]]
+        chunk = order[done : done + chunk_tokens // width]
+        positions = np.minimum(starts[chunk, None] + np.arange(width), len(ids) - 1)
+        padded = np.where(np.arange(width) < lengths[chunk, None], ids[positions], zero_row)
+        sums[chunk] = np.einsum("rtd->rd", table[padded], dtype=np.float64)
+        done += len(chunk)
     return sums * (1.0 / np.maximum(lengths, 1))[:, None]
+
+
+def lookup_table(vectors: np.ndarray) -> np.ndarray:
+    """The table :func:`document_vectors` gathers from: the ``(V, d)`` vectors (float32, as
+    the model holds them: MLlib also sums float vectors as doubles) and a row of zeros,
+    which out-of-vocabulary tokens and padding read."""
+    return np.concatenate([vectors, np.zeros((1, vectors.shape[1]), vectors.dtype)])
 
 
 # -- persistence ------------------------------------------------------------------------------
