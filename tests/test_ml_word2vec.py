@@ -4,6 +4,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from sparknn.backend import get_backend
+from sparknn.backend.documents import document_means
 from sparknn.corpus.chars import NotText
 from sparknn.errors import SparknnError
 from sparknn.ml import Word2Vec, Word2VecModel
@@ -124,34 +126,62 @@ def test_transform_is_mllibs_formula_with_empty_rows_and_unknown_words(spark):
     with pytest.raises(Exception, match="inputCol 't' holds a null row"):
         model.transform(with_null).collect()
 
-    # Directly, with a row longer than a chunk of gathered vectors and one cut by a chunk.
+    # Directly, on each backend, with offsets that do not start at 0.
     rows += [["x", "oov", "z"] * 5, ["y"] * 3]
-    arrow_rows = pa.array(rows, pa.list_(pa.string())).slice(1)  # offsets not from 0
-    for chunk_tokens in (1, 4, 1000):
-        np.testing.assert_allclose(
-            document_vectors(arrow_rows, pa.array(words), lookup_table(vectors), chunk_tokens),
-            np.array([mllib_document_vector(row, table, 4) for row in rows[1:]]),
-            rtol=1e-12,
+    arrow_rows = pa.array(rows, pa.list_(pa.string())).slice(1)
+    expected = np.array([mllib_document_vector(row, table, 4) for row in rows[1:]])
+    for backend in ("numpy", "auto"):
+        got = document_vectors(
+            arrow_rows, pa.array(words), lookup_table(vectors), get_backend(backend)
         )
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 
-def test_document_vectors_of_rows_of_mixed_lengths_in_any_chunking():
-    """Rows sorted by length into padded chunks, and rows longer than a chunk, still give
-    each row its own MLlib vector, in the rows' order."""
+def test_document_means_of_rows_of_mixed_lengths_in_any_chunking():
+    """The numpy reference sorts rows by length into padded chunks, and cuts rows longer
+    than a chunk: each row still gets its own MLlib vector, in the rows' order."""
     rng = np.random.default_rng(1)
     words = [f"w{i}" for i in range(30)]
     vectors = rng.standard_normal((30, 6)).astype(np.float32)
     table = dict(zip(words, vectors, strict=True))
     vocabulary_and_unknown = words + ["oov1", "oov2"]
-    rows = [
-        list(rng.choice(vocabulary_and_unknown, size=rng.integers(0, 13)))
-        for _ in range(200)
-    ]
+    rows = [list(rng.choice(vocabulary_and_unknown, size=rng.integers(0, 13))) for _ in range(200)]
     expected = np.array([mllib_document_vector(row, table, 6) for row in rows])
-    arrow_rows = pa.array(rows, pa.list_(pa.string()))
+    ids = np.array([words.index(w) if w in table else 30 for row in rows for w in row])
+    lengths = np.array([len(row) for row in rows])
     for chunk_tokens in (1, 5, 12, 13, 64, None):
-        got = document_vectors(arrow_rows, pa.array(words), lookup_table(vectors), chunk_tokens)
+        got = document_means(lookup_table(vectors), ids, lengths, chunk_tokens)
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_transform_equals_mllibs_transform_of_the_same_vectors(spark):
+    """MLlib's own Word2VecModel and sparknn's, holding the same vectors, give the same
+    document vectors: bit for bit where the OpenCL kernel adds (MLlib's order), to 1e-12
+    with numpy's sums."""
+    from pyspark.ml.feature import Word2Vec as MLlibWord2Vec
+
+    rng = np.random.default_rng(5)
+    vocabulary = [f"w{i}" for i in range(40)]
+    sentences = [list(rng.choice(vocabulary, size=rng.integers(1, 30))) for _ in range(300)]
+    frame = spark.createDataFrame(
+        [(i, s) for i, s in enumerate(sentences)], "i int, t array<string>"
+    )
+    mllib = MLlibWord2Vec(vectorSize=16, minCount=3, inputCol="t", outputCol="v", seed=1).fit(frame)
+    learned = {row.word: row.vector.toArray() for row in mllib.getVectors().collect()}
+    words = sorted(learned)
+    vectors = np.array([learned[w] for w in words], np.float32)  # MLlib's floats, exactly
+    queries = frame.union(spark.createDataFrame([(300, []), (301, ["oov", "w1"])], frame.schema))
+    want = [r.v.toArray() for r in mllib.transform(queries).orderBy("i").collect()]
+    for backend in ("auto", "numpy"):
+        model = Word2VecModel(WordVectors(words, vectors)).setInputCol("t").setOutputCol("v")
+        got = [
+            r.v.toArray()
+            for r in model.setBackend(backend).transform(queries).orderBy("i").collect()
+        ]
+        if get_backend(backend).name == "numpy":  # no OpenCL device: auto is numpy too
+            np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-12, atol=1e-15)
+        else:
+            np.testing.assert_array_equal(np.array(got), np.array(want))
 
 
 def test_cut_sentences_into_pieces_of_at_most_max_length():

@@ -306,3 +306,25 @@ def test_copy_path_of_devices_with_their_own_memory(ocl, monkeypatch):
     assert losses[0] == losses[1]
     np.testing.assert_array_equal(matrices[0][0], matrices[1][0])
     np.testing.assert_array_equal(matrices[0][1], matrices[1][1])
+
+
+def test_document_means_are_mllibs_sequential_sums_bit_for_bit(ocl, ref):
+    """MLlib adds a document's word vectors as doubles in token order, then multiplies by
+    1 / length: the kernel gives exactly that; the numpy reference the same to 1e-12."""
+    rng = np.random.default_rng(12)
+    table = np.concatenate([f32(rng, 50, 37), np.zeros((1, 37), np.float32)])
+    lengths = rng.integers(0, 25, 300)
+    lengths[:3] = [0, 1, 0]
+    ids = rng.integers(0, 51, lengths.sum())  # 50: the zero row (unknown words)
+    want = np.zeros((len(lengths), 37))
+    for row, (start, length) in enumerate(zip(np.cumsum(lengths) - lengths, lengths, strict=True)):
+        for token in ids[start : start + length]:
+            want[row] += table[token].astype(np.float64)
+        want[row] *= 1.0 / max(length, 1)
+    np.testing.assert_array_equal(ocl.document_means(table, ids, lengths), want)
+    np.testing.assert_allclose(ref.document_means(table, ids, lengths), want, rtol=1e-12)
+    # Where the kernel would read past the table, or cannot read it, the reference runs.
+    with pytest.raises(IndexError):
+        ocl.document_means(table, np.where(np.arange(len(ids)) == 7, 51, ids), lengths)
+    as_doubles = table.astype(np.float64)
+    np.testing.assert_allclose(ocl.document_means(as_doubles, ids, lengths), want, rtol=1e-12)

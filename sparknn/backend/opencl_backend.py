@@ -21,8 +21,8 @@ Storage is float32. float64 inputs are delegated to the numpy reference backend 
 checks run in float64 and must stay exact), so mixing precisions is never silent truncation.
 
 Reading order: finding and choosing a device; the per-process device state (context, queue,
-kernels, buffers); :class:`OpenCLBackend`, its sections the three interfaces of base.py
-(dense operations, the exchange's row operations, the SGNS kernels); ``auto``
+kernels, buffers); :class:`OpenCLBackend`, its sections the four interfaces of base.py
+(dense operations, the exchange's row operations, the SGNS kernels, document vectors); ``auto``
 (:class:`CPUAutoBackend`, :func:`auto_backend`).
 """
 
@@ -44,7 +44,8 @@ log = logging.getLogger("sparknn")
 
 DEVICE_ENV = "SPARKNN_OPENCL_DEVICE"
 BUILD_OPTIONS = ["-cl-fast-relaxed-math"]
-EXACT_SOURCES = {"rows.cl"}  # must match numpy bit for bit: built without fast math
+# Built without fast math: rows.cl must match numpy bit for bit, documents.cl MLlib's sums.
+EXACT_SOURCES = {"rows.cl", "documents.cl"}
 ALIGN_BYTES = 128  # PoCL's CL_DEVICE_MEM_BASE_ADDR_ALIGN is 1024 bits
 GEMM_MR, GEMM_NR = 6, 16  # microtile of kernels/gemm.cl
 ACTIVATION_CODES = {"linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3}
@@ -592,6 +593,28 @@ class OpenCLBackend(Backend):
         kernel(dev.queue, (ROW_WORKERS,), None, *buffers, np.uint32(len(rows)))
         dev.queue.finish()
 
+    # -- document vectors -----------------------------------------------------------------
+    def document_means(self, table, ids, lengths):
+        """On a device that computes in host memory and has doubles, one pass of
+        documents.cl's single work-item (MLlib's sums, bit for bit); elsewhere, and for a
+        table larger than one buffer may be, the numpy reference."""
+        dev = self._dev()
+        ids, lengths = _i32(ids), np.asarray(lengths, np.int64)
+        usable = (
+            dev.zero_copy and dev.device.double_fp_config and len(lengths) and len(ids)
+            and _in_place_float32(table) and table.nbytes <= dev.device.max_mem_alloc_size
+            and 0 <= ids.min() and ids.max() < len(table) and lengths.sum() == len(ids)
+        )  # fmt: skip
+        if not usable:
+            return self._reference.document_means(table, ids, lengths)
+        kernel = dev.kernel("documents.cl", "document_means", (("DIM", table.shape[1]),))
+        out = np.empty((len(lengths), table.shape[1]))
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        buffers = dev.wrap(out, write=True), dev.wrap(table), dev.wrap(ids), dev.wrap(offsets)
+        kernel(dev.queue, (ROW_WORKERS,), None, *buffers, np.uint32(len(lengths)))
+        dev.queue.finish()
+        return out
+
     # -- word2vec: SGNS kernels -----------------------------------------------------------
     def sgns_update(self, syn0, syn1neg, inputs, outputs, negatives, alphas):
         for name, matrix in (("syn0", syn0), ("syn1neg", syn1neg)):
@@ -809,9 +832,10 @@ def _pack_rows(matrix: np.ndarray, packed: np.ndarray) -> None:
 class CPUAutoBackend(NumpyDense, Backend):
     """``auto`` on a machine whose only OpenCL devices are CPUs: each operation on the
     backend that is faster there (docs/DESIGN-NOTES.md, "auto on a CPU"). Dense work (GEMM,
-    LSTM steps, softmax) stays on numpy; the SGNS kernels and the row operations run on
-    OpenCL (``self.opencl``), with one sequential work-item (for ``sgns_train``, unless
-    ``run.workers`` says otherwise): deterministic for a seed and one core per Spark task."""
+    LSTM steps, softmax) stays on numpy; the SGNS kernels, the row operations and document
+    vectors run on OpenCL (``self.opencl``), with one sequential work-item (for
+    ``sgns_train``, unless ``run.workers`` says otherwise): deterministic for a seed and one
+    core per Spark task."""
 
     name = "auto"
     fused_sgns = True
@@ -844,6 +868,10 @@ class CPUAutoBackend(NumpyDense, Backend):
 
     def apply_rows(self, matrix, base, rows, values, pending=None):
         self.opencl.apply_rows(matrix, base, rows, values, pending)
+
+    # -- document vectors: OpenCL's --------------------------------------------------------
+    def document_means(self, table, ids, lengths):
+        return self.opencl.document_means(table, ids, lengths)
 
     def __repr__(self):
         return f"CPUAutoBackend(numpy + OpenCL sgns and row kernels on {self.opencl.device_name!r})"

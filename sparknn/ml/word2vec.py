@@ -35,6 +35,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import arrow_udf
 from pyspark.sql.types import ArrayType, StringType
 
+from sparknn.backend import get_backend
 from sparknn.config import problem
 from sparknn.corpus.chars import NotText
 from sparknn.errors import SparknnError
@@ -72,8 +73,6 @@ _SEED_RANGE = 2**64
 
 _tables_on_executor: dict[str, tuple] = {}
 _TABLE_CACHE_SIZE = 4  # models whose lookup tables one Python worker keeps
-# transform gathers this many bytes of word vectors at a time: cache-sized, measured fastest
-_CHUNK_BYTES = 2**20
 
 
 class _Word2VecParams(HasStepSize, HasMaxIter, HasSeed, HasInputCol, HasOutputCol):
@@ -407,7 +406,8 @@ class Word2Vec(Estimator, _Word2VecParams, MLReadable, MLWritable):
 class Word2VecModel(Model, _Word2VecParams, MLReadable, MLWritable):
     """Word vectors as a Transformer: ``transform`` adds ``outputCol``, per row the sum of
     its in-vocabulary words' vectors divided by its number of tokens (MLlib's document
-    vector; an empty row gives a zero vector). ``wordVectors`` is sparknn's query object
+    vector; an empty row gives a zero vector), summed by ``backend``'s ``document_means`` on
+    the executors (OpenCL: MLlib's values bit for bit). ``wordVectors`` is sparknn's query object
     (:class:`~sparknn.word2vec.vectors.WordVectors`: ``most_similar``, analogies,
     evaluations); ``trainingMetadata`` what its training reported (rounds, timings, corpus
     statistics, as the job's metadata.json; None for vectors made elsewhere).
@@ -442,6 +442,11 @@ class Word2VecModel(Model, _Word2VecParams, MLReadable, MLWritable):
 
     def setOutputCol(self, value):
         return self._set(outputCol=value)
+
+    def setBackend(self, value):
+        """The backend ``transform`` sums document vectors with on the executors (``auto``:
+        the OpenCL kernel where there is a device, numpy otherwise)."""
+        return self._set(backend=value)
 
     def getVectors(self):
         """DataFrame ``word: string, vector: vector``, most frequent word first."""
@@ -495,7 +500,7 @@ class Word2VecModel(Model, _Word2VecParams, MLReadable, MLWritable):
         _check_tokens_column(dataset.schema, column)
         vectors = self._vectors()
         broadcast = dataset.sparkSession.sparkContext.broadcast((vectors.words, vectors.vectors))
-        average = _average_udf(uuid.uuid4().hex, broadcast, column)
+        average = _average_udf(uuid.uuid4().hex, broadcast, column, self.getBackend())
         return dataset.withColumn(self.getOutputCol(), average(F.col(column)))
 
 
@@ -516,16 +521,18 @@ def _check_tokens_column(schema, column: str):
 # -- transform on the executors ---------------------------------------------------------------
 
 
-def _average_udf(key, broadcast, column):
+def _average_udf(key, broadcast, column, backend_name):
     """An iterator Arrow UDF: a row of tokens -> MLlib's document vector (a dense Vector),
-    a batch at a time in Arrow and numpy, with no Python loop over rows or tokens."""
+    a batch at a time in Arrow and the backend's ``document_means``, with no Python loop
+    over rows or tokens."""
 
     def average(batches: Iterator[pa.Array]) -> Iterator[pa.Array]:
         words, vectors = _tables_on_executor_for(key, broadcast)
+        backend = get_backend(backend_name)
         for rows in batches:
             if rows.null_count:
                 raise SparknnError(f"inputCol {column!r} holds a null row")
-            yield dense_vectors(document_vectors(rows, words, vectors))
+            yield dense_vectors(document_vectors(rows, words, vectors, backend))
 
     return arrow_udf(average, VectorUDT())
 
@@ -541,46 +548,20 @@ def _tables_on_executor_for(key, broadcast):
     return tables
 
 
-def document_vectors(rows, words, table, chunk_tokens=None) -> np.ndarray:
+def document_vectors(rows, words, table, backend) -> np.ndarray:
     """MLlib's ``Word2VecModel.transform``: per row of tokens, the sum (in float64) of its
     in-vocabulary words' vectors times ``1 / len(row)``; zeros for an empty row. ``rows``:
     an Arrow list<string> array without nulls; ``words``: an Arrow string array of the
-    vocabulary; ``table``: :func:`lookup_table` of its vectors. At most ``chunk_tokens``
-    vectors (default: :data:`_CHUNK_BYTES` of them) are gathered at a time, so memory stays
-    bounded whatever the rows' lengths."""
-    zero_row = len(table) - 1
-    if chunk_tokens is None:
-        chunk_tokens = max(1, _CHUNK_BYTES // (table.shape[1] * table.itemsize))
+    vocabulary; ``table``: :func:`lookup_table` of its vectors; ``backend`` computes the
+    sums (:meth:`~sparknn.backend.documents.DocumentOps.document_means`)."""
     lengths = pc.list_value_length(rows).to_numpy(zero_copy_only=False).astype(np.int64)
-    ids = pc.fill_null(pc.index_in(pc.list_flatten(rows), value_set=words), zero_row)
-    ids = ids.to_numpy()
-    starts = np.cumsum(lengths) - lengths
-    sums = np.zeros((len(lengths), table.shape[1]))
-    # Longest rows first, so that a chunk's rows, padded with the zero row to the chunk's
-    # first, are of similar lengths. A chunk sums a rectangle of gathered vectors along
-    # its rows in one call: no per-row or per-token Python, and half the memory traffic of
-    # gathering float64 vectors.
-    order = np.argsort(-lengths, kind="stable")
-    done = 0
-    while done < len(order) and lengths[order[done]] > chunk_tokens:
-        row = order[done]
-        end = starts[row] + lengths[row]
-        for start in range(starts[row], end, chunk_tokens):
-            piece = table[ids[start : min(start + chunk_tokens, end)]]
-            sums[row] += np.einsum("td->d", piece, dtype=np.float64)
-        done += 1
-    while done < len(order) and lengths[order[done]] > 0:
-        width = lengths[order[done]]
-        chunk = order[done : done + chunk_tokens // width]
-        positions = np.minimum(starts[chunk, None] + np.arange(width), len(ids) - 1)
-        padded = np.where(np.arange(width) < lengths[chunk, None], ids[positions], zero_row)
-        sums[chunk] = np.einsum("rtd->rd", table[padded], dtype=np.float64)
-        done += len(chunk)
-    return sums * (1.0 / np.maximum(lengths, 1))[:, None]
+    unknown = len(table) - 1  # the zero row
+    ids = pc.fill_null(pc.index_in(pc.list_flatten(rows), value_set=words), unknown)
+    return backend.document_means(table, ids.to_numpy(), lengths)
 
 
 def lookup_table(vectors: np.ndarray) -> np.ndarray:
-    """The table :func:`document_vectors` gathers from: the ``(V, d)`` vectors (float32, as
+    """The table :func:`document_vectors` reads: the ``(V, d)`` vectors (float32, as
     the model holds them: MLlib also sums float vectors as doubles) and a row of zeros,
     which out-of-vocabulary tokens and padding read."""
     return np.concatenate([vectors, np.zeros((1, vectors.shape[1]), vectors.dtype)])
