@@ -26,7 +26,7 @@ from sparknn.errors import SparknnError
 
 class _Server(TaskServer):
     def connection(self, channel, hello):
-        return SimpleNamespace(channel=channel, task=hello.step, generation=hello.count)
+        return SimpleNamespace(channel=channel, task=hello.step, attempt=hello.count)
 
 
 @pytest.fixture
@@ -238,3 +238,34 @@ def test_a_driver_address_that_is_not_this_machine_is_a_clear_error():
     expected = "cannot listen on 'no-such-host.invalid'.*spark.driver.host"
     with pytest.raises(SparknnError, match=expected):
         _Server(n_tasks=1, secret=new_secret(), bind_host="no-such-host.invalid")
+
+
+def test_the_newest_attempt_of_each_task_is_kept_and_stragglers_are_refused():
+    """Task attempt ids order stage attempts: of two connections for one partition the
+    older is closed; after a failed exchange (drop_all) no id up to the failed attempt's
+    largest gets in; tasks never let in are ended when the server closes."""
+    server = _Server(n_tasks=2, secret=new_secret(), bind_host="127.0.0.1")
+    ends = {}
+
+    def hello(task, attempt):
+        ends[attempt] = connect(server.address, server.secret, Header(HELLO, task, attempt))
+
+    try:
+        hello(0, 10)
+        hello(0, 12)  # partition 0 relaunched: attempt 10 is a straggler now
+        hello(1, 11)  # above the floor (10): let in
+        server.wait_for_tasks(lambda: None, timeout=10)
+        assert {t: c.attempt for t, c in server.tasks.items()} == {0: 12, 1: 11}
+        assert _closes(ends[10].sock) and server.floor == 10
+        server.drop_all()  # an exchange broke: 11 and 12's attempts failed
+        assert server.floor == 12 and _closes(ends[11].sock) and _closes(ends[12].sock)
+        hello(1, 9)  # a straggler of an older attempt
+        hello(0, 13)
+        hello(1, 14)
+        hello(0, 15)  # still waiting in the queue when training ends
+        server.wait_for_tasks(lambda: None, timeout=10)
+        assert {t: c.attempt for t, c in server.tasks.items()} == {0: 13, 1: 14}
+        assert _closes(ends[9].sock)
+    finally:
+        server.close()
+    assert _closes(ends[15].sock)

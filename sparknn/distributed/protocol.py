@@ -42,8 +42,8 @@ FLAG_DIE = 1
 class Header:
     """One frame header. Field meaning by kind:
 
-    * HELLO: step = task index, count = generation (the smallest task attempt id of the
-      task's barrier stage attempt: tasks of a retried stage attempt have larger ids).
+    * HELLO: step = task index, count = the task's attempt id (the tasks of a retried stage
+      attempt have larger ids than any before them).
     * STEP/EVAL: count = number of window indices that follow, length = number of parameter
       values that follow (0 when the task's copy is already current).
     * GRAD: count = examples summed, length = gradient values that follow (0 when count is 0),

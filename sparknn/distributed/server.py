@@ -12,10 +12,12 @@ spare_handshakes`` wait at a time, and one more displaces the oldest waiting. Id
 connections thus hold bounded resources and cannot lock out a task, which answers as soon as
 it is challenged.
 
-A *generation* is the set of tasks of one stage attempt; when a newer attempt connects, the
-older connections are dropped. A step is all-or-nothing: if any connection fails during an
-exchange, the driver closes the generation, waits for Spark to relaunch the stage and sends
-the same step again, so a task failure never changes the result.
+A task says its task attempt id; a relaunched stage attempt's are all larger than those of
+the attempts before it. A step is all-or-nothing: if any connection fails during an exchange,
+the driver closes them all (every task of that attempt was connected: ids up to the largest
+of them are now refused), waits for Spark to relaunch the stage and sends the same step again,
+so a task failure never changes the result. Of two connections for one partition, the older
+attempt's is closed, and ids up to its own refused from then on.
 """
 
 import os
@@ -55,7 +57,7 @@ class TaskConnection:
     def __init__(self, channel: Channel, hello: Header, n_params: int, dtype):
         self.channel = channel
         self.task = hello.step
-        self.generation = hello.count
+        self.attempt = hello.count
         self.grad = np.empty(n_params, dtype=dtype)  # preallocated receive buffer
         self.params_version = -1  # which parameter vector this task holds
 
@@ -70,10 +72,10 @@ class TaskConnection:
 
 
 class TaskServer:
-    """Listens for the tasks of a barrier stage and keeps the newest generation's connections.
+    """Listens for the tasks of a barrier stage and keeps the newest attempt's connections.
 
     Subclasses define the exchanges; ``connection(channel, hello)`` makes the per-task object
-    (it must have ``channel``, ``task`` and ``generation``).
+    (it must have ``channel``, ``task`` and ``attempt``, the task attempt id).
     """
 
     handshake_timeout = 5.0  # seconds a new connection has to authenticate
@@ -88,7 +90,7 @@ class TaskServer:
         self.unix_folder, self.unix_path, self.unix_listener = _unix_listener()
         self.incoming: queue.Queue = queue.Queue()
         self.tasks: dict = {}
-        self.generation = -1
+        self.floor = -1  # task attempt ids up to this one are of failed stage attempts
         self.reconnects = 0
         self.pool = ThreadPoolExecutor(max_workers=max(1, n_tasks), thread_name_prefix="sparknn")
         self._closed = threading.Event()
@@ -197,18 +199,20 @@ class TaskServer:
                 conn = self.incoming.get(timeout=0.2)
             except queue.Empty:
                 continue
-            if conn.generation < self.generation:
+            held = self.tasks.get(conn.task)
+            if held is not None:  # two attempts of one partition: the older has failed
+                older, conn = (held, conn) if held.attempt < conn.attempt else (conn, held)
+                self.floor = max(self.floor, older.attempt)
+                older.channel.close()
+            if conn.attempt <= self.floor:
                 conn.channel.close()  # a straggler from a failed attempt
                 continue
-            if conn.generation > self.generation:
-                self.drop_all()
-                self.generation = conn.generation
-            old = self.tasks.pop(conn.task, None)
-            if old is not None:
-                old.channel.close()
             self.tasks[conn.task] = conn
 
     def drop_all(self) -> None:
+        """Close every connection: their stage attempt failed (an exchange broke, and every
+        task of it was connected), so no later task of it or an older one is let in."""
+        self.floor = max([self.floor, *(conn.attempt for conn in self.tasks.values())])
         for conn in self.tasks.values():
             conn.channel.close()
         if self.tasks:
@@ -224,6 +228,8 @@ class TaskServer:
                 pass
         self._closed.set()
         self._acceptor.join()  # it closes the connections still in their handshake
+        while not self.incoming.empty():  # tasks never let in (stragglers): end them too
+            self.incoming.get_nowait().channel.close()
         self.listener.close()
         if self.unix_listener is not None:
             self.unix_listener.close()

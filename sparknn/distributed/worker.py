@@ -142,11 +142,12 @@ def barrier_task(address, secret: bytes, make_replica, serve_loop=serve):
 
         context = BarrierTaskContext.get()
         replica = make_replica(list(shards))
-        # All tasks of one stage attempt agree on a generation number; a retried attempt's
-        # tasks are launched later and so have larger task attempt ids.
-        ids = context.allGather(str(context.taskAttemptId()))
-        generation = min(int(i) for i in ids)
-        hello = Header(HELLO, context.partitionId(), generation)
+        # A relaunched stage attempt's tasks are launched after every task of the attempts
+        # before it, so their task attempt ids are larger: the driver tells stragglers from
+        # their replacements by it (server.py). No allGather to agree on one number per
+        # attempt: each barrier call waits out Spark's one-second poll.
+        attempt = context.taskAttemptId()
+        hello = Header(HELLO, context.partitionId(), attempt)
         channel = connect(address, secret, hello)
         transport = "unix" if channel.sock.family == socket.AF_UNIX else "tcp"
         try:
@@ -155,7 +156,7 @@ def barrier_task(address, secret: bytes, make_replica, serve_loop=serve):
             channel.close()
         report.update(
             task=context.partitionId(),
-            generation=generation,
+            task_attempt=attempt,
             host=socket.gethostname(),
             pid=os.getpid(),
             transport=transport,

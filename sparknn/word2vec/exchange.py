@@ -259,7 +259,7 @@ class SparkRounds:
 
 class _RoundConnection:
     def __init__(self, channel, hello, synced: bool):
-        self.channel, self.task, self.generation = channel, hello.step, hello.count
+        self.channel, self.task, self.attempt = channel, hello.step, hello.count
         self.synced = synced  # holds the driver's model as of the last round
 
 
