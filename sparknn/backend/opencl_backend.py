@@ -874,7 +874,8 @@ class CPUAutoBackend(NumpyDense, Backend):
         return self.opencl.document_means(table, ids, lengths)
 
     def __repr__(self):
-        return f"CPUAutoBackend(numpy + OpenCL sgns and row kernels on {self.opencl.device_name!r})"
+        kernels = "OpenCL sgns, row and document kernels"
+        return f"CPUAutoBackend(numpy + {kernels} on {self.opencl.device_name!r})"
 
 
 def auto_backend(gpu_address: str | None = None) -> Backend:
