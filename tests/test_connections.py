@@ -5,6 +5,7 @@ import os
 import socket
 import tempfile
 import threading
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -241,31 +242,39 @@ def test_a_driver_address_that_is_not_this_machine_is_a_clear_error():
 
 
 def test_the_newest_attempt_of_each_task_is_kept_and_stragglers_are_refused():
-    """Task attempt ids order stage attempts: of two connections for one partition the
-    older is closed; after a failed exchange (drop_all) no id up to the failed attempt's
-    largest gets in; tasks never let in are ended when the server closes."""
+    """Task attempt ids order stage attempts, and one attempt's ids are n_tasks apart at
+    most: a connection shown older than a held one (same partition, or ids too far apart)
+    is closed; after a failed exchange (drop_all) no id up to the failed attempt's largest
+    gets in; tasks never let in are ended when the server closes."""
     server = _Server(n_tasks=2, secret=new_secret(), bind_host="127.0.0.1")
     ends = {}
 
-    def hello(task, attempt):
+    def hello(task, attempt):  # one at a time, in this order, into the server's queue
+        queued = server.incoming.qsize()
         ends[attempt] = connect(server.address, server.secret, Header(HELLO, task, attempt))
+        deadline = time.monotonic() + 10
+        while server.incoming.qsize() == queued and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def held():
+        return {task: conn.attempt for task, conn in server.tasks.items()}
 
     try:
         hello(0, 10)
         hello(0, 12)  # partition 0 relaunched: attempt 10 is a straggler now
-        hello(1, 11)  # above the floor (10): let in
+        hello(1, 13)  # 12's attempt-mate
         server.wait_for_tasks(lambda: None, timeout=10)
-        assert {t: c.attempt for t, c in server.tasks.items()} == {0: 12, 1: 11}
-        assert _closes(ends[10].sock) and server.floor == 10
-        server.drop_all()  # an exchange broke: 11 and 12's attempts failed
-        assert server.floor == 12 and _closes(ends[11].sock) and _closes(ends[12].sock)
+        assert held() == {0: 12, 1: 13} and server.floor == 10 and _closes(ends[10].sock)
+        server.drop_all()  # an exchange broke: 12 and 13's attempt failed
+        assert server.floor == 13 and _closes(ends[12].sock) and _closes(ends[13].sock)
         hello(1, 9)  # a straggler of an older attempt
-        hello(0, 13)
-        hello(1, 14)
-        hello(0, 15)  # still waiting in the queue when training ends
+        hello(0, 14)  # of an attempt that fails before its partition 1 connects ...
+        hello(1, 17)  # ... as the next attempt's partition 1 shows: 17 - 14 >= 2 tasks
+        hello(0, 16)
+        hello(0, 18)  # still waiting in the queue when training ends
         server.wait_for_tasks(lambda: None, timeout=10)
-        assert {t: c.attempt for t, c in server.tasks.items()} == {0: 13, 1: 14}
-        assert _closes(ends[9].sock)
+        assert held() == {0: 16, 1: 17} and server.floor == 14
+        assert _closes(ends[9].sock) and _closes(ends[14].sock)
     finally:
         server.close()
-    assert _closes(ends[15].sock)
+    assert _closes(ends[18].sock)

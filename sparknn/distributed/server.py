@@ -16,8 +16,8 @@ A task says its task attempt id; a relaunched stage attempt's are all larger tha
 the attempts before it. A step is all-or-nothing: if any connection fails during an exchange,
 the driver closes them all (every task of that attempt was connected: ids up to the largest
 of them are now refused), waits for Spark to relaunch the stage and sends the same step again,
-so a task failure never changes the result. Of two connections for one partition, the older
-attempt's is closed, and ids up to its own refused from then on.
+so a task failure never changes the result. Two connections seen to be of different attempts
+(one partition, or ids too far apart for one attempt: ``_admit``) close the older attempt's.
 """
 
 import os
@@ -199,14 +199,27 @@ class TaskServer:
                 conn = self.incoming.get(timeout=0.2)
             except queue.Empty:
                 continue
-            held = self.tasks.get(conn.task)
-            if held is not None:  # two attempts of one partition: the older has failed
-                older, conn = (held, conn) if held.attempt < conn.attempt else (conn, held)
-                self.floor = max(self.floor, older.attempt)
-                older.channel.close()
-            if conn.attempt <= self.floor:
-                conn.channel.close()  # a straggler from a failed attempt
-                continue
+            self._admit(conn)
+
+    def _admit(self, conn) -> None:
+        """Let ``conn`` in unless it is of an older stage attempt than a held connection;
+        close the held connections it shows to be of older attempts."""
+        # Two connections are of different stage attempts when they are for one partition
+        # (an attempt has one task per partition) or their ids are n_tasks or more apart
+        # (Spark launches an attempt's tasks together, numbering them one after another).
+        # The older attempt has failed: ids up to its connection's are refused from then on.
+        # A wrong guess costs a relaunch of the stage, never a result: exchanges are
+        # all-or-nothing, and new connections are sent the whole model.
+        for held in self.tasks.values():
+            if held.task == conn.task or abs(held.attempt - conn.attempt) >= self.n_tasks:
+                self.floor = max(self.floor, min(held.attempt, conn.attempt))
+        for task, held in list(self.tasks.items()):
+            if held.attempt <= self.floor:
+                del self.tasks[task]
+                held.channel.close()
+        if conn.attempt <= self.floor:
+            conn.channel.close()  # a straggler from a failed attempt
+        else:
             self.tasks[conn.task] = conn
 
     def drop_all(self) -> None:
