@@ -306,6 +306,14 @@ def test_copy_path_of_devices_with_their_own_memory(ocl, monkeypatch):
     assert losses[0] == losses[1]
     np.testing.assert_array_equal(matrices[0][0], matrices[1][0])
     np.testing.assert_array_equal(matrices[0][1], matrices[1][1])
+    # Document vectors: the numpy reference there (the kernel reads host memory in place).
+    table, lengths = np.concatenate([syn0, np.zeros((1, 16), np.float32)]), np.array([3, 0, 5])
+    ids = rng.integers(0, 41, lengths.sum())
+    np.testing.assert_allclose(
+        copying.document_means(table, ids, lengths),
+        ocl.document_means(table, ids, lengths),
+        rtol=1e-12,
+    )
 
 
 def test_document_means_are_mllibs_sequential_sums_bit_for_bit(ocl, ref):
