@@ -180,6 +180,8 @@ class _DeviceState:
         self.pid = os.getpid()
         self.device = device
         self.gpu = is_gpu(device)  # kernels are built, and word2vec split, by device type
+        self.doubles = bool(device.double_fp_config)  # documents.cl adds in double
+        self.max_buffer_bytes = device.max_mem_alloc_size
         self.context = cl.Context([device])
         self.queue = cl.CommandQueue(self.context)
         self.kernels: dict[tuple, object] = {}
@@ -601,8 +603,8 @@ class OpenCLBackend(Backend):
         dev = self._dev()
         ids, lengths = _i32(ids), np.asarray(lengths, np.int64)
         usable = (
-            dev.zero_copy and dev.device.double_fp_config and len(lengths) and len(ids)
-            and _in_place_float32(table) and table.nbytes <= dev.device.max_mem_alloc_size
+            dev.zero_copy and dev.doubles and len(lengths) and len(ids)
+            and _in_place_float32(table) and table.nbytes <= dev.max_buffer_bytes
             and 0 <= ids.min() and ids.max() < len(table) and lengths.sum() == len(ids)
         )  # fmt: skip
         if not usable:

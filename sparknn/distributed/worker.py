@@ -145,7 +145,8 @@ def barrier_task(address, secret: bytes, make_replica, serve_loop=serve):
         # A relaunched stage attempt's tasks are launched after every task of the attempts
         # before it, so their task attempt ids are larger: the driver tells stragglers from
         # their replacements by it (server.py). No allGather to agree on one number per
-        # attempt: each barrier call waits out Spark's one-second poll.
+        # attempt: every barrier call is slow (docs/DESIGN-NOTES.md, "No `allGather` before a
+        # barrier task connects").
         attempt = context.taskAttemptId()
         hello = Header(HELLO, context.partitionId(), attempt)
         channel = connect(address, secret, hello)
